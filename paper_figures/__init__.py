@@ -1,0 +1,1 @@
+"""One script per seed figure or table; reads results written by sims / experiments, never trains."""

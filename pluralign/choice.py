@@ -1,0 +1,270 @@
+"""Choice models: log-likelihoods of feedback given utilities (DESIGN.md, "One representation").
+
+* ratings  — threshold-logistic: P(good | R) = sigma(R - tau); a label y in {0, 1/2, 1} scores
+  y log sigma(R - tau) + (1 - y) log sigma(tau - R) (label 1/2 is B-Pref's "equal").
+* choices  — multinomial logit: P(j | u) = exp(u_j) / sum_l exp(u_l) over the options of the set;
+  Bradley-Terry-Luce is its n = 2 case, P(a > b) = sigma(u_a - u_b).
+* rankings — Plackett-Luce: P(o_1 > ... > o_k) = prod_{t <= k} exp(u_{o_t}) / sum_{l not in o_<t} exp(u_l)
+  (full when k >= n - 1, top-k otherwise).
+
+Every function takes numpy arrays or torch tensors and returns the same kind (torch keeps gradients);
+everything is batched over the leading record axis and computed in log space, so utilities up to
++-1e4 give finite log-likelihoods. Bad input raises ``ValueError`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_expit, logsumexp
+
+__all__ = [
+    "rating_loglik",
+    "rating_prob",
+    "choice_logprobs",
+    "choice_probs",
+    "choice_loglik",
+    "btl_loglik",
+    "plackett_luce_loglik",
+]
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+class _Numpy:
+    @staticmethod
+    def asarray(x, like=None):
+        return np.asarray(x, dtype=float)
+
+    logsumexp = staticmethod(lambda x, axis: logsumexp(x, axis=axis))
+    log_sigmoid = staticmethod(log_expit)
+
+    @staticmethod
+    def where(c, a, b):
+        return np.where(c, a, b)
+
+    @staticmethod
+    def take(x, idx):
+        return np.take_along_axis(x, idx, axis=1)
+
+    @staticmethod
+    def isfinite_all(x) -> bool:
+        return bool(np.all(np.isfinite(x)))
+
+    @staticmethod
+    def cumsum(x):
+        return np.cumsum(x, axis=1)
+
+
+class _Torch:
+    def __init__(self):
+        import torch
+
+        self.torch = torch
+
+    def asarray(self, x, like=None):
+        t = self.torch
+        if isinstance(x, t.Tensor):
+            return x
+        dtype = like.dtype if like is not None and like.is_floating_point() else t.float64
+        return t.as_tensor(np.asarray(x, dtype=float), dtype=dtype, device=like.device if like is not None else None)
+
+    def logsumexp(self, x, axis):
+        return self.torch.logsumexp(x, dim=axis)
+
+    def log_sigmoid(self, x):
+        return self.torch.nn.functional.logsigmoid(x)
+
+    def where(self, c, a, b):
+        return self.torch.where(c, a, b)
+
+    def take(self, x, idx):
+        return self.torch.gather(x, 1, idx)
+
+    def isfinite_all(self, x) -> bool:
+        return bool(self.torch.isfinite(x.detach()).all())
+
+    def cumsum(self, x):
+        return self.torch.cumsum(x, dim=1)
+
+
+def _backend(*xs):
+    return _Torch() if any(_is_torch(x) for x in xs) else _Numpy
+
+
+def _float(xp, x, name: str, like=None):
+    try:
+        a = xp.asarray(x, like=like)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    if not xp.isfinite_all(a):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return a
+
+
+def _index(x, name: str, shape: tuple, upper: int):
+    a = x.detach().cpu().numpy() if _is_torch(x) else np.asarray(x)
+    if a.dtype.kind not in "iu":
+        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+            a = a.astype(np.int64)
+        else:
+            raise ValueError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name}: shape mismatch, expected {shape}, got {a.shape}")
+    if np.any(a < 0) or np.any(a >= upper):
+        raise ValueError(f"{name}: index out of range 0..{upper - 1}")
+    return a.astype(np.int64)
+
+
+def _mask(xp, mask, shape, like):
+    """A boolean (M, n) mask as the backend's array (all True when None)."""
+    if mask is None:
+        m = np.ones(shape, dtype=bool)
+    else:
+        m = mask.detach().cpu().numpy() if _is_torch(mask) else np.asarray(mask)
+        if m.dtype != bool:
+            raise ValueError(f"mask: expected booleans, got dtype {m.dtype}")
+        if m.shape != shape:
+            raise ValueError(f"mask: shape mismatch, expected {shape}, got {m.shape}")
+        if np.any(m.sum(axis=1) < 2):
+            raise ValueError("mask: every choice set needs at least 2 options")
+    if xp is _Numpy:
+        return m
+    return xp.torch.as_tensor(m, device=like.device)
+
+
+def _utilities(xp, u):
+    u = _float(xp, u, "utilities")
+    if u.ndim != 2:
+        raise ValueError(f"utilities: expected shape (records, options), got {tuple(u.shape)}")
+    if u.shape[1] < 2:
+        raise ValueError(f"utilities: a choice set needs n >= 2 options, got {u.shape[1]}")
+    return u
+
+
+def _to_index(xp, a, like):
+    return a if xp is _Numpy else xp.torch.as_tensor(a, device=like.device)
+
+
+# --------------------------------------------------------------------------- ratings
+def rating_loglik(reward, label, tau=0.0, weight=None):
+    """Per-rating weighted log-likelihood w * [y log sigma(R - tau) + (1 - y) log sigma(tau - R)].
+
+    ``reward`` (M,) segment scores, ``label`` (M,) in {0, 1/2, 1}, ``tau`` a threshold (scalar or (M,)),
+    ``weight`` (M,) >= 0 (0 = skipped).
+    """
+    xp = _backend(reward, label, tau, weight)
+    R = _float(xp, reward, "reward")
+    if R.ndim != 1:
+        raise ValueError(f"reward: expected a 1-d array, got shape {tuple(R.shape)}")
+    y = _float(xp, label, "label", like=R)
+    if tuple(y.shape) != tuple(R.shape):
+        raise ValueError(f"label: shape mismatch, expected {tuple(R.shape)}, got {tuple(y.shape)}")
+    y_np = y.detach().cpu().numpy() if _is_torch(y) else y
+    if not np.all(np.isin(y_np, (0.0, 0.5, 1.0))):
+        raise ValueError("label: label outside {0, 1/2, 1}")
+    t = _float(xp, tau, "tau", like=R)
+    s = R - t
+    ll = y * xp.log_sigmoid(s) + (1.0 - y) * xp.log_sigmoid(-s)
+    if weight is not None:
+        w = _float(xp, weight, "weight", like=R)
+        if tuple(w.shape) != tuple(R.shape):
+            raise ValueError(f"weight: shape mismatch, expected {tuple(R.shape)}, got {tuple(w.shape)}")
+        if (w.detach().cpu().numpy() if _is_torch(w) else w).min() < 0:
+            raise ValueError("weight: negative weight")
+        ll = w * ll
+    return ll
+
+
+def rating_prob(reward, tau=0.0):
+    """P(good | R) = sigma(R - tau)."""
+    xp = _backend(reward, tau)
+    R = _float(xp, reward, "reward")
+    lp = xp.log_sigmoid(R - _float(xp, tau, "tau", like=R))
+    return np.exp(lp) if xp is _Numpy else lp.exp()
+
+
+# --------------------------------------------------------------------------- choices (MNL)
+def choice_logprobs(utilities, mask=None):
+    """log P(j | set) for every option j of every set (M, n): log-softmax over the unmasked options;
+    masked options get -inf."""
+    xp = _backend(utilities, mask)
+    u = _utilities(xp, utilities)
+    m = _mask(xp, mask, tuple(u.shape), u)
+    neg_inf = -np.inf if xp is _Numpy else xp.torch.tensor(-np.inf, dtype=u.dtype, device=u.device)
+    um = xp.where(m, u, neg_inf)
+    return um - xp.logsumexp(um, axis=1)[:, None]
+
+
+def choice_probs(utilities, mask=None):
+    """Multinomial-logit choice probabilities (M, n); each row sums to 1 over its unmasked options."""
+    lp = choice_logprobs(utilities, mask)
+    return np.exp(lp) if isinstance(lp, np.ndarray) else lp.exp()
+
+
+def choice_loglik(utilities, chosen, mask=None):
+    """log P(chosen | set) under the multinomial logit, one value per record (M,)."""
+    xp = _backend(utilities, chosen, mask)
+    u = _utilities(xp, utilities)
+    c = _index(chosen, "chosen", (u.shape[0],), u.shape[1])
+    if mask is not None:
+        mm = mask.detach().cpu().numpy() if _is_torch(mask) else np.asarray(mask)
+        if mm.shape == tuple(u.shape) and not np.all(mm[np.arange(len(c)), c]):
+            raise ValueError("chosen: chosen index points at a masked-out option")
+    lp = choice_logprobs(u, mask)
+    return xp.take(lp, _to_index(xp, c[:, None], u))[:, 0]
+
+
+def btl_loglik(u_a, u_b, a_wins):
+    """Bradley-Terry-Luce: log P(outcome) with P(a > b) = sigma(u_a - u_b); ``a_wins`` in {0, 1}.
+
+    Equals :func:`choice_loglik` on the stacked utilities [u_a, u_b] with chosen = 1 - a_wins.
+    """
+    xp = _backend(u_a, u_b, a_wins)
+    a = _float(xp, u_a, "u_a")
+    b = _float(xp, u_b, "u_b", like=a if xp is not _Numpy else None)
+    if a.ndim != 1 or tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"u_b: shape mismatch, u_a {tuple(a.shape)} vs u_b {tuple(b.shape)} (1-d, equal)")
+    y = _index(a_wins, "a_wins", (a.shape[0],), 2)
+    sign = _to_index(xp, 2.0 * y - 1.0, a)
+    if xp is not _Numpy:
+        sign = sign.to(a.dtype)
+    return xp.log_sigmoid(sign * (a - b))
+
+
+# --------------------------------------------------------------------------- rankings (Plackett-Luce)
+def plackett_luce_loglik(utilities, order, mask=None):
+    """log P(order) under Plackett-Luce, one value per record (M,).
+
+    ``order`` (M, k) lists option indices from best to worst. With k = n (or n - 1) this is a full
+    ranking; with k < n - 1 a top-k ranking: the unranked options only appear in the denominators.
+    Its first factor is the multinomial logit of the top option.
+    """
+    xp = _backend(utilities, order, mask)
+    u = _utilities(xp, utilities)
+    M, n = u.shape
+    o_np = order.detach().cpu().numpy() if _is_torch(order) else np.asarray(order)
+    if o_np.ndim != 2:
+        raise ValueError(f"order: expected shape (records, k), got {o_np.shape}")
+    o = _index(order, "order", (M, o_np.shape[1]), n)
+    k = o.shape[1]
+    if k < 1:
+        raise ValueError("order: must rank at least one option")
+    if np.any(np.diff(np.sort(o, axis=1), axis=1) == 0):
+        raise ValueError("order: an option appears twice in one ranking")
+    m_np = np.ones((M, n), dtype=bool) if mask is None else np.asarray(_mask(_Numpy, mask, (M, n), None))
+    if not np.all(np.take_along_axis(m_np, o, axis=1)):
+        raise ValueError("order: ranks a masked-out option")
+    # stage t: the options still available are the valid ones not ranked before t.
+    ranked_before = np.zeros((M, k, n), dtype=bool)
+    for t in range(1, k):
+        ranked_before[:, t] = ranked_before[:, t - 1]
+        ranked_before[np.arange(M), t, o[:, t - 1]] = True
+    avail = m_np[:, None, :] & ~ranked_before
+    neg_inf = -np.inf if xp is _Numpy else xp.torch.tensor(-np.inf, dtype=u.dtype, device=u.device)
+    avail_b = avail if xp is _Numpy else xp.torch.as_tensor(avail, device=u.device)
+    denom = xp.logsumexp(xp.where(avail_b, u[:, None, :], neg_inf), axis=2)  # (M, k)
+    num = xp.take(u, _to_index(xp, o, u))  # (M, k)
+    terms = num - denom
+    return terms.sum(axis=1) if xp is _Numpy else terms.sum(dim=1)

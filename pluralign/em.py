@@ -1,0 +1,300 @@
+"""One mixture-EM engine for PREC, EM-DPO and the latent-class logit (DESIGN.md, "One engine").
+
+The engine only sees an N users x K components matrix of per-user log-likelihoods, a prior ``rho`` over
+components, an assignment rule and a weighted M-step:
+
+* soft   — responsibilities gamma_ik = posterior (seed 001 eq. 36-38; seed 000 eq. 9);
+* hard   — one-hot at argmax_k (log rho_k + log L_ik);
+* leaky  — weights max(1[z_i = k], nu) at the argmax assignment z (seed 000 eq. 10-13).
+
+Priors are ``"fixed"`` (the setting of seed 000 Thm. A.5) or ``"estimate"`` (rho_k = mean_i q_ik,
+seed 001 eq. 25). Every iteration records the marginal log-likelihood l (seed 000 eq. 15) and the leaky
+ELBO F_nu (eq. 18), computed by :mod:`theory.leaky_elbo`.
+
+A model plugs in through :class:`MixtureModel`: ``init_params``, ``log_likelihood`` (N x K) and a weighted
+``m_step``. :class:`LatentClassLogit` is the built-in example (one multinomial-logit taste vector per
+latent type, exact convex M-step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment, minimize
+from scipy.special import logsumexp
+
+from theory import leaky_elbo as le
+
+__all__ = [
+    "MixtureModel",
+    "EMConfig",
+    "EMResult",
+    "MixtureEM",
+    "assignment_weights",
+    "LatentClassLogit",
+    "matched_accuracy",
+    "match_components",
+    "adjusted_rand_index",
+]
+
+Assignment = Literal["soft", "hard", "leaky"]
+
+
+class MixtureModel(Protocol):
+    """What a model gives the engine. ``params`` is any object the model understands."""
+
+    n_users: int
+
+    def init_params(self, n_components: int, rng: np.random.Generator) -> Any:
+        """Starting parameters for K components (the first M-step refines them)."""
+
+    def log_likelihood(self, params: Any) -> np.ndarray:
+        """The N x K matrix log L_ik = log p(data of user i | component k); entries <= 0."""
+
+    def m_step(self, params: Any, weights: np.ndarray) -> Any:
+        """Maximize sum_i sum_k weights_ik log L_ik(params) over params (warm-started at ``params``)."""
+
+
+@dataclass
+class EMConfig:
+    """Settings of one EM fit."""
+
+    n_components: int
+    """K, the number of components (clusters / annotator types / latent classes)."""
+    assignment: Assignment = "soft"
+    """soft posterior, hard argmax, or leaky max(1[z = k], nu)."""
+    leak: float = 0.0
+    """nu in [0, 1): the leak of the leaky assignment (also the nu of the traced F_nu)."""
+    prior: Literal["fixed", "estimate"] = "estimate"
+    """Keep rho fixed (seed 000 Thm. A.5) or re-estimate it each iteration (seed 001 eq. 25)."""
+    init: Literal["random", "kmeans++", "given"] = "random"
+    """Random hard assignments, k-means++ on per-user features, or given responsibilities."""
+    n_restarts: int = 1
+    """Independent starts; the one with the best final objective wins."""
+    max_iter: int = 100
+    """Iteration cap per start."""
+    tol: float = 1e-8
+    """Stop when the objective improves by less than tol * (1 + |objective|)."""
+    seed: int = 0
+    """Seed of every random choice the engine makes."""
+
+    def __post_init__(self) -> None:
+        if int(self.n_components) < 1:
+            raise ValueError(f"n_components: must be >= 1, got {self.n_components}")
+        if self.assignment not in ("soft", "hard", "leaky"):
+            raise ValueError(f"assignment: must be soft, hard or leaky, got {self.assignment!r}")
+        if not (0.0 <= float(self.leak) < 1.0):
+            raise ValueError(f"leak: must lie in [0, 1), got {self.leak}")
+        if self.prior not in ("fixed", "estimate"):
+            raise ValueError(f"prior: must be fixed or estimate, got {self.prior!r}")
+        if self.init not in ("random", "kmeans++", "given"):
+            raise ValueError(f"init: must be random, kmeans++ or given, got {self.init!r}")
+        if int(self.n_restarts) < 1 or int(self.max_iter) < 1:
+            raise ValueError("n_restarts / max_iter: must be >= 1")
+
+
+@dataclass
+class EMResult:
+    params: Any
+    rho: np.ndarray
+    responsibilities: np.ndarray
+    assignment: np.ndarray
+    trace: list[dict] = field(default_factory=list)
+    objective: float = -np.inf
+    converged: bool = False
+    restart: int = 0
+
+
+def assignment_weights(log_lik: np.ndarray, rho: np.ndarray, mode: Assignment, leak: float = 0.0):
+    """The E-step: (weights for the M-step, normalized q_i, argmax assignment z)."""
+    z = le.argmax_assignment(log_lik, rho)
+    K = log_lik.shape[1]
+    if mode == "soft":
+        q = le.posterior(log_lik, rho)
+        return q, q, z
+    nu = leak if mode == "leaky" else 0.0
+    return le.leaky_weights(z, K, nu), le.leaky_q(z, K, nu), z
+
+
+class MixtureEM:
+    """EM over N users x K components. ``fit`` returns self; learned attributes end in ``_``.
+
+    Example::
+
+        em = MixtureEM(LatentClassLogit(choices), EMConfig(n_components=3, seed=0)).fit()
+        em.rho_, em.params_, em.trace_[-1]["marginal_ll"]
+    """
+
+    def __init__(self, model: MixtureModel, config: EMConfig, rho0: np.ndarray | None = None):
+        self.model = model
+        self.config = config
+        K = config.n_components
+        self.rho0 = np.full(K, 1.0 / K) if rho0 is None else le.check_inputs(np.zeros((1, K)), rho0)[1]
+
+    # ---- initial responsibilities
+    def _initial_weights(self, rng, user_features, responsibilities) -> np.ndarray:
+        cfg, N, K = self.config, self.model.n_users, self.config.n_components
+        if cfg.init == "given":
+            if responsibilities is None:
+                raise ValueError("responsibilities: init='given' needs an N x K responsibilities array")
+            r = np.asarray(responsibilities, dtype=float)
+            if r.shape != (N, K) or not np.all(np.isfinite(r)) or np.any(r < 0):
+                raise ValueError(f"responsibilities: expected a finite non-negative {(N, K)} array")
+            if not np.allclose(r.sum(axis=1), 1.0, atol=1e-6):
+                raise ValueError("responsibilities: rows must sum to 1")
+            return r
+        if cfg.init == "kmeans++":
+            if user_features is None:
+                raise ValueError("user_features: init='kmeans++' needs an N x d array of per-user features")
+            X = np.asarray(user_features, dtype=float)
+            if X.ndim != 2 or X.shape[0] != N or not np.all(np.isfinite(X)):
+                raise ValueError(f"user_features: expected a finite ({N}, d) array, got shape {X.shape}")
+            from sklearn.cluster import KMeans
+
+            labels = KMeans(K, init="k-means++", n_init=1, random_state=int(rng.integers(2**31))).fit_predict(X)
+        else:
+            labels = rng.permutation(np.arange(N) % K) if N >= K else rng.integers(0, K, size=N)
+        return np.eye(K)[labels]
+
+    def _objective(self, marginal_ll: float, f_nu: float) -> float:
+        return marginal_ll if self.config.assignment == "soft" else f_nu
+
+    def _run(self, rng, user_features, responsibilities, restart: int) -> EMResult:
+        cfg, K = self.config, self.config.n_components
+        rho = self.rho0.copy()
+        w0 = self._initial_weights(rng, user_features, responsibilities)
+        if cfg.assignment != "soft" and cfg.init != "given":
+            w0 = np.maximum(w0, cfg.leak if cfg.assignment == "leaky" else 0.0)
+        params = self.model.m_step(self.model.init_params(K, rng), w0)
+        trace: list[dict] = []
+        prev, converged = -np.inf, False
+        for it in range(cfg.max_iter):
+            L = np.asarray(self.model.log_likelihood(params), dtype=float)
+            weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
+            if cfg.prior == "estimate":
+                rho = np.clip(q.mean(axis=0), 1e-300, None)
+                rho = rho / rho.sum()
+            params = self.model.m_step(params, weights)
+            L = np.asarray(self.model.log_likelihood(params), dtype=float)
+            ml = le.marginal_log_likelihood(L, rho)
+            f_nu = le.leaky_elbo(L, rho, z, cfg.leak if cfg.assignment == "leaky" else 0.0)
+            obj = self._objective(ml, f_nu)
+            trace.append({"iter": it, "marginal_ll": ml, "leaky_elbo": f_nu, "objective": obj})
+            if np.isfinite(prev) and obj - prev < cfg.tol * (1.0 + abs(obj)):
+                converged = True
+                break
+            prev = obj
+        L = np.asarray(self.model.log_likelihood(params), dtype=float)
+        return EMResult(
+            params=params,
+            rho=rho,
+            responsibilities=le.posterior(L, rho),
+            assignment=le.argmax_assignment(L, rho),
+            trace=trace,
+            objective=trace[-1]["objective"],
+            converged=converged,
+            restart=restart,
+        )
+
+    def fit(self, user_features=None, responsibilities=None) -> MixtureEM:
+        rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(self.config.seed).spawn(self.config.n_restarts)]
+        runs = [self._run(rng, user_features, responsibilities, r) for r, rng in enumerate(rngs)]
+        best = max(runs, key=lambda r: r.objective)
+        self.result_ = best
+        self.restarts_ = runs
+        self.params_, self.rho_ = best.params, best.rho
+        self.responsibilities_, self.labels_ = best.responsibilities, best.assignment
+        self.trace_ = best.trace
+        return self
+
+
+# --------------------------------------------------------------------------- latent-class logit
+class LatentClassLogit:
+    """A finite mixture of multinomial logits: user i has a latent type k with taste vector beta_k;
+    P(chosen | set) = softmax_j(beta_k . x_j). The M-step is an exact weighted MLE per type (convex;
+    L-BFGS with the analytic gradient and an optional ridge ``l2``).
+
+    ``choices`` is a :class:`pluralign.data.Choices` with option ``features`` (M, n, d).
+    ``params`` is a (K, d) array of taste vectors.
+    """
+
+    def __init__(self, choices, l2: float = 1e-2, init_scale: float = 1.0):
+        if choices.features is None:
+            raise ValueError("choices: LatentClassLogit needs option features (M, n, d)")
+        if l2 < 0:
+            raise ValueError(f"l2: must be >= 0, got {l2}")
+        self.X = choices.features
+        self.chosen = choices.chosen
+        self.mask = choices.mask
+        self.user = choices.user
+        self.record_weight = choices.weight
+        self.n_users = choices.n_users
+        self.d = self.X.shape[2]
+        self.l2 = float(l2)
+        self.init_scale = float(init_scale)
+        self._rows = np.arange(len(self.chosen))
+
+    def init_params(self, n_components: int, rng: np.random.Generator) -> np.ndarray:
+        return self.init_scale * rng.standard_normal((n_components, self.d))
+
+    def _record_loglik(self, beta: np.ndarray) -> np.ndarray:
+        """(M, K) log-probability of each record's choice under each taste vector."""
+        u = np.einsum("mnd,kd->mkn", self.X, beta)
+        u = np.where(self.mask[:, None, :], u, -np.inf)
+        return u[self._rows, :, self.chosen] - logsumexp(u, axis=2)
+
+    def log_likelihood(self, params: np.ndarray) -> np.ndarray:
+        rec = self._record_loglik(np.atleast_2d(params)) * self.record_weight[:, None]
+        out = np.zeros((self.n_users, rec.shape[1]))
+        np.add.at(out, self.user, rec)
+        return out
+
+    def _fit_one(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
+        X, rows, chosen, mask = self.X, self._rows, self.chosen, self.mask
+
+        def f(b):
+            u = np.where(mask, X @ b, -np.inf)
+            lse = logsumexp(u, axis=1)
+            p = np.exp(u - lse[:, None])
+            nll = -np.sum(rec_w * (u[rows, chosen] - lse)) + 0.5 * self.l2 * b @ b
+            grad_rec = X[rows, chosen] - np.einsum("mn,mnd->md", p, np.where(mask[:, :, None], X, 0.0))
+            return nll, -(rec_w @ grad_rec) + self.l2 * b
+
+        if rec_w.sum() <= 0:
+            return beta0
+        return minimize(f, beta0, jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-10}).x
+
+    def m_step(self, params: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        rec_w = weights[self.user] * self.record_weight[:, None]
+        return np.stack([self._fit_one(params[k], rec_w[:, k]) for k in range(params.shape[0])])
+
+
+# --------------------------------------------------------------------------- label-switching-free evaluation
+def match_components(cost: np.ndarray) -> np.ndarray:
+    """For a (K_true x K_est) cost matrix, the estimated component matched to each true one (Hungarian)."""
+    cost = np.asarray(cost, dtype=float)
+    rows, cols = linear_sum_assignment(cost)
+    out = np.full(cost.shape[0], -1)
+    out[rows] = cols
+    return out
+
+
+def matched_accuracy(true_labels, pred_labels) -> float:
+    """Accuracy of predicted cluster labels after the best one-to-one relabelling (Hungarian)."""
+    t, p = np.asarray(true_labels), np.asarray(pred_labels)
+    if t.shape != p.shape or t.ndim != 1:
+        raise ValueError(f"pred_labels: shape mismatch {p.shape} vs true {t.shape}")
+    kt, kp = t.max() + 1, p.max() + 1
+    conf = np.zeros((kt, kp))
+    np.add.at(conf, (t, p), 1)
+    r, c = linear_sum_assignment(-conf)
+    return float(conf[r, c].sum() / t.size)
+
+
+def adjusted_rand_index(true_labels, pred_labels) -> float:
+    """Adjusted Rand index (invariant to relabelling)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(true_labels, pred_labels))

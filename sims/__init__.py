@@ -1,0 +1,1 @@
+"""Fast synthetic studies with a known ground truth (one module per study, each exposing ``cli``)."""
