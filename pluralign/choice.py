@@ -74,7 +74,8 @@ class _Torch:
         return self.torch.logsumexp(x, dim=axis)
 
     def log_sigmoid(self, x):
-        return self.torch.nn.functional.logsigmoid(x)
+        # -softplus(-x) keeps full relative precision where log sigma(x) ~ -exp(-x) (logsigmoid does not)
+        return -self.torch.nn.functional.softplus(-x)
 
     def where(self, c, a, b):
         return self.torch.where(c, a, b)

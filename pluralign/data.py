@@ -59,6 +59,8 @@ def _int_array(x, name: str, ndim: int) -> np.ndarray:
             raise ValueError(f"{name}: contains NaN or inf")
         if not np.all(a == np.round(a)):
             raise ValueError(f"{name}: expected integers, got non-integer values")
+        if np.any(np.abs(a) > 2**53):
+            raise ValueError(f"{name}: integer values too large")
     elif a.dtype.kind not in "iu":
         raise ValueError(f"{name}: expected integers, got dtype {a.dtype}")
     return a.astype(np.int64)

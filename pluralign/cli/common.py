@@ -51,7 +51,7 @@ def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return _to_jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _to_jsonable(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
         return str(obj)
     if hasattr(obj, "__dataclass_fields__"):

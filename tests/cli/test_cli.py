@@ -1,0 +1,61 @@
+"""The command line: every group is listed; groups and studies that have not landed say so and exit
+non-zero; the shared output conventions hold."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from pluralign.cli import GROUPS, app
+from pluralign.cli.common import CellStore, Profile, prepare_run, write_json
+
+runner = CliRunner()
+
+
+def test_help_lists_every_group():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for name in GROUPS:
+        assert name in res.output
+
+
+def test_console_script_runs():
+    res = subprocess.run([sys.executable, "-m", "pluralign", "--help"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "theory" in res.stdout
+
+
+def test_groups_that_have_not_landed_exit_nonzero():
+    import importlib
+
+    for name, (module, _) in GROUPS.items():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            res = runner.invoke(app, [name])
+            assert res.exit_code != 0
+            assert "not landed" in res.output
+
+
+def test_prepare_run_writes_config(tmp_path):
+    out = prepare_run("sims demo", tmp_path / "run", Profile.smoke, 7, {"K": [1, 2]})
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg == {"command": "sims demo", "profile": "smoke", "seed": 7, "config": {"K": [1, 2]}}
+
+
+def test_cell_store_skips_finished_cells_and_writes_atomically(tmp_path):
+    store = CellStore(tmp_path)
+    assert not store.done("K=2_seed=0")
+    store.save("K=2_seed=0", {"K": 2}, {"welfare": 0.5})
+    assert store.done("K=2_seed=0") and store.load("K=2_seed=0")["metrics"] == {"welfare": 0.5}
+    assert [c["key"] for c in store.all()] == ["K=2_seed=0"]
+    assert not list((tmp_path / "cells").glob("*.tmp"))
+
+
+def test_write_json_handles_numpy_and_non_finite(tmp_path):
+    import numpy as np
+
+    p = write_json(tmp_path / "r.json", {"a": np.arange(3), "b": np.float64(np.inf), "c": np.int64(2)})
+    assert json.loads(p.read_text()) == {"a": [0, 1, 2], "b": "inf", "c": 2}
