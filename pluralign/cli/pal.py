@@ -1,0 +1,30 @@
+"""``pluralign pal ...``: the PAL reward models' studies (seed 002, Chen et al. 2024).
+
+* ``sim``     — the simulation of sec. 4.2 / App. D.2 (Fig. 5 b-d, d = 2 pictures, active queries);
+* ``persona`` — the persona experiment of App. D.4 on real Anthropic persona statements (MiniLM);
+* ``bounds``  — the empirical check of Thm. 1 against Prop. C.4 (per-user samples vs D at fixed K).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pluralign.cli.common import OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run
+
+app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", no_args_is_help=True)
+
+
+@app.command("sim")
+def sim(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
+    """The PAL simulation: accuracy vs K, vs samples per seen / unseen user, random vs active queries."""
+    from sims import pal_sim
+
+    cfg = {"profile_settings": pal_sim.PROFILES[Profile(profile).value]}
+    out_dir = prepare_run("pal sim", out, profile, seed, cfg)
+    res = pal_sim.run(profile, seed, out_dir)
+    for name, chk in res["summary"]["checks"].items():
+        typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}")
+    typer.echo(f"wrote {out_dir / 'pal_sim.json'}, {out_dir / 'pal_sim.png'}, {out_dir / 'pal_sim_d2.png'}")

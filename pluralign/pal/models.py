@@ -1,0 +1,159 @@
+"""PAL-A and PAL-B personalized reward models (seed 002: Chen et al. 2024, "PAL: Pluralistic Alignment
+Framework for Learning from Heterogeneous Preferences", sec. 3, eq. 4-7).
+
+Both share a map f across users and K prototypes; a user i is a weight vector w_i on the simplex
+Delta^{K-1}, parameterized as softmax(logits_i) so that unconstrained optimizers keep it on the simplex.
+
+* :class:`PALA` — ideal-point model (eq. 4-5). Prototypes p_1..p_K live in the item space; user i's
+  ideal point is a_i = sum_k w_ik p_k and its score of an item x is ``-||f(x) - f(a_i)||^2``.
+* :class:`PALB` — preference model (eq. 6-7). f maps (context, item) onto the unit sphere; K prototype
+  mappings g_k(x_c) (also on the sphere) are stacked as G(x_c) (D x K); user i's preference direction is
+  z_i = G(x_c) w_i and its score is ``s * <f(x_c, x), z_i>`` with a learnable scale s = exp(log_scale)
+  (the usual temperature of cosine scores). Without a context the g_k are free unit vectors.
+
+Every model exposes the same three ways of scoring a batch of choice sets ``features`` (M, n, d):
+
+* ``forward(features, users, context)`` — the seen users' own learned weights;
+* ``utilities_w(features, w, context)`` — explicit weights (M, K), one row per record (few-shot users);
+* ``utilities_grid(features, W, context)`` — every record under every row of W (P, K): (M, n, P)
+  (Bayesian query selection over particles of w).
+
+:func:`make_map` builds f and g: ``linear`` or the "Tiny" strategy's 2-layer MLP on frozen embeddings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["make_map", "PALA", "PALB"]
+
+
+def make_map(d_in: int, d_out: int, kind: str = "mlp", hidden: int = 128) -> nn.Module:
+    """The shared map: ``linear`` (d_in -> d_out, no bias) or ``mlp`` (Linear-GELU-Linear, the Tiny
+    strategy's 2-layer head on frozen embeddings)."""
+    if d_in < 1 or d_out < 1:
+        raise ValueError(f"d_in/d_out: must be >= 1, got {d_in}, {d_out}")
+    if kind == "linear":
+        return nn.Linear(d_in, d_out, bias=False)
+    if kind == "mlp":
+        if hidden < 1:
+            raise ValueError(f"hidden: must be >= 1, got {hidden}")
+        return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
+    raise ValueError(f"map: expected 'linear' or 'mlp', got {kind!r}")
+
+
+class _PALBase(nn.Module):
+    """User weights on the simplex via softmax logits; parameter groups for separate learning rates."""
+
+    def __init__(self, n_users: int, n_prototypes: int):
+        super().__init__()
+        if n_prototypes < 1:
+            raise ValueError(f"n_prototypes: must be >= 1, got {n_prototypes}")
+        if n_users < 0:
+            raise ValueError(f"n_users: must be >= 0, got {n_users}")
+        self.n_prototypes = int(n_prototypes)
+        self.user_logits = nn.Parameter(torch.zeros(n_users, n_prototypes))
+
+    def weights(self) -> torch.Tensor:
+        """(n_users, K) user weights, rows on the simplex."""
+        return torch.softmax(self.user_logits, dim=-1)
+
+    def forward(self, features, users, context=None):
+        return self.utilities_w(features, self.weights()[users], context)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:  # overridden
+        raise NotImplementedError
+
+
+class PALA(_PALBase):
+    """PAL-A (eq. 4-5): score_i(x) = -||f(x) - f(a_i)||^2 with a_i = sum_k w_ik p_k in the item space."""
+
+    def __init__(self, f: nn.Module, d_in: int, n_users: int, n_prototypes: int, prototype_scale: float = 1.0):
+        super().__init__(n_users, n_prototypes)
+        self.f = f
+        self.d_in = int(d_in)
+        self.prototypes = nn.Parameter(torch.randn(n_prototypes, d_in) * prototype_scale / math.sqrt(d_in))
+
+    def param_groups(self):
+        return {"map": list(self.f.parameters()), "prototypes": [self.prototypes], "weights": [self.user_logits]}
+
+    def ideal_points(self, w: torch.Tensor) -> torch.Tensor:
+        """a = w P: (..., K) -> (..., d_in)."""
+        return w @ self.prototypes
+
+    def utilities_w(self, features, w, context=None):
+        fx = self.f(features)  # (M, n, D)
+        fa = self.f(self.ideal_points(w))  # (M, D)
+        return -((fx - fa[:, None, :]) ** 2).sum(-1)
+
+    def utilities_grid(self, features, W, context=None):
+        fx = self.f(features)  # (M, n, D)
+        fa = self.f(self.ideal_points(W))  # (P, D)
+        return -((fx**2).sum(-1)[..., None] - 2.0 * fx @ fa.T + (fa**2).sum(-1))
+
+
+class PALB(_PALBase):
+    """PAL-B (eq. 6-7): score_i(x_c, x) = s <f(x_c, x), G(x_c) w_i>, f and the g_k on the unit sphere.
+
+    ``f`` takes the concatenation [x_c, x] (or x alone when ``d_context`` is 0) and outputs D numbers;
+    ``g`` takes x_c and outputs K * D numbers (ignored, and free prototypes used, when ``d_context`` is 0).
+    """
+
+    def __init__(
+        self,
+        f: nn.Module,
+        n_users: int,
+        n_prototypes: int,
+        d_latent: int,
+        g: nn.Module | None = None,
+        d_context: int = 0,
+        init_scale: float = 10.0,
+    ):
+        super().__init__(n_users, n_prototypes)
+        if init_scale <= 0:
+            raise ValueError(f"init_scale: must be > 0, got {init_scale}")
+        self.f = f
+        self.d_latent = int(d_latent)
+        self.d_context = int(d_context)
+        if self.d_context > 0:
+            if g is None:
+                raise ValueError("g: PAL-B with a context needs prototype mappings g")
+            self.g = g
+            self.free_prototypes = None
+        else:
+            self.g = None
+            self.free_prototypes = nn.Parameter(torch.randn(n_prototypes, d_latent))
+        self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+
+    def param_groups(self):
+        protos = list(self.g.parameters()) if self.g is not None else [self.free_prototypes]
+        return {"map": list(self.f.parameters()) + [self.log_scale], "prototypes": protos, "weights": [self.user_logits]}
+
+    def _embed(self, features, context):
+        if self.d_context > 0:
+            if context is None:
+                raise ValueError("context: PAL-B was built with context features; pass them")
+            ctx = context[:, None, :].expand(-1, features.shape[1], -1)
+            features = torch.cat([ctx, features], dim=-1)
+        return nn.functional.normalize(self.f(features), dim=-1)  # (M, n, D)
+
+    def prototype_matrix(self, context=None, M: int = 1) -> torch.Tensor:
+        """(M, K, D) unit prototype vectors g_k(x_c) per record."""
+        if self.d_context > 0:
+            G = self.g(context).view(context.shape[0], self.n_prototypes, self.d_latent)
+        else:
+            G = self.free_prototypes[None].expand(M, -1, -1)
+        return nn.functional.normalize(G, dim=-1)
+
+    def utilities_w(self, features, w, context=None):
+        fx = self._embed(features, context)
+        z = torch.einsum("mk,mkd->md", w, self.prototype_matrix(context, features.shape[0]))
+        return self.log_scale.exp() * (fx * z[:, None, :]).sum(-1)
+
+    def utilities_grid(self, features, W, context=None):
+        fx = self._embed(features, context)
+        s = torch.einsum("mnd,mkd->mnk", fx, self.prototype_matrix(context, features.shape[0]))
+        return self.log_scale.exp() * s @ W.T

@@ -1,0 +1,272 @@
+"""Training PAL-A / PAL-B on pairwise or k-wise choices (seed 002, PAL, sec. 3, eq. 4-7; App. D).
+
+:class:`PALRewardModel` is the estimator: ``fit(choices)`` learns the shared map, the K prototypes and the
+seen users' simplex weights jointly, with one learning rate per parameter group (map, prototypes,
+weights), by Adam on
+
+* ``logistic`` — the multinomial-logit negative log-likelihood (Bradley-Terry-Luce for n = 2), through
+  :func:`pluralign.choice.choice_loglik`, masked options excluded; or
+* ``hinge`` — sum over the other options j of max(0, margin - (u_chosen - u_j)) (the usual margin loss
+  for n = 2, Weston-Watkins for k-wise sets).
+
+Unseen users (App. D.1 / D.3.1): :meth:`PALRewardModel.localize` freezes the map and the prototypes and
+fits only each new user's weights on its m samples (a Gaussian prior on the logits, ``l2``, keeps m = 1
+finite); :meth:`PALRewardModel.population_weights` is the zero-shot guess (mean of the seen users' w).
+
+Option features come from ``choices.features`` (M, n, d); a per-record context vector (PAL-B's x_c)
+comes from ``context_features[choices.context]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pluralign.choice import choice_loglik
+from pluralign.data import Choices
+from pluralign.pal.models import PALA, PALB, make_map
+
+__all__ = ["PALConfig", "PALRewardModel", "pal_loss"]
+
+
+@dataclass
+class PALConfig:
+    """Hyper-parameters of a PAL reward model."""
+
+    model: str = "A"
+    """'A' (ideal points, eq. 4-5) or 'B' (preference directions on the sphere, eq. 6-7)."""
+    n_prototypes: int = 3
+    """K, the number of prototypes."""
+    map: str = "mlp"
+    """Shared map f: 'linear' or 'mlp' (the Tiny strategy: 2-layer MLP on frozen embeddings)."""
+    hidden: int = 128
+    """Hidden width of the MLP map."""
+    d_latent: int = 16
+    """Output dimension D of f (and of PAL-B's prototype mappings)."""
+    loss: str = "logistic"
+    """'logistic' (multinomial logit / BTL) or 'hinge'."""
+    margin: float = 1.0
+    """Margin of the hinge loss."""
+    lr_map: float = 1e-2
+    """Adam learning rate of f (and of PAL-B's scale)."""
+    lr_prototypes: float = 1e-2
+    """Adam learning rate of the prototypes (PAL-A) or prototype mappings g_k (PAL-B)."""
+    lr_weights: float = 5e-2
+    """Adam learning rate of the users' softmax logits."""
+    weight_decay: float = 0.0
+    """Weight decay on the map's parameters."""
+    epochs: int = 300
+    """Passes over the data."""
+    batch_size: int = 0
+    """Mini-batch size in records; 0 = full batch."""
+    init_scale: float = 10.0
+    """PAL-B: initial cosine-score scale s."""
+    prototype_scale: float = 1.0
+    """PAL-A: prototypes are initialized as N(0, scale^2 I / d)."""
+    seed: int = 0
+    """Seed of the initialization and of the mini-batch order."""
+    progress: bool = False
+    """Show a progress bar over epochs."""
+
+    def validate(self) -> None:
+        if self.model not in ("A", "B"):
+            raise ValueError(f"model: expected 'A' or 'B', got {self.model!r}")
+        if self.loss not in ("logistic", "hinge"):
+            raise ValueError(f"loss: expected 'logistic' or 'hinge', got {self.loss!r}")
+        if self.map not in ("linear", "mlp"):
+            raise ValueError(f"map: expected 'linear' or 'mlp', got {self.map!r}")
+        for name in ("n_prototypes", "d_latent", "epochs", "hidden"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("lr_map", "lr_prototypes", "lr_weights", "init_scale", "prototype_scale"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch_size: must be >= 0, got {self.batch_size}")
+        if self.margin < 0 or self.weight_decay < 0:
+            raise ValueError("margin/weight_decay: must be >= 0")
+
+
+def pal_loss(utilities: torch.Tensor, chosen: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
+             kind: str = "logistic", margin: float = 1.0) -> torch.Tensor:
+    """Weighted mean loss over records: logistic (-log MNL probability) or hinge (see module doc)."""
+    if kind == "logistic":
+        per = -choice_loglik(utilities, chosen, mask)
+    elif kind == "hinge":
+        u_c = utilities.gather(1, chosen[:, None])
+        viol = torch.clamp(margin - (u_c - utilities), min=0.0)
+        others = mask.clone()
+        others[torch.arange(len(chosen)), chosen] = False
+        per = (viol * others).sum(1)
+    else:
+        raise ValueError(f"loss: expected 'logistic' or 'hinge', got {kind!r}")
+    return (per * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+class _Batch:
+    """Torch views of a :class:`Choices` record set (features, context features, users, chosen, mask)."""
+
+    def __init__(self, choices: Choices, context_features: np.ndarray | None):
+        if not isinstance(choices, Choices):
+            raise ValueError(f"choices: expected a pluralign.data.Choices, got {type(choices).__name__}")
+        if choices.features is None:
+            raise ValueError("choices: PAL needs option features (choices.features)")
+        self.x = torch.as_tensor(choices.features, dtype=torch.float32)
+        self.users = torch.as_tensor(choices.user, dtype=torch.long)
+        self.chosen = torch.as_tensor(choices.chosen, dtype=torch.long)
+        self.mask = torch.as_tensor(choices.mask, dtype=torch.bool)
+        self.weight = torch.as_tensor(choices.weight, dtype=torch.float32)
+        if context_features is not None:
+            cf = np.asarray(context_features, dtype=np.float32)
+            if cf.ndim != 2 or choices.context.max() >= cf.shape[0]:
+                raise ValueError("context_features: need a (n_contexts, d_c) table covering every choices.context")
+            self.ctx = torch.as_tensor(cf[choices.context])
+        else:
+            self.ctx = None
+
+    def __len__(self):
+        return int(self.x.shape[0])
+
+    def take(self, idx):
+        b = object.__new__(_Batch)
+        for k in ("x", "users", "chosen", "mask", "weight"):
+            setattr(b, k, getattr(self, k)[idx])
+        b.ctx = None if self.ctx is None else self.ctx[idx]
+        return b
+
+
+class PALRewardModel:
+    """A PAL-A / PAL-B reward model: ``fit(choices)`` -> self; learned ``model_``, ``weights_`` (N, K),
+    ``loss_history_``; scoring via :meth:`utilities`, :meth:`accuracy`; few-shot :meth:`localize`."""
+
+    def __init__(self, config: PALConfig | None = None, context_features: np.ndarray | None = None):
+        self.config = config if config is not None else PALConfig()
+        self.config.validate()
+        self.context_features = context_features
+
+    # ------------------------------------------------------------------ building and fitting
+    def _build(self, d_in: int, n_users: int):
+        c = self.config
+        d_ctx = 0 if self.context_features is None else int(np.asarray(self.context_features).shape[1])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            if c.model == "A":
+                f = make_map(d_in, c.d_latent, c.map, c.hidden)
+                return PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale)
+            f = make_map(d_in + d_ctx, c.d_latent, c.map, c.hidden)
+            g = make_map(d_ctx, c.n_prototypes * c.d_latent, c.map, c.hidden) if d_ctx else None
+            return PALB(f, n_users, c.n_prototypes, c.d_latent, g=g, d_context=d_ctx, init_scale=c.init_scale)
+
+    def _optimizer(self, groups: dict[str, list], which=("map", "prototypes", "weights")):
+        c = self.config
+        lrs = {"map": c.lr_map, "prototypes": c.lr_prototypes, "weights": c.lr_weights}
+        pg = []
+        for name in which:
+            pg.append({"params": groups[name], "lr": lrs[name],
+                       "weight_decay": c.weight_decay if name == "map" else 0.0, "name": name})
+        return torch.optim.Adam(pg)
+
+    def fit(self, choices: Choices) -> "PALRewardModel":
+        c = self.config
+        batch = _Batch(choices, self.context_features)
+        self.n_users_ = int(choices.n_users)
+        self.d_in_ = int(batch.x.shape[-1])
+        self.model_ = self._build(self.d_in_, self.n_users_)
+        opt = self._optimizer(self.model_.param_groups())
+        gen = torch.Generator().manual_seed(c.seed)
+        bs = len(batch) if c.batch_size in (0, None) or c.batch_size >= len(batch) else c.batch_size
+        self.loss_history_ = []
+        for _ in tqdm(range(c.epochs), disable=not c.progress, desc=f"PAL-{c.model} K={c.n_prototypes}", leave=False):
+            order = torch.randperm(len(batch), generator=gen) if bs < len(batch) else None
+            total = 0.0
+            for start in range(0, len(batch), bs):
+                b = batch if order is None else batch.take(order[start : start + bs])
+                u = self.model_(b.x, b.users, b.ctx)
+                loss = pal_loss(u, b.chosen, b.mask, b.weight, c.loss, c.margin)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(b)
+            self.loss_history_.append(total / len(batch))
+        self.weights_ = self.model_.weights().detach().numpy().astype(float)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ValueError("model: not fitted; call fit first")
+
+    # ------------------------------------------------------------------ scoring
+    def _weights_tensor(self, batch: _Batch, weights) -> torch.Tensor:
+        if weights is None:
+            if int(batch.users.max()) >= self.n_users_:
+                raise ValueError("choices: user index beyond the fitted users; pass weights for new users")
+            return self.model_.weights()[batch.users]
+        W = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+        K = self.config.n_prototypes
+        if W.ndim == 1:
+            W = W[None].expand(int(batch.users.max()) + 1, -1)
+        if W.ndim != 2 or W.shape[1] != K:
+            raise ValueError(f"weights: expected (n_users, {K}) or ({K},), got {tuple(W.shape)}")
+        if int(batch.users.max()) >= W.shape[0]:
+            raise ValueError("weights: fewer rows than users in choices")
+        return W[batch.users]
+
+    def utilities(self, choices: Choices, weights=None) -> np.ndarray:
+        """(M, n) scores; ``weights`` None = the seen users' own, (N, K) per user, or (K,) for all."""
+        self._check_fitted()
+        batch = _Batch(choices, self.context_features)
+        with torch.no_grad():
+            u = self.model_.utilities_w(batch.x, self._weights_tensor(batch, weights), batch.ctx)
+            u = u.masked_fill(~batch.mask, -np.inf)
+        return u.numpy().astype(float)
+
+    def accuracy(self, choices: Choices, weights=None, per_user: bool = False):
+        """Share of records whose chosen option has the highest score (ties count half)."""
+        u = self.utilities(choices, weights)
+        best = u.max(axis=1, keepdims=True)
+        top = u == best
+        hit = top[np.arange(len(u)), choices.chosen] / top.sum(axis=1)
+        if per_user:
+            return np.bincount(choices.user, hit, choices.n_users) / np.bincount(choices.user, minlength=choices.n_users)
+        return float(np.mean(hit))
+
+    # ------------------------------------------------------------------ unseen users
+    def population_weights(self) -> np.ndarray:
+        """Zero-shot weights for a new user: the average of the seen users' weights (K,)."""
+        self._check_fitted()
+        return self.weights_.mean(axis=0)
+
+    def localize(self, choices: Choices, *, epochs: int = 300, lr: float = 0.1, l2: float = 1e-2,
+                 init: np.ndarray | None = None) -> np.ndarray:
+        """Few-shot weights (n_users of ``choices``, K) for new users: map and prototypes frozen, only the
+        softmax logits fitted (Adam, full batch) on ``choices``; ``l2`` * ||logits||^2 / records is a
+        Gaussian prior that keeps tiny samples finite. ``init``: starting weights (default: uniform)."""
+        self._check_fitted()
+        if epochs < 1 or lr <= 0 or l2 < 0:
+            raise ValueError("epochs/lr/l2: need epochs >= 1, lr > 0, l2 >= 0")
+        batch = _Batch(choices, self.context_features)
+        n_new, K = choices.n_users, self.config.n_prototypes
+        logits0 = np.zeros((n_new, K)) if init is None else np.log(np.clip(np.broadcast_to(init, (n_new, K)), 1e-6, None))
+        logits = torch.tensor(logits0, dtype=torch.float32, requires_grad=True)
+        for p in self.model_.parameters():
+            p.requires_grad_(False)
+        try:
+            opt = torch.optim.Adam([logits], lr=lr)
+            counts = torch.bincount(batch.users, minlength=n_new).clamp_min(1).float()
+            for _ in range(epochs):
+                u = self.model_.utilities_w(batch.x, torch.softmax(logits, -1)[batch.users], batch.ctx)
+                per_user = torch.zeros(n_new).index_add(0, batch.users, -choice_loglik(u, batch.chosen, batch.mask) * batch.weight)
+                loss = (per_user / counts).sum() + l2 * ((logits - logits.mean(1, keepdim=True)) ** 2).sum(1).div(counts).sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        finally:
+            for p in self.model_.parameters():
+                p.requires_grad_(True)
+        return torch.softmax(logits, -1).detach().numpy().astype(float)
+
+    def get_config(self) -> dict:
+        return asdict(self.config)
