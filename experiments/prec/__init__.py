@@ -1,0 +1,7 @@
+"""The MuJoCo PREC pipeline of seed 000 (pluralistic RL from clustered single-segment good / bad feedback).
+
+:mod:`experiments.prec.config` (profiles), :mod:`experiments.prec.offline` (cached offline data, PCA
+preference space, SPR encoder), :mod:`experiments.prec.pipeline` (users, labels, leaky EM, one PPO per
+cluster, evaluation, welfare, resumable cells), :mod:`experiments.prec.plots` (Fig. 2-style panel,
+cluster pictures). Command: ``pluralign prec run``.
+"""

@@ -1,0 +1,193 @@
+"""Offline data, preference space and frozen encoder of the MuJoCo PREC pipeline (seed 000), cached on disk.
+
+1. Offline data: PPO agents trained towards several target forward velocities
+   (:class:`pluralign.rl.envs.TargetVelocity`), each rolled out (stochastic policy) after 1/n, ..., n/n of
+   its budget, plus a uniformly random policy. Agents train in parallel (joblib).
+2. Preference space: PCA of the standardized per-step state-action vectors; the top three components,
+   min-max scaled to [0, 1] over the offline data (clipped outside), are the behaviour features
+   phi_t = (f1, f2, f3) of a step; a segment's / episode's feature vector is the mean over its steps.
+3. The SPR encoder (:mod:`pluralign.rl.spr`) pretrained on all offline state-action data, then frozen.
+
+Everything is cached under ``cache_dir/<env>_<profile>_seed<seed>_<hash>/`` (npz + torch file, written
+atomically) and shared by every run (all teachers, all replicate seeds) of that env, profile and seed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+
+from experiments.prec.config import OfflineConfig, PrecConfig, config_hash
+from pluralign.prec.labelers import normalize_features
+from pluralign.rl.envs import collect_episodes, make_env
+from pluralign.rl.ppo import train_ppo
+from pluralign.rl.spr import SPREncoder, fit_spr
+
+__all__ = ["PreferenceSpace", "collect_offline", "load_or_build", "OfflineBundle"]
+
+
+def _atomic_save(path: Path, save_fn) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_fn(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _savez(path, arrays: dict, compressed: bool = False) -> None:
+    with open(path, "wb") as fh:
+        (np.savez_compressed if compressed else np.savez)(fh, **arrays)
+
+
+def _agent_episodes(env_id: str, cfg: OfflineConfig, v_index: int, seed: int) -> dict:
+    """Train one target-velocity agent and roll it out at every stage (runs in a worker)."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    v = cfg.target_velocities[v_index]
+    stage_cfg = type(cfg.ppo)(**{**cfg.ppo.to_dict(), "total_timesteps": max(1, cfg.ppo.total_timesteps // cfg.n_stages)})
+    model, _ = train_ppo(env_id, stage_cfg, seed, target_velocity=v, max_episode_steps=cfg.max_episode_steps)
+    parts = []
+    for stage in range(1, cfg.n_stages + 1):
+        if stage > 1:
+            model.learn(total_timesteps=stage_cfg.total_timesteps, reset_num_timesteps=False)
+        ep = collect_episodes(
+            lambda o: model.predict(o, deterministic=False)[0],
+            env_id,
+            cfg.episodes_per_stage,
+            seed=seed * 1000 + stage * 10,
+            max_episode_steps=cfg.max_episode_steps,
+        )
+        ep["stage"] = np.full(len(ep["t"]), stage)
+        ep["target"] = np.full(len(ep["t"]), v)
+        parts.append(ep)
+    return _concat(parts)
+
+
+def _concat(parts: list[dict]) -> dict:
+    out, offset = {}, 0
+    eps = []
+    for p in parts:
+        eps.append(p["episode"] + offset)
+        offset += int(p["episode"].max()) + 1
+    for k in parts[0]:
+        out[k] = np.concatenate([p[k] for p in parts])
+    out["episode"] = np.concatenate(eps)
+    return out
+
+
+def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1, progress: bool = True) -> dict:
+    """The offline data set: flat per-step arrays obs, act, episode, t, stage, target, x_velocity, env_reward."""
+    rng = np.random.default_rng(seed)
+    env = make_env(env_id, max_episode_steps=cfg.max_episode_steps)
+    low, high = env.action_space.low, env.action_space.high
+    rand = collect_episodes(
+        lambda o: rng.uniform(low, high, size=(len(o), len(low))), env_id, cfg.random_episodes, seed * 1000 + 7, cfg.max_episode_steps
+    )
+    rand["stage"] = np.zeros(len(rand["t"]), dtype=int)
+    rand["target"] = np.full(len(rand["t"]), np.nan)
+    seeds = np.random.SeedSequence(seed).generate_state(len(cfg.target_velocities))
+    tasks = [delayed(_agent_episodes)(env_id, cfg, i, int(s) % (2**31)) for i, s in enumerate(seeds)]
+    if progress:
+        print(f"[prec] offline data: {len(tasks)} PPO agents x {cfg.ppo.total_timesteps} steps on {env_id} ...", flush=True)
+    agents = Parallel(n_jobs=min(n_jobs, len(tasks)))(tasks)
+    data = _concat([rand, *agents])
+    data["obs"] = data["obs"].astype(np.float32)
+    data["act"] = data["act"].astype(np.float32)
+    return data
+
+
+@dataclass
+class PreferenceSpace:
+    """PCA preference space: phi(s, a) = clip((P^T ((x - mean) / std) - low) / (high - low), 0, 1), top 3 PCs."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    components: np.ndarray  # (3, D)
+    low: np.ndarray
+    high: np.ndarray
+    explained_variance_ratio: np.ndarray
+
+    @classmethod
+    def fit(cls, obs: np.ndarray, act: np.ndarray, n_components: int = 3) -> PreferenceSpace:
+        from sklearn.decomposition import PCA
+
+        x = np.concatenate([obs, act], axis=1).astype(np.float64)
+        mean, std = x.mean(0), x.std(0) + 1e-8
+        pca = PCA(n_components=n_components, svd_solver="full").fit((x - mean) / std)
+        proj = ((x - mean) / std) @ pca.components_.T
+        lo, hi = proj.min(0), proj.max(0)
+        return cls(mean, std, pca.components_, lo, np.maximum(hi, lo + 1e-8), pca.explained_variance_ratio_)
+
+    def raw(self, obs, act) -> np.ndarray:
+        x = np.concatenate([np.asarray(obs, np.float64), np.asarray(act, np.float64)], axis=-1)
+        return ((x - self.mean) / self.std) @ self.components.T
+
+    def __call__(self, obs, act) -> np.ndarray:
+        """Per-step behaviour features in [0, 1]^3 (any leading shape)."""
+        return normalize_features(self.raw(obs, act), self.low, self.high)
+
+    def to_npz(self) -> dict:
+        return {k: getattr(self, k) for k in ("mean", "std", "components", "low", "high", "explained_variance_ratio")}
+
+
+@dataclass
+class OfflineBundle:
+    """What every run of one (env, profile, seed) shares."""
+
+    data: dict
+    space: PreferenceSpace
+    encoder: SPREncoder
+    spr_history: list
+    cache_dir: Path
+    seconds: dict
+
+
+def cache_key(env_id: str, config: PrecConfig, seed: int) -> str:
+    return f"{env_id}_{config.profile}_seed{seed}_{config_hash({'offline': config.offline, 'spr': config.spr})}"
+
+
+def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, n_jobs: int = 1, progress: bool = True) -> OfflineBundle:
+    """Load the cached offline data, preference space and SPR encoder, building whatever is missing."""
+    d = Path(cache_root) / cache_key(env_id, config, seed)
+    d.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    f_data, f_space, f_enc = d / "offline.npz", d / "pca.npz", d / "encoder.pt"
+    if f_data.exists():
+        data = dict(np.load(f_data))
+    else:
+        t0 = time.perf_counter()
+        data = collect_offline(env_id, config.offline, seed, n_jobs, progress)
+        seconds["offline"] = time.perf_counter() - t0
+        _atomic_save(f_data, lambda p: _savez(p, data, compressed=True))
+    if f_space.exists():
+        z = np.load(f_space)
+        space = PreferenceSpace(**{k: z[k] for k in z.files})
+    else:
+        space = PreferenceSpace.fit(data["obs"], data["act"])
+        _atomic_save(f_space, lambda p: _savez(p, space.to_npz()))
+    if f_enc.exists():
+        state = torch.load(f_enc, weights_only=False)
+        encoder, history = SPREncoder.from_state(state["encoder"]), state["history"]
+    else:
+        t0 = time.perf_counter()
+        torch.set_num_threads(max(1, int(n_jobs)))
+        if progress:
+            print(f"[prec] SPR encoder: {config.spr.n_updates} updates on {len(data['t'])} steps ...", flush=True)
+        spr_cfg = replace(config.spr, seed=int(seed))
+        encoder, history = fit_spr(data["obs"], data["act"], data["episode"], data["t"], spr_cfg, progress=progress)
+        seconds["spr"] = time.perf_counter() - t0
+        _atomic_save(f_enc, lambda p: torch.save({"encoder": encoder.state(), "history": history}, p))
+    return OfflineBundle(data, space, encoder, history, d, seconds)

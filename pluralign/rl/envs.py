@@ -1,0 +1,103 @@
+"""Environments and trajectory collection for the MuJoCo PREC pipeline (seed 000, Sec. 4 / App. C).
+
+PREC's offline data are trajectories of PPO agents trained towards several target velocities and saved
+at several training stages, so that the state-action data cover many gaits and speeds. The
+:class:`TargetVelocity` wrapper gives that training signal: ``-|v_x - v*|`` plus the environment's own
+control cost and (for Hopper / Walker2d / Ant) its survival bonus.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+SUPPORTED_ENVS = ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
+
+__all__ = ["SUPPORTED_ENVS", "TargetVelocity", "check_env_id", "make_env", "collect_episodes"]
+
+
+def check_env_id(env_id: str) -> str:
+    """Validate an environment name (one of the four MuJoCo tasks of seed 000)."""
+    if env_id not in SUPPORTED_ENVS:
+        raise ValueError(f"env: must be one of {', '.join(SUPPORTED_ENVS)}, got {env_id!r}")
+    return env_id
+
+
+class TargetVelocity(gym.Wrapper):
+    """Reward ``-|x_velocity - target| + reward_ctrl + reward_survive`` (the latter two as the env defines
+    them; absent terms count 0). The environment's own reward is kept in ``info["env_reward"]``."""
+
+    def __init__(self, env: gym.Env, target: float):
+        super().__init__(env)
+        self.target = float(target)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info = dict(info)
+        info["env_reward"] = float(reward)
+        r = -abs(float(info["x_velocity"]) - self.target)
+        r += float(info.get("reward_ctrl", 0.0)) + float(info.get("reward_survive", 0.0))
+        return obs, r, terminated, truncated, info
+
+
+def make_env(env_id: str, target_velocity: float | None = None, max_episode_steps: int | None = None) -> gym.Env:
+    """One environment; optional target-velocity reward and a shorter time limit (used by smoke runs)."""
+    check_env_id(env_id)
+    kwargs = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
+    env = gym.make(env_id, **kwargs)
+    if target_velocity is not None:
+        env = TargetVelocity(env, target_velocity)
+    return env
+
+
+def env_fns(env_id: str, n: int, target_velocity=None, max_episode_steps=None) -> list[Callable[[], gym.Env]]:
+    return [lambda: make_env(env_id, target_velocity, max_episode_steps) for _ in range(int(n))]
+
+
+def collect_episodes(
+    act_fn: Callable[[np.ndarray], np.ndarray],
+    env_id: str,
+    n_episodes: int,
+    seed: int,
+    max_episode_steps: int | None = None,
+    info_keys: tuple[str, ...] = ("x_velocity",),
+) -> dict[str, np.ndarray]:
+    """Run exactly one episode in each of ``n_episodes`` parallel copies of the environment.
+
+    ``act_fn`` maps a batch of observations (n, obs_dim) to actions (n, act_dim) (already within the action
+    bounds or clipped here). Returns flat arrays over all steps: ``obs`` (pre-step observation), ``act``,
+    ``episode`` (0..n_episodes-1), ``t`` (step within episode), ``env_reward`` and one array per info key.
+    """
+    if int(n_episodes) < 1:
+        raise ValueError(f"n_episodes: must be >= 1, got {n_episodes}")
+    envs = [make_env(env_id, None, max_episode_steps) for _ in range(int(n_episodes))]
+    low, high = envs[0].action_space.low, envs[0].action_space.high
+    obs = np.stack([e.reset(seed=int(seed) + i)[0] for i, e in enumerate(envs)])
+    for i, e in enumerate(envs):
+        e.action_space.seed(int(seed) + i)
+    alive = np.ones(len(envs), dtype=bool)
+    rec: dict[str, list] = {k: [] for k in ("obs", "act", "episode", "t", "env_reward", *info_keys)}
+    t = 0
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        act = np.clip(np.asarray(act_fn(obs[idx]), dtype=np.float64), low, high)
+        for j, i in enumerate(idx):
+            o2, r, term, trunc, info = envs[i].step(act[j])
+            rec["obs"].append(obs[i].copy())
+            rec["act"].append(act[j])
+            rec["episode"].append(i)
+            rec["t"].append(t)
+            rec["env_reward"].append(float(r))
+            for k in info_keys:
+                rec[k].append(float(info.get(k, np.nan)))
+            obs[i] = o2
+            if term or trunc:
+                alive[i] = False
+        t += 1
+    for e in envs:
+        e.close()
+    out = {k: np.asarray(v) for k, v in rec.items()}
+    order = np.lexsort((out["t"], out["episode"]))  # episode-major, time-ordered
+    return {k: v[order] for k, v in out.items()}
