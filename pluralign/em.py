@@ -13,7 +13,31 @@ ELBO F_nu (eq. 18), computed by :mod:`theory.leaky_elbo`.
 
 A model plugs in through :class:`MixtureModel`: ``init_params``, ``log_likelihood`` (N x K) and a weighted
 ``m_step``. :class:`LatentClassLogit` is the built-in example (one multinomial-logit taste vector per
-latent type, exact convex M-step).
+latent type, exact convex M-step); :class:`pluralign.prec.decoders.DecoderMixture` is PREC's.
+
+One iteration t (after an initial M-step on the initial weights):
+
+1. E-step: z_t = argmax_k (log rho_k + log L_ik(theta_{t-1})) (this z maximises F_nu over [K]^N for
+   every nu, seed 000 Prop. A.3) and the weights of the assignment rule; with ``prior="estimate"``
+   rho_t = mean_i q_i (which maximises F over rho for fixed q);
+2. M-step: theta_t = argmax sum_ik w_ik log L_ik(theta) (warm-started at theta_{t-1});
+3. trace: marginal log-likelihood l(theta_t, rho_t) and F_nu(z_t, rho_t, theta_t) after the M-step.
+
+With an exact (or monotone, warm-started) M-step and fixed priors the traced F_nu never decreases
+(seed 000 Thm. A.5); ``tests/pluralign/test_em.py`` checks it at every iteration on 200+ generated
+problems. The objective used for stopping and for picking the best restart is l for soft assignment and
+F_nu for hard / leaky assignment. Stopping rule: the objective improved by less than
+tol * (1 + |objective|) (a decrease also stops), or ``max_iter``.
+
+Empty components (a documented choice). With hard assignment (or leak nu = 0) and re-estimated priors a
+component that wins no user gets rho_k = mean_i q_ik = 0; it then can never win a user again
+(log rho_k = -inf), which is a fixed point of EM, not a bug. The engine keeps K fixed (callers rely on
+the (N, K) shapes), stores rho_k = 0 exactly, records the emptied components in ``empty_components_``
+and in the trace (``n_empty``), and gives the model all-zero weights for it (a model's ``m_step`` must
+then leave that component's parameters unchanged; :class:`LatentClassLogit` and PREC's decoders do). No
+silent re-seeding: re-seeding would break the monotonicity of F_nu; use restarts or ``kmeans++`` init to
+avoid poor starts. Leaky assignment with nu > 0 cannot empty a component: every q_ik >= nu / (1 + (K-1)
+nu), so rho_k is bounded below by that. Soft assignment keeps rho_k > 0 (it may still become tiny).
 """
 
 from __future__ import annotations
@@ -151,12 +175,35 @@ class MixtureEM:
             X = np.asarray(user_features, dtype=float)
             if X.ndim != 2 or X.shape[0] != N or not np.all(np.isfinite(X)):
                 raise ValueError(f"user_features: expected a finite ({N}, d) array, got shape {X.shape}")
-            from sklearn.cluster import KMeans
+            if N < K:
+                raise ValueError(f"n_components: init='kmeans++' needs at least K = {K} users, got {N}")
+            import warnings
 
-            labels = KMeans(K, init="k-means++", n_init=1, random_state=int(rng.integers(2**31))).fit_predict(X)
+            from sklearn.cluster import KMeans
+            from sklearn.exceptions import ConvergenceWarning
+
+            with warnings.catch_warnings():  # duplicate users -> fewer distinct clusters: fine, EM goes on
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                km = KMeans(K, init="k-means++", n_init=1, random_state=int(rng.integers(2**31)))
+                labels = km.fit_predict(X)
         else:
             labels = rng.permutation(np.arange(N) % K) if N >= K else rng.integers(0, K, size=N)
         return np.eye(K)[labels]
+
+    def _log_lik(self, params) -> np.ndarray:
+        """The model's N x K log-likelihoods, checked (shape, finite, <= 0) with a clear error."""
+        N, K = self.model.n_users, self.config.n_components
+        try:
+            L = np.asarray(self.model.log_likelihood(params), dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"log_likelihood: the model returned something that is not numeric ({exc})") from None
+        if L.shape != (N, K):
+            raise ValueError(f"log_likelihood: the model returned shape {L.shape}, expected (n_users, K) = {(N, K)}")
+        if not np.all(np.isfinite(L)):
+            raise ValueError("log_likelihood: the model returned NaN or inf")
+        if np.any(L > 1e-9):
+            raise ValueError("log_likelihood: the model returned a positive log-likelihood")
+        return np.minimum(L, 0.0)
 
     def _objective(self, marginal_ll: float, f_nu: float) -> float:
         return marginal_ll if self.config.assignment == "soft" else f_nu
@@ -171,22 +218,25 @@ class MixtureEM:
         trace: list[dict] = []
         prev, converged = -np.inf, False
         for it in range(cfg.max_iter):
-            L = np.asarray(self.model.log_likelihood(params), dtype=float)
+            L = self._log_lik(params)
             weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
             if cfg.prior == "estimate":
-                rho = np.clip(q.mean(axis=0), 1e-300, None)
+                rho = q.mean(axis=0)
                 rho = rho / rho.sum()
             params = self.model.m_step(params, weights)
-            L = np.asarray(self.model.log_likelihood(params), dtype=float)
+            L = self._log_lik(params)
             ml = le.marginal_log_likelihood(L, rho)
             f_nu = le.leaky_elbo(L, rho, z, cfg.leak if cfg.assignment == "leaky" else 0.0)
             obj = self._objective(ml, f_nu)
-            trace.append({"iter": it, "marginal_ll": ml, "leaky_elbo": f_nu, "objective": obj})
+            n_empty = int(np.sum(rho == 0.0))
+            trace.append(
+                {"iter": it, "marginal_ll": ml, "leaky_elbo": f_nu, "objective": obj, "n_empty": n_empty}
+            )
             if np.isfinite(prev) and obj - prev < cfg.tol * (1.0 + abs(obj)):
                 converged = True
                 break
             prev = obj
-        L = np.asarray(self.model.log_likelihood(params), dtype=float)
+        L = self._log_lik(params)
         return EMResult(
             params=params,
             rho=rho,
@@ -199,6 +249,13 @@ class MixtureEM:
         )
 
     def fit(self, user_features=None, responsibilities=None) -> MixtureEM:
+        """Run ``n_restarts`` independent EM runs and keep the best (highest objective); returns self.
+
+        Learned attributes: ``params_``, ``rho_``, ``responsibilities_`` (posterior at the end),
+        ``labels_`` (argmax assignment), ``trace_`` (per-iteration dicts: iter, marginal_ll, leaky_elbo,
+        objective, n_empty), ``objective_``, ``converged_``, ``n_iter_``, ``empty_components_``,
+        ``result_`` (the best :class:`EMResult`) and ``restarts_`` (all of them).
+        """
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(self.config.seed).spawn(self.config.n_restarts)]
         runs = [self._run(rng, user_features, responsibilities, r) for r, rng in enumerate(rngs)]
         best = max(runs, key=lambda r: r.objective)
@@ -207,6 +264,10 @@ class MixtureEM:
         self.params_, self.rho_ = best.params, best.rho
         self.responsibilities_, self.labels_ = best.responsibilities, best.assignment
         self.trace_ = best.trace
+        self.objective_ = best.objective
+        self.converged_ = best.converged
+        self.n_iter_ = len(best.trace)
+        self.empty_components_ = np.flatnonzero(best.rho == 0.0)
         return self
 
 
