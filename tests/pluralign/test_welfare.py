@@ -1,0 +1,50 @@
+"""Welfare measures of seed 000, App. C.2."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pluralign.welfare import egalitarian_welfare, nash_welfare, utilitarian_welfare, welfare
+
+pos = st.lists(st.floats(1e-3, 1e3), min_size=1, max_size=40)
+
+
+@settings(max_examples=50)
+@given(pos)
+def test_closed_forms_and_ordering(u):
+    a = np.asarray(u)
+    assert utilitarian_welfare(a) == pytest.approx(np.mean(a))
+    assert nash_welfare(a) == pytest.approx(np.prod(a) ** (1 / a.size), rel=1e-9)
+    # AM-GM and the 10th percentile lies between min and mean-ish bounds
+    assert nash_welfare(a) <= utilitarian_welfare(a) * (1 + 1e-12)
+    assert a.min() - 1e-12 <= egalitarian_welfare(a) <= a.max() + 1e-12
+    w = welfare(a)
+    assert set(w) == {"utilitarian", "egalitarian", "nash"}
+
+
+def test_egalitarian_is_tenth_percentile():
+    u = np.arange(1, 101, dtype=float)  # 1..100
+    assert egalitarian_welfare(u) == pytest.approx(np.quantile(u, 0.1))
+    assert egalitarian_welfare(u) == pytest.approx(10.9)
+
+
+def test_nash_log_space_no_overflow_and_batched():
+    u = np.full(1000, 1e300)
+    assert nash_welfare(u) == pytest.approx(1e300)
+    b = np.array([[1.0, 4.0], [2.0, 8.0]])
+    np.testing.assert_allclose(nash_welfare(b), [2.0, 4.0])
+    np.testing.assert_allclose(utilitarian_welfare(b), [2.5, 5.0])
+
+
+def test_nash_non_positive_raises_unless_explicit_shift():
+    with pytest.raises(ValueError, match="positive"):
+        nash_welfare([1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="positive"):
+        nash_welfare([1.0, -1.0], shift=1.0)
+    assert nash_welfare([-1.0, 2.0], shift=2.0) == pytest.approx(2.0)  # GM(1, 4)
+    for bad in ([], [np.nan], [1.0, np.inf]):
+        with pytest.raises(ValueError, match="utilities"):
+            utilitarian_welfare(bad)
+    with pytest.raises(ValueError, match="q"):
+        egalitarian_welfare([1.0], q=1.5)
