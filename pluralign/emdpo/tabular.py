@@ -1,0 +1,165 @@
+"""The exact tabular testbed of EM-DPO and MMRA (seed 001; DESIGN.md "Testbeds with a known optimum").
+
+Prompts x = 0..X-1, each with the same finite response set y = 0..Y-1; features psi(x, y) in R^d; a
+reference policy pi_ref(y | x); latent annotator types k = 0..K-1 with prior probabilities and linear
+rewards r_k(x, y) = beta_k^T psi(x, y).  A type-k annotator shown a prompt and n responses picks one by the
+multinomial logit on r_k (Bradley-Terry for n = 2).  Everything the seed evaluates has a closed form here:
+
+* the KL-regularised optimum pi_k^*(y | x) ∝ pi_ref(y | x) exp(r_k(x, y) / beta)   (the DPO target);
+* J_k(pi) = E_x [ E_{y ~ pi(.|x)} r_k(x, y) - beta KL(pi(.|x) || pi_ref(.|x)) ]  (prompts uniform), with
+  J_k(pi_k^*) = beta E_x log sum_y pi_ref(y|x) exp(r_k(x, y) / beta);
+* the regret R_k(pi) = J_k(pi_k^*) - J_k(pi) >= 0 and the max regret max_k R_k (seed 001 eq. 3, as we read
+  it: the regret of a policy for group k in the KL-regularised objective; for a randomised mixture of
+  policies J_k is linear in the mixture weights);
+* pairwise accuracy and reward margin of a policy's implicit reward beta log(pi / pi_ref) on all response
+  pairs that type k strictly ranks (the seed's accuracy; the margin is trl's ``rewards/margins``).
+
+Policies are passed around as (X, Y) tables of log-probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_softmax, logsumexp
+
+from pluralign.data import Choices
+
+__all__ = ["TabularTestbed", "SampledChoices"]
+
+
+@dataclass
+class SampledChoices:
+    """Preferences drawn from a testbed: the records and the (hidden) true type of every user."""
+
+    choices: Choices
+    """One record per user: context = prompt, options = response ids, chosen = index of the pick."""
+    types: np.ndarray
+    """(N,) true type of each user."""
+
+
+class TabularTestbed:
+    """A finite prompt x response testbed with linear type rewards (see the module docstring).
+
+    psi: (X, Y, d) response features; log_ref: (X, Y) reference log-probabilities (rows normalised here);
+    betas: (K, d) type reward vectors; type_probs: (K,) type prior; beta: the DPO / KL temperature.
+    """
+
+    def __init__(self, psi, log_ref, betas, type_probs, beta: float = 0.1, type_names=None):
+        psi = np.asarray(psi, dtype=float)
+        if psi.ndim != 3 or not np.all(np.isfinite(psi)):
+            raise ValueError(f"psi: expected a finite (X, Y, d) array, got shape {psi.shape}")
+        X, Y, d = psi.shape
+        if Y < 2:
+            raise ValueError(f"psi: needs >= 2 responses per prompt, got {Y}")
+        log_ref = np.asarray(log_ref, dtype=float)
+        if log_ref.shape != (X, Y) or not np.all(np.isfinite(log_ref)):
+            raise ValueError(f"log_ref: expected a finite ({X}, {Y}) array, got shape {log_ref.shape}")
+        betas = np.atleast_2d(np.asarray(betas, dtype=float))
+        if betas.shape[1] != d or not np.all(np.isfinite(betas)):
+            raise ValueError(f"betas: expected a finite (K, {d}) array, got shape {betas.shape}")
+        probs = np.asarray(type_probs, dtype=float)
+        if probs.shape != (betas.shape[0],) or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
+            raise ValueError(f"type_probs: expected {betas.shape[0]} non-negative numbers summing to 1")
+        if not float(beta) > 0:
+            raise ValueError(f"beta: must be > 0, got {beta}")
+        self.psi, self.betas, self.type_probs, self.beta = psi, betas, probs, float(beta)
+        self.log_ref = log_softmax(log_ref, axis=1)
+        self.n_prompts, self.n_responses, self.d = X, Y, d
+        self.K = betas.shape[0]
+        self.type_names = list(type_names) if type_names is not None else [f"type{k}" for k in range(self.K)]
+
+    # ------------------------------------------------------------------ ground truth
+    def rewards(self) -> np.ndarray:
+        """(K, X, Y) true rewards r_k(x, y) = beta_k^T psi(x, y)."""
+        return np.einsum("xyd,kd->kxy", self.psi, self.betas)
+
+    def optimal_logpolicies(self) -> np.ndarray:
+        """(K, X, Y) log pi_k^*: pi_ref exp(r_k / beta), normalised per prompt."""
+        return log_softmax(self.log_ref[None] + self.rewards() / self.beta, axis=2)
+
+    def optimal_values(self) -> np.ndarray:
+        """(K,) J_k(pi_k^*) = beta E_x log sum_y pi_ref exp(r_k / beta) (closed form)."""
+        return self.beta * logsumexp(self.log_ref[None] + self.rewards() / self.beta, axis=2).mean(axis=1)
+
+    # ------------------------------------------------------------------ data
+    def sample(self, n_users: int, n_options: int, rng: np.random.Generator, choice_scale: float = 1.0) -> SampledChoices:
+        """One preference per user: type ~ type_probs, prompt uniform, n distinct responses uniform,
+        pick ~ softmax(choice_scale * r_k) over them (Bradley-Terry when n = 2)."""
+        if int(n_users) < 1:
+            raise ValueError(f"n_users: must be >= 1, got {n_users}")
+        if not 2 <= int(n_options) <= self.n_responses:
+            raise ValueError(f"n_options: must lie in 2..{self.n_responses}, got {n_options}")
+        N, n = int(n_users), int(n_options)
+        types = rng.choice(self.K, size=N, p=self.type_probs)
+        ctx = rng.integers(0, self.n_prompts, size=N)
+        opts = np.argsort(rng.random((N, self.n_responses)), axis=1)[:, :n]
+        r = self.rewards()[types[:, None], ctx[:, None], opts] * float(choice_scale)
+        p = np.exp(log_softmax(r, axis=1))
+        chosen = (rng.random(N)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)
+        return SampledChoices(Choices(user=np.arange(N), context=ctx, options=opts, chosen=chosen), types)
+
+    # ------------------------------------------------------------------ metrics
+    def _check_policy(self, logpi) -> np.ndarray:
+        logpi = np.asarray(logpi, dtype=float)
+        if logpi.shape != (self.n_prompts, self.n_responses):
+            raise ValueError(f"logpi: expected shape {(self.n_prompts, self.n_responses)}, got {logpi.shape}")
+        return log_softmax(logpi, axis=1)
+
+    def values(self, logpi) -> np.ndarray:
+        """(K,) J_k(pi) for every type."""
+        lp = self._check_policy(logpi)
+        pi = np.exp(lp)
+        kl = np.sum(pi * (lp - self.log_ref), axis=1)  # (X,)
+        er = np.einsum("xy,kxy->kx", pi, self.rewards())
+        return (er - self.beta * kl[None]).mean(axis=1)
+
+    def regrets(self, logpi) -> np.ndarray:
+        """(K,) R_k(pi) = J_k(pi_k^*) - J_k(pi) (seed 001 eq. 3)."""
+        return self.optimal_values() - self.values(logpi)
+
+    def value_matrix(self, logpis) -> np.ndarray:
+        """(K, J) J_k(pi_j) for a stack of J policies (the payoff matrix of MMRA, true rewards)."""
+        return np.stack([self.values(lp) for lp in np.asarray(logpis)], axis=1)
+
+    def _pairs(self, k: int):
+        r = self.rewards()[k]
+        i, j = np.triu_indices(self.n_responses, 1)
+        diff = r[:, i] - r[:, j]  # (X, P)
+        return i, j, diff
+
+    def accuracy(self, logpi, k: int) -> float:
+        """Fraction of response pairs (over prompts) strictly ranked by r_k whose implicit-reward order
+        beta log(pi / pi_ref) agrees (implicit-reward ties count 1/2)."""
+        imp = self.beta * (self._check_policy(logpi) - self.log_ref)
+        i, j, diff = self._pairs(k)
+        d_hat = imp[:, i] - imp[:, j]
+        sel = diff != 0
+        if not sel.any():
+            return float("nan")
+        agree = np.where(np.abs(d_hat) < 1e-12, 0.5, (np.sign(d_hat) == np.sign(diff)).astype(float))
+        return float(agree[sel].mean())
+
+    def reward_margin(self, logpi, k: int) -> float:
+        """Mean implicit-reward margin r̂(y_w) - r̂(y_l) over pairs strictly ranked by r_k (y_w = r_k-better)."""
+        imp = self.beta * (self._check_policy(logpi) - self.log_ref)
+        i, j, diff = self._pairs(k)
+        d_hat = imp[:, i] - imp[:, j]
+        sel = diff != 0
+        return float((np.sign(diff) * d_hat)[sel].mean()) if sel.any() else float("nan")
+
+    def user_features(self, choices: Choices) -> np.ndarray:
+        """Per-user 'response embedding' for k-means: mean over the user's records of
+        psi(chosen) - mean psi(other options)."""
+        F = self.psi[choices.context[:, None], choices.options]  # (M, n, d)
+        n = F.shape[1]
+        rows = np.arange(len(choices.chosen))
+        ch = F[rows, choices.chosen]
+        rest = (F.sum(axis=1) - ch) / (n - 1)
+        rec = ch - rest
+        out = np.zeros((choices.n_users, self.d))
+        cnt = np.zeros(choices.n_users)
+        np.add.at(out, choices.user, rec)
+        np.add.at(cnt, choices.user, 1.0)
+        return out / cnt[:, None]
