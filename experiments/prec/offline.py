@@ -183,7 +183,7 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
         encoder, history = SPREncoder.from_state(state["encoder"]), state["history"]
     else:
         t0 = time.perf_counter()
-        torch.set_num_threads(max(1, int(n_jobs)))
+        torch.set_num_threads(1)  # tiny MLPs: more threads only add spin-wait under contention
         if progress:
             print(f"[prec] SPR encoder: {config.spr.n_updates} updates on {len(data['t'])} steps ...", flush=True)
         spr_cfg = replace(config.spr, seed=int(seed))

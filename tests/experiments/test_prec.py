@@ -1,0 +1,186 @@
+"""Tests of the MuJoCo PREC pipeline (experiments.prec): preference space, decoder slices, utilities,
+determinism, the CLI smoke run, and resuming after an interruption."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("gymnasium")
+pytest.importorskip("stable_baselines3")
+
+import experiments.prec.pipeline as pipeline  # noqa: E402
+from experiments.prec.config import make_config  # noqa: E402
+from experiments.prec.offline import PreferenceSpace, load_or_build  # noqa: E402
+from pluralign.cli import app  # noqa: E402
+from pluralign.prec.decoders import ClusterDecoders  # noqa: E402
+
+pytestmark = pytest.mark.rl
+ENV = "HalfCheetah-v5"
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One smoke-scale offline bundle shared by the tests of this module."""
+    d = tmp_path_factory.mktemp("prec_cache")
+    load_or_build(ENV, make_config("smoke", ENV), 0, d, n_jobs=1, progress=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def bundle(cache):
+    return load_or_build(ENV, make_config("smoke", ENV), 0, cache, n_jobs=1, progress=False)
+
+
+# --------------------------------------------------------------------------- units
+@settings(max_examples=20)
+@given(st.integers(1, 4), st.integers(1, 6), st.sampled_from([0, 3]), st.integers(0, 2**16))
+def test_cluster_decoder_slice_equals_batched(K, d, h, seed):
+    g = torch.Generator().manual_seed(seed)
+    dec = ClusterDecoders(K, d, h, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        dec.b2.normal_(generator=g)
+    x = torch.randn(2, 5, d, generator=g, dtype=torch.float64)
+    want = dec.step_rewards(x).detach().numpy()  # (K, 2, 5)
+    for k in range(K):
+        mod = pipeline.cluster_decoder(dec, k)
+        got = mod(x.float().reshape(-1, d)).detach().numpy().reshape(2, 5)
+        np.testing.assert_allclose(got, want[k], rtol=1e-4, atol=1e-5)
+
+
+def test_preference_space_matches_svd_and_scales_to_unit_box():
+    rng = np.random.default_rng(0)
+    obs = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
+    act = rng.uniform(-1, 1, (300, 2))
+    sp = PreferenceSpace.fit(obs, act)
+    x = np.concatenate([obs, act], 1)
+    xs = (x - x.mean(0)) / (x.std(0) + 1e-8)
+    _, s, vt = np.linalg.svd(xs, full_matrices=False)
+    for c in range(3):  # same principal directions up to sign
+        assert abs(abs(sp.components[c] @ vt[c]) - 1.0) < 1e-8
+    np.testing.assert_allclose(sp.explained_variance_ratio, (s**2 / (s**2).sum())[:3], rtol=1e-8)
+    phi = sp(obs, act)
+    assert phi.shape == (300, 3) and phi.min() >= 0 and phi.max() <= 1
+    np.testing.assert_allclose(phi.min(0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(phi.max(0), 1.0, atol=1e-8)
+    far = sp(obs[:2] * 100, act[:2])  # outside the offline range: clipped, never outside [0, 1]
+    assert far.min() >= 0 and far.max() <= 1
+
+
+def test_user_utilities_closed_form():
+    w = np.array([[1.0, 0, 0], [0.2, 0.3, 0.5], [0, 0, 1.0]])
+    z = np.array([1, 0, 1])
+    phi = {0: np.array([[0.5, 0.5, 0.5], [0.7, 0.1, 0.3]]), 1: np.array([[0.9, 0.0, 0.2]])}
+    u = pipeline.user_utilities(w, z, phi)
+    np.testing.assert_allclose(u, [9.0, 10 * np.mean([0.5, 0.2 * 0.7 + 0.03 + 0.15]), 2.0])
+
+
+def test_parse_noise():
+    assert [pipeline.parse_noise(x) for x in ("0", "oracle", 1, "2", "noise2")] == ["oracle", "oracle", "noise1", "noise2", "noise2"]
+    with pytest.raises(ValueError, match="noise"):
+        pipeline.parse_noise("3")
+
+
+def test_problem_and_em_same_seed_same_numbers(bundle):
+    cfg = make_config("smoke", ENV)
+    feats = pipeline.feature_module(bundle, True)
+    p1, p2 = (pipeline.make_problem(bundle, cfg, "noise2", 5, feats) for _ in range(2))
+    np.testing.assert_array_equal(p1.ratings.label, p2.ratings.label)
+    np.testing.assert_array_equal(p1.segment_features, p2.segment_features)
+    o = pipeline.make_problem(bundle, cfg, "oracle", 5, feats)  # paired: same users and segments
+    np.testing.assert_array_equal(o.weights, p1.weights)
+    np.testing.assert_array_equal(o.segment_phi, p1.segment_phi)
+    scores = 10 * np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user]) / cfg.segment_len
+    np.testing.assert_array_equal(o.ratings.label, (scores >= 7).astype(float))  # oracle = threshold rule
+    e1, _ = pipeline.fit_clusters(p1, cfg, 2, 5)
+    e2, _ = pipeline.fit_clusters(p2, cfg, 2, 5)
+    np.testing.assert_array_equal(e1.labels_, e2.labels_)
+    torch.testing.assert_close(e1.params_.W2, e2.params_.W2)
+    nf = pipeline.feature_module(bundle, False)  # Fig. 12 ablation: standardized raw state-action
+    assert pipeline.make_problem(bundle, cfg, "oracle", 5, nf).segment_features.shape[2] == 17 + 6
+
+
+# --------------------------------------------------------------------------- end to end
+def test_cli_smoke_whole_pipeline(tmp_path, cache):
+    from typer.testing import CliRunner
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app,
+        ["prec", "run", "--env", ENV, "--noise", "2", "--profile", "smoke", "--out", str(out), "--cache-dir", str(cache),
+         "--jobs", "1", "--n-seeds", "2"],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["n_cells"] == summary["n_cells_expected"] == 4
+    assert set(summary["table"]) == {"1", "2"}
+    for row in summary["table"].values():
+        assert row["n_seeds"] == 2
+        assert 0 <= row["egalitarian"] <= row["nash"] + 1e-9 <= row["utilitarian"] + 2e-9 <= 10 + 2e-9
+    assert (out / f"fig2_{ENV}_noise2.png").stat().st_size > 1000
+    assert (out / f"clusters_{ENV}_noise2.png").stat().st_size > 1000
+    assert json.loads((out / "config.json").read_text())["config"]["profile"] == "smoke"
+    bad = CliRunner().invoke(app, ["prec", "run", "--env", "CartPole-v1", "--profile", "smoke", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "env" in bad.output
+    bad = CliRunner().invoke(app, ["prec", "run", "--noise", "7", "--profile", "smoke", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "noise" in bad.output
+
+
+def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatch):
+    cfg = replace(make_config("smoke", ENV), n_seeds=2)
+    calls = []
+    real = pipeline.policy_task
+
+    def counting(*args, **kwargs):
+        calls.append(args[2])  # the policy's PPO seed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "policy_task", counting)
+    out = tmp_path / "run"
+    with pytest.raises(pipeline.SimulatedInterrupt):
+        pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False, stop_after_cells=2)
+    cells = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert len(cells) == 2
+    first = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
+    trained = list(calls)
+    calls.clear()
+    s = pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False)
+    assert s["n_cells"] == 4
+    assert not set(calls) & set(trained)  # nothing finished was trained again
+    for name, content in first.items():  # finished cells untouched
+        assert (out / "cells" / name).read_bytes() == content
+
+    # a deleted cell whose policies are stored is rebuilt from them without training
+    victim = out / "cells" / cells[0]
+    before = json.loads(victim.read_text())["metrics"]
+    victim.unlink()
+    calls.clear()
+    pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False)
+    assert calls == []
+    assert json.loads(victim.read_text())["metrics"]["utilitarian"] == before["utilitarian"]
+
+    # deleting a cell and its policies retrains exactly those policies
+    victim.unlink()
+    key = victim.stem
+    pols = list((out / "policies" / "cells").glob(f"{key}_k=*.json"))
+    for p in pols:
+        p.unlink()
+    calls.clear()
+    s2 = pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False)
+    assert len(calls) == len(pols) and s2["n_cells"] == 4
+    # same seed, same numbers: the retrained cell reproduces its welfare
+    assert json.loads(victim.read_text())["metrics"]["utilitarian"] == pytest.approx(before["utilitarian"], rel=1e-9)
