@@ -1,0 +1,64 @@
+"""Smoke test of ``pluralign sims prec-bandit`` and checks of the bandit world."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from pluralign.cli import app
+from sims._prec_bandit_study import Profile, done_when, run_cell, settings_for
+from sims._prec_bandit_world import WorldSettings, make_world
+
+
+def test_cli_smoke(tmp_path):
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["sims", "prec-bandit", "--profile", "smoke", "--seed", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["profile"] == "smoke" and cfg["seed"] == 3
+    r = json.loads((out / "results.json").read_text())
+    st = settings_for(Profile.smoke)
+    n_cells = len(st.Ks) * len(st.noises) * len(st.features) * st.n_seeds
+    assert len(r["cells"]) == n_cells == len(list((out / "cells").glob("*.json")))
+    assert (out / "welfare_vs_K.png").stat().st_size > 1000
+    for c in r["cells"]:
+        u = np.asarray(c["metrics"]["utilities"])
+        assert np.all((u > 0) & (u < 10))
+        assert c["metrics"]["utilitarian"] <= c["metrics"]["ideal_per_user"]["utilitarian"] + 1e-9
+    # re-running skips finished cells and reproduces the same results
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}
+    res = CliRunner().invoke(app, ["sims", "prec-bandit", "--profile", "smoke", "--seed", "3", "--out", str(out)])
+    assert res.exit_code == 0
+    assert mtimes == {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}
+
+
+def test_cell_is_deterministic():
+    st = settings_for(Profile.smoke)
+    a = run_cell(st, "noise2", 2, "encoder", 0)
+    b = run_cell(st, "noise2", 2, "encoder", 0)
+    assert a["utilities"] == b["utilities"] and a["labels"] == b["labels"]
+
+
+def test_world_coverage_is_user_skewed_and_encoder_is_label_free():
+    s = WorldSettings(n_users=10, n_labels=20, n_pool=200, n_candidates=20)
+    w = make_world(s, 0)
+    assert w.label_segment.shape == (200,) and w.pool_phi.shape == (200, 30, 3)
+    # each user's labelled behaviours sit closer to its own coverage centre than to others'
+    c = w.pool_phi.mean(1)
+    own = [np.linalg.norm(c[w.label_segment[w.label_user == i]].mean(0) - c.mean(0)) for i in range(10)]
+    assert np.mean(own) > 0.05
+    U = w.candidate_utilities()
+    direct = 10 * np.einsum("ntc,uc->unt", w.cand_phi, w.population.weights).mean(2)
+    np.testing.assert_allclose(U, direct)
+    # features do not depend on the users (same world seed, different population size)
+    w2 = make_world(WorldSettings(n_users=7, n_labels=5, n_pool=200, n_candidates=20), 0)
+    np.testing.assert_array_equal(w.pool_feat["encoder"], w2.pool_feat["encoder"])
+
+
+def test_done_when_logic():
+    st = settings_for(Profile.quick)
+    mk = lambda v: {m: {"mean": v, "sem": 0.0, "n_seeds": 5} for m in ("utilitarian", "egalitarian", "nash")}
+    s = {"encoder": {"noise2": {"1": mk(5.0), "2": mk(5.5), "3": mk(4.0), "30": mk(5.2)}}}
+    assert done_when(s, st) == {"checked": True, "winning_K": [2], "holds": True}
+    s["encoder"]["noise2"]["2"]["nash"]["mean"] = 5.1
+    assert done_when(s, st)["holds"] is False
