@@ -1,0 +1,278 @@
+"""Seed 001 section 4: identifiability of the random-coefficient logit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import dblquad, quad
+from scipy.stats import norm
+
+from theory import identifiability as idf
+
+
+@st.composite
+def finite_mixings(draw, d_max=4, m_max=4):
+    d = draw(st.integers(1, d_max))
+    M = draw(st.integers(1, m_max))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return idf.finite_mixing(2 * rng.normal(size=(M, d)), rng.dirichlet(np.ones(M)))
+
+
+@st.composite
+def gaussian_mixings(draw, d_max=3, m_max=3):
+    d = draw(st.integers(1, d_max))
+    M = draw(st.integers(1, m_max))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    covs = []
+    for _ in range(M):
+        A = rng.normal(size=(d, d)) * 0.5
+        covs.append(A @ A.T + 0.05 * np.eye(d))
+    return idf.gaussian_mixing(rng.normal(size=(M, d)), np.stack(covs), rng.dirichlet(np.ones(M)))
+
+
+def _direct_finite(f, X):
+    out = np.zeros(X.shape[:2])
+    for w, b in zip(f.weights, f.means):
+        for s in range(X.shape[0]):
+            u = X[s] @ b
+            e = np.exp(u - u.max())
+            out[s] += w * e / e.sum()
+    return out
+
+
+@given(finite_mixings(), st.integers(2, 5), st.integers(0, 10_000))
+def test_eq5_finite_mixture_exact(f, n, seed):
+    X = idf.random_design(n, f.d, 7, seed=seed, scale=1.5)
+    P = idf.choice_probabilities(f, X)
+    np.testing.assert_allclose(P, _direct_finite(f, X), atol=1e-13)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-13)
+    # a common shift of every item's features changes nothing only for beta-orthogonal shifts in general,
+    # but permuting items permutes the probabilities
+    perm = np.random.default_rng(seed).permutation(n)
+    np.testing.assert_allclose(idf.choice_probabilities(f, X[:, perm]), P[:, perm], atol=1e-13)
+
+
+@settings(max_examples=10)
+@given(gaussian_mixings(), st.integers(0, 10_000))
+def test_eq5_gaussian_binary_against_quadrature(f, seed):
+    U = idf.random_design(2, f.d, 3, seed=seed)[:, 0, :]
+    P, err = idf.choice_probabilities(f, np.stack([U, 0 * U], axis=1), order=40, return_error=True)
+    P = P[:, 0]
+    assert err < 1e-4
+    for s in range(3):
+        ref = 0.0
+        for w, mu, C in zip(f.weights, f.means, f.covs):
+            m, sd = U[s] @ mu, np.sqrt(U[s] @ C @ U[s])
+            ref += w * quad(lambda t: norm.pdf(t, m, sd) / (1 + np.exp(-t)), m - 12 * sd, m + 12 * sd,
+                            epsabs=1e-12, epsrel=1e-12, limit=200)[0]
+        assert abs(P[s] - ref) <= max(err, 1e-10)  # within the stated error estimate
+
+
+def test_eq5_gaussian_ternary_against_2d_quadrature_and_error_estimates():
+    f = idf.gaussian_mixing(np.array([[0.7, -0.3]]), np.array([[[0.6, 0.2], [0.2, 0.4]]]), [1.0])
+    X = idf.random_design(3, 2, 2, seed=4, scale=1.0)
+    P, err = idf.choice_probabilities(f, X, method="gh", order=24, return_error=True)
+    Pq, errq = idf.choice_probabilities(f, X, method="qmc", n_qmc=2048, return_error=True, seed=1)
+    for s in range(2):
+        D = X[s, 1:] - X[s, :1]
+        mu, C = D @ f.means[0], D @ f.covs[0] @ D.T
+        Ci, det = np.linalg.inv(C), np.linalg.det(C)
+
+        def p0(b, a):
+            v = np.array([a, b]) - mu
+            return np.exp(-0.5 * v @ Ci @ v) / (2 * np.pi * np.sqrt(det)) / (1 + np.exp(a) + np.exp(b))
+
+        sd = np.sqrt(np.diag(C))
+        ref = dblquad(p0, mu[0] - 9 * sd[0], mu[0] + 9 * sd[0], mu[1] - 9 * sd[1], mu[1] + 9 * sd[1],
+                      epsabs=1e-10, epsrel=1e-10)[0]
+        assert abs(P[s, 0] - ref) <= max(err, 1e-9)
+        assert abs(Pq[s, 0] - ref) <= max(errq, 1e-6)
+    assert err < 1e-4 and errq < 1e-3
+
+
+@given(st.one_of(finite_mixings(), gaussian_mixings()), st.integers(0, 10_000))
+def test_binary_probabilities_depend_only_on_odd_part(f, seed):
+    U = idf.random_design(2, f.d, 25, seed=seed, scale=1.0)[:, 0, :]
+    direct = idf.binary_probabilities(f, U, order=40)
+    via_odd = idf.binary_probabilities_via_odd_part(f, U, order=40)
+    np.testing.assert_allclose(direct, via_odd, atol=1e-10)
+    # and a symmetric distribution has no odd part: all binary probabilities are 1/2 (Lemma 4.1)
+    np.testing.assert_allclose(idf.binary_probabilities(idf.symmetrize(f), U, order=40), 0.5, atol=1e-12)
+
+
+@settings(max_examples=12)
+@given(finite_mixings(d_max=3), st.integers(0, 10_000))
+def test_symmetric_vs_point_mass_witness(f, seed):
+    sym, delta0 = idf.symmetric_vs_point_mass(f)
+    assert idf.witness_search(sym, delta0, 2, n_sets=400, seed=seed, refine=0).max_diff <= 1e-12
+    # at n = 3 a witness exists whenever f is not the point mass at 0
+    if np.abs(f.means).max() > 0.1:
+        w3 = idf.witness_search(sym, delta0, 3, n_sets=400, seed=seed, refine=1, max_evals=150)
+        assert w3.max_diff > 1e-3
+        np.testing.assert_allclose(np.abs(w3.p_f - w3.p_g).max(), w3.max_diff)
+
+
+@settings(max_examples=12)
+@given(finite_mixings(d_max=3), st.floats(0.1, 1.0), st.integers(0, 10_000))
+def test_even_perturbation_is_binary_equivalent(f, t, seed):
+    # give f a symmetric part to move, then perturb it
+    base = idf.Mixing(weights=np.concatenate([0.5 * f.weights, 0.25 * f.weights, 0.25 * f.weights]),
+                      means=np.concatenate([f.means, f.means, -f.means]),
+                      covs=np.concatenate([f.covs] * 3))
+    g = idf.even_perturbation(base, t=t, seed=seed)
+    assert np.all(g.weights >= 0) and g.weights.sum() == pytest.approx(1.0)
+    # the perturbation is even with zero mass: its odd part vanishes, so binary probabilities agree
+    U = idf.random_design(2, f.d, 300, seed=seed, scale=2.0)[:, 0, :]
+    np.testing.assert_allclose(idf.binary_probabilities(g, U), idf.binary_probabilities(base, U), atol=1e-12)
+    assert idf.witness_search(base, g, 2, n_sets=300, seed=seed, refine=0).max_diff <= 1e-12
+    assert idf.witness_search(base, g, 3, n_sets=300, seed=seed, refine=0).max_diff > 1e-4
+
+
+def test_even_perturbation_of_gaussian_pair_and_failure_without_symmetric_part():
+    f = idf.gaussian_mixing(np.array([[1.0, 0.0], [-1.0, 0.0], [0.3, 0.8]]),
+                            np.stack([np.eye(2) * 0.3] * 3), [0.3, 0.3, 0.4])
+    g = idf.even_perturbation(f, t=1.0, to=[0.0, 2.0])
+    assert idf.witness_search(f, g, 2, n_sets=400, refine=0).max_diff <= 1e-12
+    assert idf.witness_search(f, g, 3, n_sets=400, refine=0).max_diff > 1e-3
+    with pytest.raises(ValueError, match="f"):
+        idf.even_perturbation(idf.finite_mixing([[1.0, 0.0]], [1.0]))
+
+
+def test_mpi_example_ranks():
+    f = idf.mpi_example()
+    r2 = idf.local_identifiability(f.means, f.weights, n=2)
+    r3 = idf.local_identifiability(f.means, f.weights, n=3)
+    assert r2.n_params == 17 and r3.n_params == 17
+    assert r2.rank == 12 and not r2.full_rank
+    assert r3.rank == 17 and r3.full_rank
+    assert r2.smallest_singular_value < 1e-12 * r2.singular_values[0]
+    assert r3.smallest_singular_value > 1e-3 * r3.singular_values[0]
+    assert abs(r2.fisher_min_eig) < 1e-12 and r3.fisher_min_eig > 0
+    # the unidentified directions at n = 2 are exactly the symmetric moves of the pair (P1, P2 = -P1):
+    # (delta P1, delta P2) = (v, -v), nothing else
+    d = 5
+    V = np.zeros((17, d))
+    for i in range(d):
+        V[i, i] = 1.0
+        V[d + i, i] = -1.0
+    V /= np.sqrt(2)
+    proj = r2.null_space @ (r2.null_space.T @ V)
+    np.testing.assert_allclose(proj, V, atol=1e-8)
+
+
+@settings(max_examples=25)
+@given(finite_mixings(), st.integers(2, 4), st.integers(0, 10_000))
+def test_jacobian_and_fisher_against_finite_differences(f, n, seed):
+    X = idf.random_design(n, f.d, 6, seed=seed)
+    J = idf.choice_jacobian(f.means, f.weights, X)
+    M, d = f.means.shape
+    theta = np.concatenate([f.means.ravel(), f.weights[:-1]])
+
+    def probs(th):
+        A = th[: M * d].reshape(M, d)
+        w = np.append(th[M * d:], 1 - th[M * d:].sum())
+        return _direct_finite(idf.Mixing(w, A, np.zeros((M, d, d)), signed=True), X).ravel()
+
+    h = 1e-6
+    J_fd = np.stack([(probs(theta + h * e) - probs(theta - h * e)) / (2 * h) for e in np.eye(theta.size)], axis=1)
+    np.testing.assert_allclose(J, J_fd, atol=1e-7)
+    # Fisher information = E_s sum_j p_j (d log p_j)(d log p_j)^T
+    P = probs(theta).reshape(X.shape[0], n)
+    G = J_fd.reshape(X.shape[0], n, -1) / P[..., None]
+    I_ref = np.einsum("sn,sna,snb->ab", P, G, G) / X.shape[0]
+    np.testing.assert_allclose(idf.fisher_information(f.means, f.weights, X), I_ref, atol=1e-6)
+
+
+@given(st.integers(1, 6), st.integers(0, 10_000), st.booleans())
+def test_lemma_4_3_recovery(d, seed, deficient):
+    rng = np.random.default_rng(seed)
+    beta = rng.normal(size=d)
+    R = d + 3
+    U = rng.normal(size=(R, d))
+    if deficient and d > 1:
+        U[:, -1] = U[:, 0]  # the last feature duplicates the first: beta_0 and beta_last confounded
+    p = 1 / (1 + np.exp(-U @ beta))
+    b_hat, null = idf.recover_beta_from_binary(U, p)
+    if deficient and d > 1:
+        assert null.shape == (d, 1)
+        resid = beta - b_hat
+        np.testing.assert_allclose(null @ (null.T @ resid), resid, atol=1e-8)
+        # moving along the null space changes no probability
+        np.testing.assert_allclose(1 / (1 + np.exp(-U @ (beta + 3 * null[:, 0]))), p, atol=1e-12)
+    else:
+        assert null.shape == (d, 0)
+        np.testing.assert_allclose(b_hat, beta, atol=1e-9)
+
+
+@given(st.sampled_from(["normal", "uniform", "exponential", "lognormal"]), st.floats(0.2, 3.0))
+def test_carleman_closed_form_matches_diagnostic(family, scale):
+    params = {"normal": {"sigma": scale}, "uniform": {"a": -scale, "b": 2 * scale},
+              "exponential": {"rate": scale}, "lognormal": {"mu": 0.1, "sigma": scale}}[family]
+    closed = idf.carleman_closed_form(family, **params)
+    assert closed == (family != "lognormal")
+    assert idf.carleman_diagnostic(idf.log_even_moments(family, 60, **params))["holds"] == closed
+
+
+@settings(max_examples=10)
+@given(gaussian_mixings(), st.integers(0, 10_000))
+def test_mixture_moments_and_theorem_4_2_conditions(f, seed):
+    # exact moments against the closed form for the centred normal and against numeric integration
+    c = 0
+    lm = idf.mixing_even_moments(f, c, 6)
+    for k in range(1, 4):
+        ref = sum(w * quad(lambda x: x ** (2 * k) * norm.pdf(x, mu[c], np.sqrt(C[c, c])),
+                           mu[c] - 30 * np.sqrt(C[c, c]), mu[c] + 30 * np.sqrt(C[c, c]), epsrel=1e-12)[0]
+                  for w, mu, C in zip(f.weights, f.means, f.covs))
+        assert np.exp(lm[k - 1]) == pytest.approx(ref, rel=1e-8)
+    X3 = idf.random_design(3, f.d, 60, seed=seed)
+    cond = idf.theorem_4_2_conditions(3, f, X3)
+    assert cond["n_ge_3"] and cond["carleman"] and cond["open_set"] and cond["all"]
+    assert not idf.theorem_4_2_conditions(2, f, X3)["all"]
+    # atoms: E[beta^(2k)] = sum_m w_m a_m^(2k)
+    fa = idf.finite_mixing(f.means, f.weights)
+    np.testing.assert_allclose(np.exp(idf.mixing_even_moments(fa, c, 4)),
+                               [np.sum(f.weights * f.means[:, c] ** (2 * k)) for k in range(1, 5)], rtol=1e-10)
+    # a design whose feature differences span only a line has no open set around 0 (d >= 2)
+    if f.d >= 2:
+        line = X3.copy()
+        line[..., 1:] = 0.0
+        assert not idf.theorem_4_2_conditions(3, f, line)["open_set"]
+
+
+def test_inradius_at_zero():
+    cube = np.array(np.meshgrid(*[[-1.0, 1.0]] * 3)).reshape(3, -1).T
+    assert idf.inradius_at_zero(cube) == pytest.approx(1.0)
+    assert idf.inradius_at_zero(cube + 2.0) == 0.0
+    ball = np.random.default_rng(0).normal(size=(4000, 2))
+    ball /= np.linalg.norm(ball, axis=1, keepdims=True)
+    assert idf.inradius_at_zero(0.5 * ball) == pytest.approx(0.5, rel=1e-3)
+
+
+def test_bad_inputs_name_the_field():
+    f = idf.mpi_example()
+    with pytest.raises(ValueError, match="X"):
+        idf.choice_probabilities(f, np.zeros((3, 1, 5)))
+    with pytest.raises(ValueError, match="X"):
+        idf.choice_probabilities(f, np.zeros((3, 2, 4)))
+    with pytest.raises(ValueError, match="method"):
+        idf.choice_probabilities(f, np.zeros((3, 2, 5)), method="mc")
+    with pytest.raises(ValueError, match="weights"):
+        idf.finite_mixing([[0.0], [1.0]], [0.5, 0.6])
+    with pytest.raises(ValueError, match="covs"):
+        idf.gaussian_mixing([[0.0]], [[[-1.0]]], [1.0])
+    with pytest.raises(ValueError, match="probs"):
+        idf.recover_beta_from_binary(np.eye(2), [0.5, 1.0])
+    with pytest.raises(ValueError, match="family"):
+        idf.carleman_closed_form("cauchy")
+    with pytest.raises(ValueError, match="log_moments"):
+        idf.carleman_diagnostic([1.0, 2.0])
+    with pytest.raises(ValueError, match="n"):
+        idf.theorem_4_2_conditions(1)
+    with pytest.raises(ValueError, match="f"):
+        idf.witness_search("not a mixing", f, 2)
+    with pytest.raises(ValueError, match="t"):
+        idf.even_perturbation(f, t=0.0)
+    with pytest.raises(ValueError, match="atoms"):
+        idf.local_identifiability(np.zeros((0, 2)), [], 3)
