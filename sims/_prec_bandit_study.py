@@ -38,9 +38,9 @@ class StudySettings:
     """Adam learning rate."""
     weight_decay: float = 1e-3
     """Decoupled weight decay of the decoders."""
-    n_steps: int = 50
+    n_steps: int = 40
     """Adam steps per M-step (warm-started)."""
-    max_iter: int = 5
+    max_iter: int = 4
     """EM iterations after the initial M-step."""
     leak: float = 0.1
     """nu of leaky EM."""
@@ -58,8 +58,8 @@ def settings_for(profile: Profile) -> StudySettings:
             world=w, Ks=(1, 2, 6), noises=("oracle", "noise2"), n_seeds=1, n_steps=10, max_iter=2, n_jobs=1
         )
     if profile == Profile.quick:
-        return StudySettings()
-    return StudySettings(n_seeds=10, n_steps=200, max_iter=15, n_restarts=3, n_hidden=32)
+        return StudySettings(world=WorldSettings(n_pool=300))
+    return StudySettings(n_seeds=10, n_steps=200, max_iter=15, n_restarts=3, n_hidden=32, n_jobs=8)
 
 
 # ---------------------------------------------------------------------------- one cell

@@ -25,7 +25,7 @@ The testbed (``sims/_prec_bandit_world.py``):
   (:mod:`pluralign.prec.labelers`); 10-point step scores, good iff the segment score >= 7, passed through
   the B-Pref teachers of :mod:`pluralign.bpref` (oracle, noise1, noise2 = mixed teachers at Table 1's two
   levels). Each user labels M = 50 whole behaviours (segment = behaviour) drawn from a user-skewed slice
-  of a shared pool of 400: behaviours near a user-specific coverage centre in style space, drawn
+  of a shared pool (300 behaviours in the quick profile, 400 in the paper profile): behaviours near a user-specific coverage centre in style space, drawn
   independently of the user's preferences (narrow, skewed coverage).
 * Learning. K cluster decoders (MLP, one hidden layer of 16 (32 in the paper profile), on the frozen features; segment score eq. 6,
   leaky BCE eq. 13) fitted by leaky EM (nu = 0.1, re-estimated priors, k-means++ init on per-user

@@ -126,13 +126,18 @@ class ClusterDecoders(torch.nn.Module):
             self.W2 = torch.nn.Parameter(_uniform((K, d, 1), d**-0.5, g, dtype))
         self.b2 = torch.nn.Parameter(torch.zeros((K, 1, 1), dtype=dtype))
 
-    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """Hidden activations (M, T, K, h) of every cluster: ONE GEMM with the (d_in, K * h) stacked weights."""
+    def _pre(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden pre-activations (M, T, K * h) of every cluster: ONE GEMM with the stacked (d_in, K * h)
+        weights (no loop over clusters)."""
         M, T, d = x.shape
         K, h = self.n_clusters, self.n_hidden
         W = self.W1.permute(1, 0, 2).reshape(d, K * h)
-        z = torch.addmm(self.b1.reshape(1, K * h), x.reshape(M * T, d), W)
-        return F.leaky_relu(z, 0.01).reshape(M, T, K, h)
+        return torch.addmm(self.b1.reshape(1, K * h), x.reshape(M * T, d), W).view(M, T, K * h)
+
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden activations (M, T, K, h)."""
+        M, T, _ = x.shape
+        return F.leaky_relu(self._pre(x), 0.01).view(M, T, self.n_clusters, self.n_hidden)
 
     def _check(self, x: torch.Tensor) -> None:
         if x.ndim != 3 or x.shape[2] != self.d_in:
@@ -157,7 +162,10 @@ class ClusterDecoders(torch.nn.Module):
         self._check(x)
         T = x.shape[1]
         a = self.W2[:, :, 0]
-        hm = self._hidden(x).mean(dim=1) if self.n_hidden > 0 else x.mean(dim=1)[:, None, :].expand(-1, self.n_clusters, -1)
+        if self.n_hidden > 0:
+            hm = F.leaky_relu(self._pre(x), 0.01).sum(dim=1).view(x.shape[0], self.n_clusters, self.n_hidden) / T
+        else:
+            hm = x.mean(dim=1)[:, None, :].expand(-1, self.n_clusters, -1)
         s = torch.einsum("mkh,kh->km", hm, a) + self.b2[:, :, 0]
         return s if aggregate == "mean" else T * s
 

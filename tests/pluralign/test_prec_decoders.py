@@ -129,7 +129,7 @@ def test_sparse_and_dense_m_step_agree():
     cw = torch.as_tensor(w, dtype=torch.float64)[m.user]
     dense = leaky_bce_loss(params.segment_scores(m.features)[:, m.segment_index], m.label, m.record_weight, cw)
     hist = fit_decoders(params, m.features, m.label, m.record_weight, cw, m.config, m.generator, m.segment_index)
-    assert hist[0] == pytest.approx(float(dense), rel=1e-10)
+    assert hist[0] == pytest.approx(float(dense.detach()), rel=1e-10)
 
 
 def test_minibatch_adam_is_seeded():
