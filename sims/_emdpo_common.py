@@ -47,7 +47,7 @@ class EMDPOSettings:
 
 PROFILES = {
     "smoke": EMDPOSettings(n_users=300, n_seeds=1, n_restarts=1, max_iter=4),
-    "quick": EMDPOSettings(n_users=2000, n_seeds=5, n_restarts=2, max_iter=60),
+    "quick": EMDPOSettings(n_users=2000, n_seeds=5, n_restarts=2, max_iter=50),
     "paper": EMDPOSettings(n_users=10000, n_seeds=10, n_restarts=5, max_iter=300, tol=1e-8),
 }
 

@@ -28,7 +28,7 @@ class LogLinearPolicy:
     marginal likelihood stays monotone up to O(l2); it keeps free logits and separable data finite).
     """
 
-    def __init__(self, phi, log_ref, beta: float, l2: float = 1e-4, max_iter: int = 100, tol: float = 1e-9):
+    def __init__(self, phi, log_ref, beta: float, l2: float = 1e-4, max_iter: int = 100, tol: float = 1e-7):
         log_ref = np.asarray(log_ref, dtype=float)
         if log_ref.ndim != 2 or not np.all(np.isfinite(log_ref)):
             raise ValueError(f"log_ref: expected a finite (X, Y) array, got shape {log_ref.shape}")
@@ -94,20 +94,32 @@ class LogLinearPolicy:
             return theta0.copy()
         w = w * choices.weight
         keep = w > 0
-        ctx = torch.as_tensor(choices.context[keep])[:, None]
-        opt = torch.as_tensor(choices.options[keep])
+        ctx_np, opt_np = choices.context[keep], choices.options[keep]
+        ctx = torch.as_tensor(ctx_np)
         chosen = torch.as_tensor(choices.chosen[keep])
         mask = torch.as_tensor(choices.mask[keep])
         wt = torch.as_tensor(w[keep])
         ridge = 0.5 * self.l2 / float(wt.sum())
-        ref = self.log_ref[ctx, opt]
+        ref = self.log_ref[ctx[:, None], torch.as_tensor(opt_np)]
+        # log pi_theta at the options = log_ref + theta . phi - log Z_theta(x): gather the option features
+        # once; only the (X,) log-partition needs the whole table.
+        if self.phi is None:
+            flat = torch.as_tensor(ctx_np[:, None] * self.log_ref.shape[1] + opt_np)
+        else:
+            feats = self.phi[ctx[:, None], torch.as_tensor(opt_np)]  # (M, n, p)
         theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
         opt_ = torch.optim.LBFGS([theta], lr=1.0, max_iter=self.max_iter, tolerance_grad=self.tol,
                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
 
         def closure():
             opt_.zero_grad()
-            lp = self.logprobs_t(theta)[ctx, opt]
+            if self.phi is None:
+                log_z = torch.logsumexp(self.log_ref + theta.reshape(self.log_ref.shape), dim=1)
+                score = theta[flat]
+            else:
+                log_z = torch.logsumexp(self.log_ref + self.phi @ theta, dim=1)
+                score = feats @ theta
+            lp = ref + score - log_z[ctx][:, None]
             loss = weighted_kwise_dpo_loss(lp, ref, self.beta, chosen=chosen, weights=wt, mask=mask)
             loss = loss + ridge * (theta * theta).sum()
             loss.backward()
