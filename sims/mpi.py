@@ -14,8 +14,9 @@ choice probability of a population is  P(a > b) = 1/2 + sum_k eta_k o(r_k(a) - r
 the type distribution only through its odd part.  A pair beta / -beta with equal weights has odd part
 zero, so .3 P1 + .3 P2 + .4 P3 gives exactly the same binary data as .6 x (indifferent users, beta = 0)
 + .4 P3, or as any symmetric pair .3 (c b) + .3 (-c b) for any direction b and scale c.  The results
-record this check numerically (``binary_invisible_check``); with three options the softmax is not a
-function of the odd part and the two populations differ.
+record this check with :mod:`theory.identifiability` (``binary_invisible_check``: identical binary
+probabilities, different ternary ones; Jacobian rank 12/17 at n = 2 with null space (v, -v, 0) — moving the
+pair symmetrically — and 17/17 at n = 3).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from scipy.special import expit, softmax
 from tqdm import tqdm
 
 from pluralign.cli.common import CellStore, OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run, write_json
@@ -38,21 +38,41 @@ METRICS = ("accuracy", "reward_margin", "regret")
 
 
 def binary_invisible_check(tb, n_triples: int = 2000, seed: int = 0) -> dict:
-    """Max |difference| in aggregate choice probabilities between the true population and the one with
-    P1, P2 replaced by indifferent users (beta = 0): over all item pairs (n = 2) and random triples (n = 3)."""
-    r = tb.rewards()[:, 0]  # psi does not depend on the prompt
-    eta = tb.type_probs
-    r0 = r.copy()
-    r0[:2] = 0.0
-    i, j = np.triu_indices(r.shape[1], 1)
-    p_true = eta @ expit(r[:, i] - r[:, j])
-    p_null = eta @ expit(r0[:, i] - r0[:, j])
+    """The binary-invisible part, checked with :mod:`theory.identifiability` on the testbed's own items.
+
+    f = the true population (atoms P1, P2, P3; weights .3 / .3 / .4); g = P1, P2 replaced by indifferent
+    users (beta = 0, weight .6).  Reports the max |p_f - p_g| of the aggregate choice probabilities (seed 001
+    eq. 5) over all item pairs (n = 2) and over random item triples (n = 3), the odd part of f, and the local
+    identifiability (Jacobian rank of (atoms, weights) -> choice probabilities) at n = 2 and n = 3 with the
+    null-space directions at n = 2."""
+    from theory.identifiability import choice_probabilities, finite_mixing, local_identifiability
+
+    psi = tb.psi[0]  # psi does not depend on the prompt
+    f = finite_mixing(tb.betas, tb.type_probs)
+    atoms0 = tb.betas.copy()
+    atoms0[:2] = 0.0
+    g = finite_mixing(atoms0, tb.type_probs)
+    i, j = np.triu_indices(psi.shape[0], 1)
+    X2 = np.stack([psi[i], psi[j]], axis=1)
     rng = np.random.default_rng(seed)
-    tri = np.stack([rng.choice(r.shape[1], 3, replace=False) for _ in range(n_triples)])
-    q_true = np.einsum("k,kmn->mn", eta, softmax(r[:, tri], axis=2))
-    q_null = np.einsum("k,kmn->mn", eta, softmax(r0[:, tri], axis=2))
-    return {"binary_max_abs_diff": float(np.abs(p_true - p_null).max()),
-            "ternary_max_abs_diff": float(np.abs(q_true - q_null).max())}
+    tri = np.stack([rng.choice(psi.shape[0], 3, replace=False) for _ in range(n_triples)])
+    X3 = psi[tri]
+    odd = f.odd_part()
+    out = {
+        "binary_max_abs_diff": float(np.abs(choice_probabilities(f, X2) - choice_probabilities(g, X2)).max()),
+        "ternary_max_abs_diff": float(np.abs(choice_probabilities(f, X3) - choice_probabilities(g, X3)).max()),
+    }
+    net: dict = {}
+    for a, w in zip(odd.means, odd.weights):  # merge equal atoms: the net odd part
+        key = tuple(np.round(a, 12) + 0.0)
+        net[key] = net.get(key, 0.0) + float(w)
+    out["odd_part_net"] = [{"atom": list(k), "weight": w} for k, w in net.items() if abs(w) > 1e-12]
+    for n in (2, 3):
+        li = local_identifiability(tb.betas, tb.type_probs, n=n, seed=seed)
+        out[f"local_rank_n{n}"] = f"{li.rank}/{li.n_params}"
+        if n == 2:
+            out["null_space_n2"] = np.round(li.null_space.T, 6).tolist()
+    return out
 
 
 def summarize(cells: list[dict], type_names) -> dict:
