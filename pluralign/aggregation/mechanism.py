@@ -224,6 +224,7 @@ class FiniteVCG:
         return self._d(self.O - reports[..., :, None, :])
 
     def outcome_index(self, reports, exclude: int | None = None) -> np.ndarray:
+        """Index of the chosen candidate (lowest index among ties); ``exclude`` leaves a labeler out."""
         r = self.check(reports)
         w = self.w.copy()
         if exclude is not None:
@@ -234,20 +235,26 @@ class FiniteVCG:
     def outcome(self, reports) -> np.ndarray:
         return self.O[self.outcome_index(reports)]
 
-    def payment(self, reports, i: int) -> np.ndarray:
-        r = self.check(reports)
-        D = self.dist(r)  # (..., n, m)
-        w = self.w.copy()
-        w[i] = 0.0
-        cost_others = np.einsum("j,...jm->...m", w, D)
-        k_star = self.outcome_index(r)
+    def _evaluate(self, reports, i: int):
+        """(chosen index, labeler i's payment) from one distance table."""
+        if not 0 <= int(i) < self.n:
+            raise ValueError(f"i: labeler index out of range 0..{self.n - 1}, got {i}")
+        D = self.dist(self.check(reports))  # (..., n, m)
+        cost = np.einsum("j,...jm->...m", self.w, D)
+        k_star = np.argmin(cost, axis=-1)
+        cost_others = cost - self.w[i] * D[..., i, :]
         at_star = np.take_along_axis(cost_others, k_star[..., None], axis=-1)[..., 0]
-        return (cost_others.min(axis=-1) - at_star) / self.w[i]
+        return k_star, (cost_others.min(axis=-1) - at_star) / self.w[i]
+
+    def payment(self, reports, i: int) -> np.ndarray:
+        """Labeler i's Clarke-pivot / affine-maximizer payment (<= 0)."""
+        return self._evaluate(reports, i)[1]
 
     def utility(self, truth_i, reports, i: int, payments: bool = True) -> np.ndarray:
-        o = self.outcome(reports)
-        u = -self._d(o - np.asarray(truth_i, dtype=float))
-        return u + self.payment(reports, i) if payments else u
+        """U_i = -d(o(reports), t_i) (+ pay_i)."""
+        k_star, pay = self._evaluate(reports, i)
+        u = -self._d(self.O[k_star] - np.asarray(truth_i, dtype=float))
+        return u + pay if payments else u
 
 
 # --------------------------------------------------------------------------- misreport searches
@@ -333,12 +340,18 @@ def gradient_misreport_search(
         prof[:, :, i, :] = rep
         return rep, prof
 
-    for _ in range(steps):
-        opt.zero_grad()
-        _, prof = profile(z)
-        loss = -mech.utility(t[:, None, :], prof, i, payments=payments).sum()
-        loss.backward()
-        opt.step()
+    # Near the truthful optimum the gradients and Adam's second moments become subnormal floats, which
+    # are ~100x slower on x86: flush them to zero during the search (restored to torch's default after).
+    torch.set_flush_denormal(True)
+    try:
+        for _ in range(steps):
+            opt.zero_grad()
+            _, prof = profile(z)
+            loss = -mech.utility(t[:, None, :], prof, i, payments=payments).sum()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_flush_denormal(False)
     with torch.no_grad():
         rep, _ = profile(z)
     cand = rep.detach().numpy()
