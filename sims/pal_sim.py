@@ -41,7 +41,7 @@ PROFILES: dict[str, dict] = {
                   n_particles=100, d2=dict(n_seen=12, n_train=20, n_unseen=4, n_pool=12), localize_epochs=60),
     "quick": dict(sim={}, seeds=[0, 1], K_grid=[1, 2, 3, 4, 5, 6], n_grid=[10, 25, 50, 100, 200],
                   m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=400, settings=["mixture", "partition"],
-                  n_particles=1000, d2=dict(n_seen=60, n_train=100, n_unseen=6, n_pool=40), localize_epochs=300),
+                  n_particles=1000, d2=dict(n_seen=60, n_train=100, n_unseen=6, n_pool=40), localize_epochs=150),
     "paper": dict(sim={}, seeds=[0, 1, 2, 3, 4], K_grid=[1, 2, 3, 4, 5, 6, 8], n_grid=[10, 25, 50, 100, 200, 400],
                   m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=600, settings=["mixture", "partition"],
                   n_particles=3000, d2=dict(n_seen=100, n_train=100, n_unseen=10, n_pool=40), localize_epochs=400),

@@ -56,15 +56,23 @@ def _entropy(logp: np.ndarray, axis: int) -> np.ndarray:
     return -np.sum(np.where(p > 0, p * logp, 0.0), axis=axis)
 
 
-def expected_information_gain(logp_table: np.ndarray, log_post: np.ndarray) -> np.ndarray:
+def expected_information_gain(logp_table: np.ndarray, log_post: np.ndarray, *, _cache: dict | None = None) -> np.ndarray:
     """I(Y_q; W) under the particle posterior, for every query: (Q,).
 
     ``logp_table`` (Q, n, P) from :func:`query_logprob_table`; ``log_post`` (P,) normalized log weights.
+    The predictive p(y | q) = sum_p pi_p P(y | q, w_p) is a convex combination of probabilities, so it
+    is formed in probability space (a matrix-vector product) without loss of precision; the
+    conditional entropies H(P(. | q, w_p)) do not depend on the posterior and are computed once when a
+    ``_cache`` dict is passed.
     """
-    log_pred = logsumexp(logp_table + log_post[None, None, :], axis=2)  # (Q, n)
-    h_pred = _entropy(log_pred, axis=1)
-    h_cond = _entropy(logp_table, axis=1)  # (Q, P)
-    return h_pred - h_cond @ np.exp(log_post)
+    cache = {} if _cache is None else _cache
+    if "prob" not in cache:
+        cache["prob"] = np.exp(logp_table)
+        cache["h_cond"] = _entropy(logp_table, axis=1)  # (Q, P)
+    post = np.exp(log_post)
+    pred = cache["prob"] @ post  # (Q, n)
+    h_pred = -np.sum(np.where(pred > 0, pred * np.log(np.where(pred > 0, pred, 1.0)), 0.0), axis=1)
+    return h_pred - cache["h_cond"] @ post
 
 
 def active_query_order(model: PALRewardModel, pool: Choices, m: int, *, n_particles: int = 1000,
@@ -82,8 +90,9 @@ def active_query_order(model: PALRewardModel, pool: Choices, m: int, *, n_partic
     log_post = np.full(len(particles), -np.log(len(particles)))
     available = np.ones(len(pool), dtype=bool)
     chosen_ix = []
+    cache: dict = {}
     for _ in range(m):
-        ig = expected_information_gain(table, log_post)
+        ig = expected_information_gain(table, log_post, _cache=cache)
         ig[~available] = -np.inf
         q = int(np.argmax(ig))
         chosen_ix.append(q)
