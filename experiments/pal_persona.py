@@ -160,13 +160,15 @@ def pal_config(model: str, K: int, epochs: int, seed: int) -> PALConfig:
 
 
 PROFILES: dict[str, dict] = {
-    "smoke": dict(pop=dict(n_seen=8, n_unseen=4, n_train=20, n_test=10, n_pool=10), seeds=[0], models=["A", "B"],
-                  K_true_grid=[2], K_grid=[1, 2], m_grid=[2, 5], epochs=20, max_statements=300),
-    "quick": dict(pop={}, seeds=[0], models=["A", "B"], K_true_grid=[2, 3, 4, 5, 6], K_grid=[1, 2, 3, 4, 5, 6],
-                  m_grid=[1, 2, 5, 10, 20, 40], epochs=300, max_statements=None),
-    "paper": dict(pop=dict(n_seen=100, n_unseen=50), seeds=[0, 1, 2], models=["A", "B"],
-                  K_true_grid=[2, 3, 4, 5, 6], K_grid=[1, 2, 3, 4, 5, 6, 8], m_grid=[1, 2, 5, 10, 20, 40],
-                  epochs=500, max_statements=None),
+    "smoke": dict(pop=dict(n_seen=8, n_unseen=4, n_train=20, n_test=10, n_pool=10, pca_dim=8), seeds=[0],
+                  grid={"A": {2: [1, 2]}, "B": {2: [1, 2]}}, m_grid=[2, 5], epochs=20, max_statements=300),
+    # quick: PAL-B over the full K* x K grid, PAL-A on the K* = 4 row (the done-when row)
+    "quick": dict(pop={}, seeds=[0], grid={"B": {Kt: [1, 2, 3, 4, 5, 6] for Kt in (2, 3, 4, 5, 6)},
+                                          "A": {4: [1, 2, 3, 4, 5, 6]}},
+                  m_grid=[1, 2, 5, 10, 20, 40], epochs=150, max_statements=None),
+    "paper": dict(pop=dict(n_seen=100, n_unseen=50), seeds=[0, 1, 2],
+                  grid={m: {Kt: [1, 2, 3, 4, 5, 6, 8] for Kt in (2, 3, 4, 5, 6)} for m in ("A", "B")},
+                  m_grid=[1, 2, 5, 10, 20, 40], epochs=400, max_statements=None),
 }
 
 
@@ -195,14 +197,16 @@ def run(profile: Profile | str, seed: int, out: Path, data_dir: Path | None = No
     profile = Profile(profile).value
     p = PROFILES[profile]
     data = load_persona(data_dir)
-    if p["max_statements"]:
+    torch.set_num_threads(1)
+    emb = embed_texts(data.statements, cache=cache, progress=True)  # the whole set: one cache entry
+    if p["max_statements"] and p["max_statements"] < len(data.statements):
         keep = np.sort(np.random.default_rng(seed).permutation(len(data.statements))[: p["max_statements"]])
         data = PersonaData([data.statements[i] for i in keep], data.dim[keep], data.matching_yes[keep], data.dim_names)
-    torch.set_num_threads(1)
-    emb = embed_texts(data.statements, cache=cache, progress=True)
+        emb = emb[keep]
     base = replace(PersonaConfig(), **p["pop"])
     store = CellStore(out)
-    cells = [(s, Kt, model, K) for s in p["seeds"] for Kt in p["K_true_grid"] for model in p["models"] for K in p["K_grid"]]
+    cells = [(s, Kt, model, K) for s in p["seeds"] for model, rows in p["grid"].items()
+             for Kt, Ks in rows.items() for K in Ks]
     pops: dict = {}
     balance = {}
     for s, Kt, model, K in tqdm(cells, desc="pal persona cells"):
@@ -221,7 +225,7 @@ def run(profile: Profile | str, seed: int, out: Path, data_dir: Path | None = No
     summary = summarize(all_cells, balance)
     res = {"profile": profile, "seed": seed, "data": {"n_statements": len(data.statements), "dims": data.dim_names,
            "matching_yes_share": float(data.matching_yes.mean())}, "population": asdict(base),
-           "pal": {m: asdict(pal_config(m, 4, p["epochs"], seed)) for m in p["models"]},
+           "pal": {m: asdict(pal_config(m, 4, p["epochs"], seed)) for m in p["grid"]},
            "summary": summary, "cells": all_cells}
     write_json(out / "pal_persona.json", res)
     _plot(summary, out / "pal_persona.png")

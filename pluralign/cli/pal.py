@@ -28,3 +28,28 @@ def sim(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = No
     for name, chk in res["summary"]["checks"].items():
         typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}")
     typer.echo(f"wrote {out_dir / 'pal_sim.json'}, {out_dir / 'pal_sim.png'}, {out_dir / 'pal_sim_d2.png'}")
+
+
+@app.command("persona")
+def persona(
+    profile: ProfileOpt = Profile.quick,
+    seed: SeedOpt = 0,
+    out: OutOpt = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder of the persona *.jsonl files "
+                        "(default: $PLURALIGN_PERSONA_DIR or <repo>/../shared/data/anthropic-persona).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Embedding cache root "
+                         "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
+) -> None:
+    """The persona experiment (App. D.4): seen / unseen accuracy over K and K* on real statements."""
+    from experiments import pal_persona
+
+    try:
+        pal_persona.load_persona(data_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    cfg = {"profile_settings": pal_persona.PROFILES[Profile(profile).value], "data_dir": data_dir, "cache_dir": cache_dir}
+    out_dir = prepare_run("pal persona", out, profile, seed, cfg)
+    res = pal_persona.run(profile, seed, out_dir, data_dir=data_dir, cache=cache_dir)
+    for name, chk in res["summary"]["checks"].items():
+        typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}: {chk['value']:.4f}")
+    typer.echo(f"wrote {out_dir / 'pal_persona.json'}, {out_dir / 'pal_persona.png'}")
