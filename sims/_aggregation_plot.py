@@ -12,6 +12,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 COLORS = {"pooled": "C0", "pooled_population": "C0", "individual": "C1", "shared": "C2", "clustered": "C3", "oracle": "k"}
 
 
+def _log_ticks(a, ms) -> None:
+    a.set_xscale("log")
+    a.minorticks_off()
+    a.set_xticks(ms, [str(m) for m in ms])
+
+
 def plot(results: dict, path: Path) -> Path:
     fig, ax = plt.subplots(2, 3, figsize=(16, 9))
 
@@ -24,7 +30,7 @@ def plot(results: dict, path: Path) -> Path:
         a.plot(ms, [r[model]["mse"] for r in rows], "-o", color=c, label=f"{model} MSE")
         a.plot(ms, [r[model]["bias2"] for r in rows], "--", color=c, alpha=0.7)
         a.plot(ms, [r[model]["variance"] for r in rows], ":", color=c, alpha=0.7)
-    a.set_xscale("log")
+    _log_ticks(a, ms)
     a.set_xlabel("labels per user")
     a.set_ylabel("error of P(a > b)  (solid MSE, -- bias², : variance)")
     a.set_title("1. personalized rewards: bias / variance (seed 003)")
@@ -64,7 +70,7 @@ def plot(results: dict, path: Path) -> Path:
     for model in ("pooled", "clustered", "individual", "oracle"):
         a.plot(ms, [r["kl"][model]["utilitarian"] for r in lab], "-o", color=COLORS[model], label=f"{model}: mean")
         a.plot(ms, [r["kl"][model]["minority"] for r in lab], "--", color=COLORS[model], alpha=0.7)
-    a.set_xscale("log")
+    _log_ticks(a, ms)
     a.set_xlabel("labels per user")
     a.set_ylabel("normalized welfare (solid mean, -- minority)")
     a.set_title("5c. welfare vs labels per user")
