@@ -178,7 +178,28 @@ def summarize(cells: list[dict], st: StudySettings) -> dict:
                     summary.setdefault(f, {}).setdefault(n, {}).setdefault(k, {})[meas] = {
                         "mean": float(v.mean()), "sem": sem, "n_seeds": int(v.size)
                     }
-    return {"summary": summary, "done_when": done_when(summary, st)}
+    return {"summary": summary, "done_when": done_when(summary, st), "paired_noise2": paired(cells, st)}
+
+
+def paired(cells: list[dict], st: StudySettings, noise: str = "noise2", features: str = "encoder") -> dict:
+    """Per-seed paired differences (mean, s.e.m.) of each K in {2, 3, 5, 10} against K = 1 and K = N —
+    the same world, users and labels, so the seed-to-seed spread of the world cancels."""
+    N = st.world.n_users
+    by = {(c["config"]["K"], c["config"]["seed"]): c["metrics"] for c in cells
+          if c["config"]["noise"] == noise and c["config"]["features"] == features}
+    out: dict = {}
+    for k in (2, 3, 5, 10):
+        for base in (1, N):
+            seeds = sorted(sd for (kk, sd) in by if kk == k and (base, sd) in by)
+            if not seeds:
+                continue
+            for m in MEASURES:
+                d = np.array([by[(k, sd)][m] - by[(base, sd)][m] for sd in seeds])
+                sem = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+                out.setdefault(str(k), {}).setdefault(f"minus_K{base}", {})[m] = {
+                    "mean": float(d.mean()), "sem": sem, "n_seeds": int(d.size)
+                }
+    return out
 
 
 def done_when(summary: dict, st: StudySettings) -> dict:
@@ -225,7 +246,7 @@ def plot(summary: dict, st: StudySettings, path: Path) -> None:
         ax.set_xlabel("K (number of cluster decoders)")
         ax.set_title(f"{meas} welfare")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("welfare (true 10-point score), mean ± s.e.m. over seeds")
+    axes[0].set_ylabel("true 10-point score (mean ± s.e.m.)")
     axes[-1].legend(fontsize=7, loc="best")
     fig.suptitle(f"bandit-PREC: N = {st.world.n_users}, M = {st.world.n_labels}, T = {st.world.horizon}, "
                  f"{st.n_seeds} seeds")
