@@ -18,9 +18,14 @@ one-hot), y_j in {0, 1/2, 1} the label (1/2 = B-Pref "equal") and c_j >= 0 the r
 (0 = "skip"). Each cluster's term is normalised by its total weight, which rescales each cluster's
 (separate) objective by a positive constant and so leaves its minimiser unchanged.
 
-All K decoders are evaluated in ONE batched tensor computation: the hidden layer of every cluster is a
-(K, d_in, d_hidden) weight tensor applied with a broadcast ``torch.matmul`` (a batched GEMM), never a
-Python loop over clusters (``benchmarks/decoders.py`` measures the gain).
+All K decoders are evaluated in ONE batched tensor computation, never a Python loop over clusters: the
+hidden weights of all clusters, a (K, d_in, d_hidden) tensor, are stacked into one (d_in, K * d_hidden)
+matrix and applied to all steps of all segments in a single GEMM; the output layer is an einsum over the
+(K, d_hidden) output weights. Because the output layer is linear, the mean over the T steps of eq. 6 is
+taken on the hidden activations first (exactly equal, T times fewer output products). When most
+(record, cluster) weights are zero (hard assignment, one decoder per user) the M-step instead evaluates
+only the weighted pairs with one ``torch.bmm``. ``benchmarks/decoders.py`` measures the gain over
+training the K decoders one after another.
 
 :class:`DecoderMixture` adapts the decoders to the :class:`pluralign.em.MixtureModel` protocol so that
 :class:`pluralign.em.MixtureEM` runs PREC's leaky EM (``EMConfig(assignment="leaky", leak=nu)``). Its
@@ -99,9 +104,11 @@ def _uniform(shape, bound: float, generator: torch.Generator, dtype) -> torch.Te
 class ClusterDecoders(torch.nn.Module):
     """K per-step reward decoders evaluated together.
 
-    Hidden decoder: r_k(e) = a_k . leaky_relu(W_k e + b_k) + c_k with W of shape (K, d_hidden, d_in)
-    stored as (K, d_in, d_hidden); linear decoder (``n_hidden=0``): r_k(e) = a_k . e + c_k.
-    Initialised uniformly in +-1/sqrt(fan_in) with ``generator``.
+    Hidden decoder: r_k(e) = W2_k . leaky_relu(e W1_k + b1_k, 0.01) + b2_k; linear decoder
+    (``n_hidden=0``): r_k(e) = e . W2_k + b2_k. The parameter layout is public and stable (the MuJoCo
+    pipeline slices cluster k out of it): ``W1`` (K, d_in, h), ``b1`` (K, 1, h), ``W2`` (K, h, 1) or
+    (K, d_in, 1) when linear, ``b2`` (K, 1, 1). Initialised uniformly in +-1/sqrt(fan_in) with
+    ``generator``; ``b2`` starts at 0.
     """
 
     def __init__(
