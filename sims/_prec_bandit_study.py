@@ -4,8 +4,9 @@ module docstring describes the design."""
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -271,8 +272,9 @@ def run(st: StudySettings, out: Path, seed: int, progress: bool = True) -> dict:
         if not store.done(cell_key(n, K, f, s))
     ]
     bar = tqdm(total=len(todo), desc="sims prec-bandit", unit="cell", disable=not progress)
-    if st.n_jobs > 1 and len(todo) > 1:
-        gen = Parallel(n_jobs=st.n_jobs, return_as="generator_unordered")(
+    n_jobs = max(1, min(int(st.n_jobs), os.cpu_count() or 1))
+    if n_jobs > 1 and len(todo) > 1:
+        gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
             delayed(_work)(st, out, *c) for c in todo
         )
         for _ in gen:
