@@ -262,9 +262,10 @@ def choice_probabilities(f: Mixing, X, method: str = "auto", order: int = 20, n_
     Gaussian in n - 1 dimensions, integrated by
 
     * "gh": tensor Gauss-Hermite with ``order`` nodes per dimension (order^(n-1) nodes).  The integrand is
-      analytic in a strip, so the rule converges geometrically; the error estimate is the max difference
-      to the rule of order ``order - order // 4`` (under geometric convergence an over-estimate of the
-      error of the finer rule);
+      analytic in a strip, so the rule converges geometrically -- but slowly and not monotonically when
+      the utility differences are spread widely.  The error estimate is the larger difference to the
+      rules of orders ``order - order // 4`` and ``order // 2`` (a heuristic: on 150 random Gaussian
+      mixtures it was never below the actual error, and 1.7x to 20x above it);
     * "qmc": scrambled Sobol' points (``n_qmc`` per randomization, ``n_randomizations`` independent
       scramblings); the estimate is the mean and the error estimate 3 standard errors across scramblings;
     * "auto": exact for finite mixtures, "gh" for n <= 4, else "qmc".
@@ -296,8 +297,9 @@ def choice_probabilities(f: Mixing, X, method: str = "auto", order: int = 20, n_
         P = run(Z, wz)
         err = 0.0
         if return_error:
-            Z2, wz2 = _gh_nodes(max(2, int(order) - int(order) // 4), k)
-            err = float(np.max(np.abs(P - run(Z2, wz2))))
+            for low in sorted({max(2, int(order) - int(order) // 4), max(2, int(order) // 2)}):
+                Z2, wz2 = _gh_nodes(low, k)
+                err = max(err, float(np.max(np.abs(P - run(Z2, wz2)))))
     else:
         if int(n_qmc) != n_qmc or n_qmc < 2 or int(n_randomizations) < 2:
             raise ValueError("n_qmc: need n_qmc >= 2 points and n_randomizations >= 2")
