@@ -453,6 +453,8 @@ def check_thm_a5(run: LeakyEMRun) -> float:
     """Thm. A.5 of seed 000: along a leaky-EM run with fixed rho and exact M-steps F_nu never decreases
     and stays below l <= 0.  Returns the worst margin: min over half steps of (F_{t+1} - F_t), of (l - F_t)
     and of (-l_t), each relative to max(1, |F|); >= -1e-9 when the theorem holds."""
+    if not isinstance(run, LeakyEMRun):
+        raise ValueError(f"run: expected a LeakyEMRun, got {type(run).__name__}")
     f = np.asarray(run.f_half, dtype=float)
     l = np.asarray(run.marginal_ll, dtype=float)
     if f.size == 0:

@@ -113,6 +113,9 @@ def psd_ball_support_sdp(S, zeta_M: float = 1.0) -> float:
     import cvxpy as cp
 
     S = as_finite_array(S, "S", ndim=2)
+    if S.shape[0] != S.shape[1]:
+        raise ValueError("S: must be a square matrix")
+    zeta_M = _pos(zeta_M, "zeta_M", allow_zero=True)
     D = S.shape[0]
     M = cp.Variable((D, D), PSD=True)
     prob = cp.Problem(cp.Maximize(cp.trace(M @ ((S + S.T) / 2))), [cp.norm(M, "fro") <= zeta_M])
@@ -410,13 +413,17 @@ def matrix_bernstein_tail(t, v: float, r: float, d1: int, d2: int):
     """Lemma C.2 (seed 002, after Tropp 2012 Thm. 1.6): for independent centred d1 x d2 matrices Z_k with
     ||Z_k|| <= r and v = max(||sum E Z Z^T||, ||sum E Z^T Z||),
     P(||sum Z_k|| >= t) <= (d1 + d2) exp(-t^2 / 2 / (v + r t / 3))."""
-    t = np.asarray(t, dtype=float)
+    t = as_finite_array(t, "t")
+    v, r = _pos(v, "v"), _pos(r, "r", True)
+    d1, d2 = _pos_int(d1, "d1"), _pos_int(d2, "d2")
     return np.minimum(1.0, (d1 + d2) * np.exp(-(t**2) / 2 / (v + r * t / 3)))
 
 
 def matrix_bernstein_expectation(v: float, r: float, d1: int, d2: int) -> float:
     """Lemma C.3 (seed 002, after Tropp 2015 Thm. 6.1.1): E||sum Z_k|| <= sqrt(2 v log(d1 + d2)) +
     r log(d1 + d2) / 3 under the assumptions of Lemma C.2."""
+    v, r = _pos(v, "v", True), _pos(r, "r", True)
+    d1, d2 = _pos_int(d1, "d1"), _pos_int(d2, "d2")
     lg = np.log(d1 + d2)
     return float(np.sqrt(2 * v * lg) + r * lg / 3)
 

@@ -195,3 +195,5 @@ def test_bad_inputs_name_the_field():
         le.logistic_user_log_lik(np.ones((2, 5)), X, y)
     with pytest.raises(ValueError, match="weights"):
         le.fit_logistic_decoder(X, y, -np.ones(4))
+    with pytest.raises(ValueError, match="run"):
+        le.check_thm_a5([0.0, 1.0])

@@ -181,3 +181,7 @@ def test_bad_inputs_name_the_field():
         pb.logistic_excess_risk(np.zeros(2), np.zeros(2), px=[0.2, 0.2])
     with pytest.raises(ValueError, match="m"):
         pb.rademacher_new_user(0, 3, 2)
+    with pytest.raises(ValueError, match="d1"):
+        pb.matrix_bernstein_expectation(1.0, 1.0, 0, 3)
+    with pytest.raises(ValueError, match="v"):
+        pb.matrix_bernstein_tail(1.0, -1.0, 1.0, 2, 2)
