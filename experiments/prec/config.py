@@ -123,7 +123,9 @@ def make_config(profile: str, env_id: str) -> PrecConfig:
             profile="quick",
             offline=OfflineConfig(target_velocities=vels[:3]),
             spr=SPRConfig(latent_dim=32, hidden=128, proj_dim=64, horizon=5, batch_size=256, n_updates=1500),
-            decoder=DecoderConfig(n_hidden=0, optimizer="lbfgs", n_steps=100, dtype="float64"),
+            decoder=DecoderConfig(n_hidden=0, optimizer="lbfgs", n_steps=25, dtype="float64"),
+            em_restarts=2,
+            em_max_iter=20,
             ppo=PPOConfig(total_timesteps=16_384, n_envs=8, n_steps=256, batch_size=512, n_epochs=5, net_arch=[64, 64]),
         )
     if profile == "paper":

@@ -4,8 +4,9 @@
    (:class:`pluralign.rl.envs.TargetVelocity`), each rolled out (stochastic policy) after 1/n, ..., n/n of
    its budget, plus a uniformly random policy. Agents train in parallel (joblib).
 2. Preference space: PCA of the standardized per-step state-action vectors; the top three components,
-   min-max scaled to [0, 1] over the offline data (clipped outside), are the behaviour features
-   phi_t = (f1, f2, f3) of a step; a segment's / episode's feature vector is the mean over its steps.
+   min-max scaled to [0, 1] (range: the offline data's T-step window means; clipped outside), are the
+   behaviour features phi_t = (f1, f2, f3) of a step; a segment's / episode's feature vector is the mean
+   over its steps (see :class:`PreferenceSpace` for why the range is taken over windows).
 3. The SPR encoder (:mod:`pluralign.rl.spr`) pretrained on all offline state-action data, then frozen.
 
 Everything is cached under ``cache_dir/<env>_<profile>_seed<seed>_<hash>/`` (npz + torch file, written
@@ -111,7 +112,15 @@ def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1,
 
 @dataclass
 class PreferenceSpace:
-    """PCA preference space: phi(s, a) = clip((P^T ((x - mean) / std) - low) / (high - low), 0, 1), top 3 PCs."""
+    """PCA preference space: phi_t = clip((P^T ((x_t - mean) / std) - low) / (high - low), 0, 1), P the
+    top three principal directions of the standardized state-action vectors x_t = (s_t, a_t).
+
+    ``low`` / ``high`` are the min / max over the offline data of the projections averaged over windows of
+    ``window`` consecutive steps (T, the segment length): behaviour features describe segments and
+    episodes, whose means vary far less than single steps (the first PCs of a gait oscillate step to
+    step), so a per-step min-max range would squeeze every segment score towards the middle of the scale
+    and a user would never reach "good" (score >= 7). ``window=1`` is the per-step min-max scaling.
+    """
 
     mean: np.ndarray
     std: np.ndarray
@@ -121,13 +130,23 @@ class PreferenceSpace:
     explained_variance_ratio: np.ndarray
 
     @classmethod
-    def fit(cls, obs: np.ndarray, act: np.ndarray, n_components: int = 3) -> PreferenceSpace:
+    def fit(cls, obs: np.ndarray, act: np.ndarray, episode=None, t=None, window: int = 1, n_components: int = 3) -> PreferenceSpace:
         from sklearn.decomposition import PCA
+
+        from pluralign.rl.spr import spr_windows
 
         x = np.concatenate([obs, act], axis=1).astype(np.float64)
         mean, std = x.mean(0), x.std(0) + 1e-8
         pca = PCA(n_components=n_components, svd_solver="full").fit((x - mean) / std)
         proj = ((x - mean) / std) @ pca.components_.T
+        if int(window) > 1:
+            if episode is None or t is None:
+                raise ValueError("episode: window > 1 needs the episode and t arrays")
+            starts = spr_windows(episode, t, int(window) - 1)
+            if len(starts) == 0:
+                raise ValueError(f"window: no run of {window} consecutive steps in the data")
+            c = np.vstack([np.zeros((1, proj.shape[1])), np.cumsum(proj, axis=0)])
+            proj = (c[starts + int(window)] - c[starts]) / int(window)  # window means
         lo, hi = proj.min(0), proj.max(0)
         return cls(mean, std, pca.components_, lo, np.maximum(hi, lo + 1e-8), pca.explained_variance_ratio_)
 
@@ -164,7 +183,7 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
     d = Path(cache_root) / cache_key(env_id, config, seed)
     d.mkdir(parents=True, exist_ok=True)
     seconds = {}
-    f_data, f_space, f_enc = d / "offline.npz", d / "pca.npz", d / "encoder.pt"
+    f_data, f_space, f_enc = d / "offline.npz", d / f"pca_window{config.segment_len}.npz", d / "encoder.pt"
     if f_data.exists():
         data = dict(np.load(f_data))
     else:
@@ -176,7 +195,7 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
         z = np.load(f_space)
         space = PreferenceSpace(**{k: z[k] for k in z.files})
     else:
-        space = PreferenceSpace.fit(data["obs"], data["act"])
+        space = PreferenceSpace.fit(data["obs"], data["act"], data["episode"], data["t"], window=config.segment_len)
         _atomic_save(f_space, lambda p: _savez(p, space.to_npz()))
     if f_enc.exists():
         state = torch.load(f_enc, weights_only=False)

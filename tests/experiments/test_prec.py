@@ -77,6 +77,15 @@ def test_preference_space_matches_svd_and_scales_to_unit_box():
     assert phi.shape == (300, 3) and phi.min() >= 0 and phi.max() <= 1
     np.testing.assert_allclose(phi.min(0), 0.0, atol=1e-12)
     np.testing.assert_allclose(phi.max(0), 1.0, atol=1e-8)
+    ep, t = np.repeat(np.arange(3), 100), np.tile(np.arange(100), 3)
+    sw = PreferenceSpace.fit(obs, act, ep, t, window=10)
+    np.testing.assert_allclose(sw.components, sp.components)
+    raw = sp.raw(obs, act)
+    means = np.array([raw[e * 100 + s : e * 100 + s + 10].mean(0) for e in range(3) for s in range(91)])
+    np.testing.assert_allclose(sw.low, means.min(0), atol=1e-10)  # range of the window means (brute force)
+    np.testing.assert_allclose(sw.high, means.max(0), atol=1e-10)
+    with pytest.raises(ValueError, match="episode"):
+        PreferenceSpace.fit(obs, act, window=10)
     far = sp(obs[:2] * 100, act[:2])  # outside the offline range: clipped, never outside [0, 1]
     assert far.min() >= 0 and far.max() <= 1
 
@@ -105,6 +114,7 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     np.testing.assert_array_equal(o.weights, p1.weights)
     np.testing.assert_array_equal(o.segment_phi, p1.segment_phi)
     scores = 10 * np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user]) / cfg.segment_len
+    assert 0 < o.ratings.label.mean() < 1  # the threshold is reachable: both labels occur
     np.testing.assert_array_equal(o.ratings.label, (scores >= 7).astype(float))  # oracle = threshold rule
     e1, _ = pipeline.fit_clusters(p1, cfg, 2, 5)
     e2, _ = pipeline.fit_clusters(p2, cfg, 2, 5)
