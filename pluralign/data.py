@@ -184,7 +184,7 @@ class _Feedback:
 
 
 # --------------------------------------------------------------------------- ratings
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Ratings(_Feedback):
     """Single-segment ratings: ``label`` in {0, 1/2, 1} of ``segment`` (an id) or its ``features``.
 
@@ -220,7 +220,7 @@ class Ratings(_Feedback):
 
 
 # --------------------------------------------------------------------------- choices
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Choices(_Feedback):
     """One choice among n >= 2 options per record.
 
@@ -297,7 +297,7 @@ class Choices(_Feedback):
 
 
 # --------------------------------------------------------------------------- rankings
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Rankings(Choices):
     """An ordering of the top k of n options per record (k = n - 1 or n is a full ranking).
 

@@ -1,6 +1,9 @@
 """The ``pluralign`` command line: one typer group per part of the package.
 
 A group whose code has not landed yet says so and exits non-zero; nothing pretends to work.
+
+The app is built on first use (``pluralign.cli.app`` through a module ``__getattr__``), so that a study
+module can import :mod:`pluralign.cli.common` without importing every other group first.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import typer
 
 from pluralign.cli.common import fail
 
-app = typer.Typer(
+def _make_app() -> typer.Typer:
+    return typer.Typer(
     name="pluralign",
     help="Pluralistic alignment: theory checks, synthetic studies and experiments.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-)
+    )
 
 # group name -> (module exposing a typer ``app``, help text)
 GROUPS: dict[str, tuple[str, str]] = {
@@ -40,15 +44,31 @@ def _not_landed(name: str, help_text: str) -> typer.Typer:
     return sub
 
 
-for _name, (_module, _help) in GROUPS.items():
-    try:
-        _sub = importlib.import_module(_module).app
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
-        _sub = _not_landed(_name, _help)
-    app.add_typer(_sub, name=_name, help=_help)
+_APP: typer.Typer | None = None
+
+
+def build_app() -> typer.Typer:
+    """The full command line with every group registered (built once)."""
+    global _APP
+    if _APP is None:
+        app = _make_app()
+        for name, (module, help_text) in GROUPS.items():
+            try:
+                sub = importlib.import_module(module).app
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
+                sub = _not_landed(name, help_text)
+            app.add_typer(sub, name=name, help=help_text)
+        _APP = app
+    return _APP
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    build_app()()

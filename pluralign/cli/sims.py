@@ -13,7 +13,6 @@ import typer
 
 from pluralign.cli.common import fail
 
-app = typer.Typer(help="Fast synthetic studies with a known ground truth.", no_args_is_help=True)
 
 # command name -> (module, one-line help)
 STUDIES: dict[str, tuple[str, str]] = {
@@ -25,7 +24,7 @@ STUDIES: dict[str, tuple[str, str]] = {
 }
 
 
-def _register(name: str, module: str, help_text: str) -> None:
+def _register(app: typer.Typer, name: str, module: str, help_text: str) -> None:
     try:
         fn = importlib.import_module(module).cli
     except ModuleNotFoundError as exc:
@@ -39,5 +38,21 @@ def _register(name: str, module: str, help_text: str) -> None:
     app.command(name, help=help_text)(fn)
 
 
-for _name, (_module, _help) in STUDIES.items():
-    _register(_name, _module, _help)
+_APP: typer.Typer | None = None
+
+
+def build_app() -> typer.Typer:
+    """The ``sims`` group with every study registered (built on first use, see pluralign.cli)."""
+    global _APP
+    if _APP is None:
+        app = typer.Typer(help="Fast synthetic studies with a known ground truth.", no_args_is_help=True)
+        for name, (module, help_text) in STUDIES.items():
+            _register(app, name, module, help_text)
+        _APP = app
+    return _APP
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
