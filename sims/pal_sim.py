@@ -36,9 +36,9 @@ PROTOTYPE_TOLERANCE = 0.25
 of the true prototypes' minimum separation (partition setting, K = K*)."""
 
 PROFILES: dict[str, dict] = {
-    "smoke": dict(sim=dict(d=4, n_seen=12, n_unseen=6, n_train=20, n_test=10, n_pool=12), seeds=[0],
-                  K_grid=[1, 3], n_grid=[10, 20], m_grid=[2, 5, 10], epochs=60, settings=["mixture"],
-                  n_particles=100, d2=dict(n_seen=12, n_train=20, n_unseen=4, n_pool=12), localize_epochs=60),
+    "smoke": dict(sim=dict(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10, n_pool=8),
+                  seeds=[0], K_grid=[1, 2], n_grid=[10], m_grid=[2, 8], epochs=40, settings=["mixture"],
+                  n_particles=50, d2=dict(n_seen=8, n_train=20, n_unseen=3, n_pool=10), localize_epochs=30),
     "quick": dict(sim={}, seeds=[0, 1], K_grid=[1, 2, 3, 4, 5, 6], n_grid=[10, 25, 50, 100, 200],
                   m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=400, settings=["mixture", "partition"],
                   n_particles=1000, d2=dict(n_seen=60, n_train=100, n_unseen=6, n_pool=40), localize_epochs=150),
@@ -87,7 +87,7 @@ def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_part
 
 def _cells(p: dict) -> list[tuple[str, dict]]:
     """(key, spec) for every cell of the profile."""
-    K_true = PALSimConfig().n_prototypes_true
+    K_true = replace(PALSimConfig(), **p["sim"]).n_prototypes_true
     cells = []
     for seed in p["seeds"]:
         for setting in p["settings"]:
@@ -199,13 +199,13 @@ def _d2_pictures(p: dict, seed: int, out: Path) -> dict:
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     info = {}
     for ax, setting in zip(axes, ("mixture", "partition")):
-        sim = replace(PALSimConfig(), d=2, setting=setting, **p["d2"])
+        sim = replace(PALSimConfig(), **{**p["sim"], "d": 2, "setting": setting, **p["d2"]})
         r = run_cell(sim, sim.n_prototypes_true, seed, p["epochs"], keep_model=True)
         model, prob = r.pop("_model"), r.pop("_problem")
         P_hat = model.model_.prototypes.detach().numpy()
         m = min(10, sim.n_pool)
         first = np.concatenate([ix[:m] for ix in prob.unseen_pool.user_indices()])
-        W_u = model.localize(prob.unseen_pool.subset(np.sort(first), reindex_users=False))
+        W_u = model.localize(prob.unseen_pool.subset(np.sort(first), reindex_users=False), epochs=p["localize_epochs"])
         a_true, a_hat = prob.ideal_seen, model.weights_ @ P_hat
         for i in range(len(a_true)):
             ax.plot([a_true[i, 0], a_hat[i, 0]], [a_true[i, 1], a_hat[i, 1]], color="0.8", lw=0.7, zorder=1)

@@ -53,3 +53,17 @@ def persona(
     for name, chk in res["summary"]["checks"].items():
         typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}: {chk['value']:.4f}")
     typer.echo(f"wrote {out_dir / 'pal_persona.json'}, {out_dir / 'pal_persona.png'}")
+
+
+@app.command("bounds")
+def bounds(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
+    """Thm. 1/2 vs Prop. C.4: per-user samples to a target excess risk as D grows (K fixed) and as K grows."""
+    from experiments import pal_bounds_check
+
+    cfg = {"profile_settings": pal_bounds_check.PROFILES[Profile(profile).value]}
+    out_dir = prepare_run("pal bounds", out, profile, seed, cfg)
+    res = pal_bounds_check.run(profile, seed, out_dir)
+    for r in res["rows"]:
+        typer.echo(f"D={r['D']:>4} K={r['K']:>2}  m*(PAL, fit w) = {r['m_star_pal']:8.1f}   "
+                   f"m*(free ideal point) = {r['m_star_free']:8.1f}")
+    typer.echo(f"wrote {out_dir / 'pal_bounds.json'}, {out_dir / 'pal_bounds.png'}")

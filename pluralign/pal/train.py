@@ -194,6 +194,21 @@ class PALRewardModel:
         self.weights_ = self.model_.weights().detach().numpy().astype(float)
         return self
 
+    @classmethod
+    def from_module(cls, module, config: PALConfig, context_features: np.ndarray | None = None) -> "PALRewardModel":
+        """Wrap an already built :class:`PALA` / :class:`PALB` (e.g. one set to a known ground truth, the
+        exact twin of a simulation) as a fitted estimator."""
+        if not isinstance(module, (PALA, PALB)):
+            raise ValueError(f"module: expected a PALA or PALB, got {type(module).__name__}")
+        if module.n_prototypes != config.n_prototypes:
+            raise ValueError(f"config: n_prototypes {config.n_prototypes} vs the module's {module.n_prototypes}")
+        est = cls(config, context_features)
+        est.model_ = module
+        est.n_users_ = int(module.user_logits.shape[0])
+        est.weights_ = module.weights().detach().numpy().astype(float)
+        est.loss_history_ = []
+        return est
+
     def _check_fitted(self):
         if not hasattr(self, "model_"):
             raise ValueError("model: not fitted; call fit first")

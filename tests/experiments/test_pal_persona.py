@@ -1,0 +1,104 @@
+"""The PAL persona experiment (seed 002, App. D.4) and the Thm. 1 vs Prop. C.4 check: the answer rule,
+the loader's errors, the free-ideal-point baseline, and the CLI commands at smoke size (no model load:
+the embedding cache is pre-filled)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from experiments.pal_bounds_check import fit_free_ideal_points, oracle_pal
+from experiments.pal_persona import PersonaConfig, load_persona, make_population
+from pluralign.cli import app
+from pluralign.data import Choices
+from pluralign.pal.embed import cache_dir, texts_key
+from sims._pal_problem import PALSimConfig, make_problem
+
+
+def _fake_persona(root, n=40, dims=("interest-in-a", "interest-in-b")):
+    root.mkdir(parents=True, exist_ok=True)
+    texts = []
+    for j, name in enumerate(dims):
+        with open(root / f"{name}.jsonl", "w") as fh:
+            for i in range(n):
+                st = f"statement {i} about {name}"
+                yes = " Yes" if i % 2 == 0 else " No"
+                fh.write(json.dumps({"statement": st, "answer_matching_behavior": yes,
+                                     "answer_not_matching_behavior": " No" if yes == " Yes" else " Yes"}) + "\n")
+                texts.append(st)
+    return texts
+
+
+def test_loader_errors_name_the_field(tmp_path):
+    with pytest.raises(ValueError, match="data_dir: persona data folder not found"):
+        load_persona(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no \\*.jsonl"):
+        load_persona(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.jsonl").write_text(json.dumps({"statement": "s", "answer_matching_behavior": " Maybe"}) + "\n")
+    with pytest.raises(ValueError, match="not Yes/No"):
+        load_persona(bad)
+
+
+def test_answers_follow_the_persona_rule(tmp_path):
+    _fake_persona(tmp_path / "d")
+    data = load_persona(tmp_path / "d")
+    assert data.dim_names == ["interest-in-a", "interest-in-b"] and data.matching_yes.mean() == 0.5
+    emb = np.random.default_rng(0).normal(size=(len(data.statements), 16))
+    cfg = PersonaConfig(n_personas_true=3, n_seen=9, n_unseen=3, n_train=10, n_test=5, n_pool=5, pca_dim=4)
+    pop = make_population(data, emb, cfg, seed=1)
+    V = pop["personas"]
+    assert len({tuple(v) for v in V}) == 3  # distinct personas
+    assert np.bincount(pop["g_seen"]).tolist() == [3, 3, 3]
+    for split, groups in (("train", pop["g_seen"]), ("test", pop["g_seen"]), ("pool", pop["g_unseen"])):
+        ch: Choices = pop[split]["A"]
+        st = ch.context
+        says_yes = ch.chosen == 0
+        has = V[groups[ch.user], data.dim[st]] == 1
+        np.testing.assert_array_equal(says_yes, has == (data.matching_yes[st] == 1))
+        np.testing.assert_allclose(ch.features[:, 0], -ch.features[:, 1])  # Yes = +e, No = -e
+    assert not set(pop["train"]["A"].context) & set(pop["test"]["A"].context)  # held-out statements
+
+
+def test_free_ideal_points_are_consistent():
+    errs = []
+    for n in (300, 20_000):
+        cfg = PALSimConfig(d=3, n_prototypes_true=2, n_seen=1, n_train=1, n_unseen=2, n_pool=n, n_test=1, beta=5.0,
+                           min_separation=0.5)
+        pr = make_problem(cfg, 0)
+        A = np.sqrt(5.0) * pr.A
+        a_hat = fit_free_ideal_points(pr.unseen_pool, A, ridge=1e-6)
+        errs.append(np.linalg.norm((a_hat - pr.ideal_unseen) @ A.T, axis=1))  # error in the metric
+    assert np.all(errs[1] < errs[0]) and errs[1].max() < 0.1
+    est = oracle_pal(A, pr.prototypes)  # the exact twin scores like the ground truth
+    np.testing.assert_allclose(est.utilities(pr.unseen_pool, weights=pr.w_unseen)[:50],
+                               5.0 * pr.true_utilities(pr.unseen_pool, pr.ideal_unseen)[:50], rtol=1e-3, atol=1e-3)
+
+
+def test_cli_persona_and_bounds_smoke(tmp_path):
+    texts = _fake_persona(tmp_path / "data")
+    cache = tmp_path / "cache"
+    path = cache_dir(cache) / f"{texts_key(texts)}.npy"
+    path.parent.mkdir(parents=True)
+    e = np.random.default_rng(0).normal(size=(len(texts), 384)).astype(np.float32)
+    np.save(path, e / np.linalg.norm(e, axis=1, keepdims=True))
+    out = tmp_path / "persona"
+    runner = CliRunner()
+    res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(out),
+                              "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)])
+    assert res.exit_code == 0, res.output
+    r = json.loads((out / "pal_persona.json").read_text())
+    assert set(r["summary"]["table"]) == {"A", "B"} and (out / "pal_persona.png").exists()
+    assert "yes_share" in r["summary"]
+    res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(tmp_path / "x"),
+                              "--data-dir", str(tmp_path / "nowhere")])
+    assert res.exit_code != 0 and "not found" in res.output
+    res = runner.invoke(app, ["pal", "bounds", "--profile", "smoke", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    b = json.loads((tmp_path / "b" / "pal_bounds.json").read_text())
+    assert b["rows"] and "thm2_vs_D" in b["theory"] and (tmp_path / "b" / "pal_bounds.png").exists()

@@ -1,0 +1,91 @@
+"""The PAL simulation (seed 002, sec. 4.2, App. D.2): ground truth generator, alignment, curves, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from pluralign.cli import app
+from sims._pal_eval import active_ratio, prototype_recovery, samples_to_reach
+from sims._pal_problem import PALSimConfig, make_problem
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 10_000), st.sampled_from(["mixture", "partition"]), st.integers(2, 4))
+def test_problem_matches_its_ground_truth(seed, setting, K):
+    cfg = PALSimConfig(d=5, n_prototypes_true=K, setting=setting, n_seen=8, n_unseen=4, n_train=6, n_test=3,
+                       n_pool=5, min_separation=0.8)
+    pr = make_problem(cfg, seed)
+    sep = np.linalg.norm(pr.prototypes[:, None] - pr.prototypes[None], axis=-1)[~np.eye(K, dtype=bool)]
+    assert sep.min() >= 0.8
+    np.testing.assert_allclose(pr.w_seen.sum(1), 1.0)
+    if setting == "partition":
+        assert set(np.unique(pr.w_seen)) <= {0.0, 1.0}
+        counts = pr.w_seen.sum(0)
+        assert counts.max() - counts.min() <= 1
+    for data, ideal in ((pr.train, pr.ideal_seen), (pr.test, pr.ideal_seen), (pr.unseen_pool, pr.ideal_unseen)):
+        np.testing.assert_array_equal(pr.true_utilities(data, ideal).argmax(1), data.chosen)  # noiseless rule
+    assert pr.train.counts_per_user().tolist() == [6] * 8
+    again = make_problem(cfg, seed)
+    np.testing.assert_array_equal(again.train.features, pr.train.features)
+
+
+def test_noisy_choices_follow_the_logit():
+    cfg = PALSimConfig(d=2, n_prototypes_true=2, n_seen=1, n_train=20_000, n_unseen=1, n_test=1, n_pool=1, beta=2.0,
+                       min_separation=0.5)
+    pr = make_problem(cfg, 0)
+    u = 2.0 * pr.true_utilities(pr.train, pr.ideal_seen)
+    p0 = 1 / (1 + np.exp(u[:, 1] - u[:, 0]))
+    bins = np.digitize(p0, [0.25, 0.5, 0.75])
+    for b in range(4):
+        sel = bins == b
+        assert abs(np.mean(pr.train.chosen[sel] == 0) - p0[sel].mean()) < 0.03
+
+
+def test_bad_config_names_the_field():
+    with pytest.raises(ValueError, match="setting"):
+        make_problem(PALSimConfig(setting="clusters"), 0)
+    with pytest.raises(ValueError, match="min_separation"):
+        make_problem(PALSimConfig(d=1, n_prototypes_true=6, min_separation=3.0), 0)
+
+
+@settings(max_examples=30)
+@given(st.integers(0, 10_000), st.integers(2, 5))
+def test_prototype_recovery_undoes_permutations(seed, K):
+    rng = np.random.default_rng(seed)
+    P = rng.normal(size=(K, 4))
+    perm = rng.permutation(K)
+    noise = rng.normal(scale=1e-3, size=(K, 4))
+    r = prototype_recovery(P[perm] + noise, P)
+    assert r["assignment"] == perm.tolist()
+    np.testing.assert_allclose(r["matched_dist"], np.linalg.norm(noise, axis=1), rtol=1e-9)
+    r2 = prototype_recovery(P[perm][:-1], P)  # K - 1 learned prototypes: best partial matching
+    assert r2["max_dist"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_samples_to_reach_and_active_ratio():
+    ms, acc = [1, 2, 4, 8], [0.6, 0.7, 0.8, 0.9]
+    assert samples_to_reach(ms, acc, 0.75) == pytest.approx(3.0)
+    assert samples_to_reach(ms, acc, 0.5) == 1.0
+    assert samples_to_reach(ms, acc, 0.95) == float("inf")
+    rows = active_ratio(ms, acc, [0.7, 0.8, 0.9, 0.95])  # active is one grid step ahead
+    assert [r["m_active"] for r in rows] == [1.0, 1.0, 2.0, 4.0]
+    assert rows[-1]["ratio"] == pytest.approx(0.5)
+
+
+def test_cli_sim_smoke(tmp_path):
+    out = tmp_path / "sim"
+    res = CliRunner().invoke(app, ["pal", "sim", "--profile", "smoke", "--seed", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for f in ("config.json", "pal_sim.json", "pal_sim.png", "pal_sim_d2.png"):
+        assert (out / f).exists()
+    r = json.loads((out / "pal_sim.json").read_text())
+    assert {"b", "c", "d", "checks"} <= set(r["summary"])
+    d = r["summary"]["d"]["mixture"]
+    assert len(d["random"]) == len(d["active"]) == len(d["m"])
+    assert len(list((out / "cells").glob("*.json"))) == 3
