@@ -12,18 +12,25 @@ from pluralign.pal import PALRewardModel, active_query_order, random_query_order
 __all__ = ["prototype_recovery", "fewshot_curves", "samples_to_reach", "active_ratio"]
 
 
-def prototype_recovery(learned: np.ndarray, true: np.ndarray) -> dict:
-    """Hungarian matching of learned to true prototypes by Euclidean distance in the item space.
+def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray | None = None) -> dict:
+    """Hungarian matching of learned to true prototypes by distance in the item space, measured through
+    the true map: ||A*(p_hat - p)|| (``metric`` = A*; plain Euclidean when None).
 
-    Alignment: PAL-A's ideal points live in the item space, where they are identified by comparisons
-    (the score -||A(x - a)||^2 = -x'Mx + 2x'Ma + const with M = A'A determines M up to scale and then
-    a, whatever orthogonal / scale ambiguity the map A has), so prototypes are compared there directly
-    after the permutation is removed; no Procrustes step is needed. With K != K* the min(K, K*) best
-    pairs are matched.
+    Alignment: PAL-A's ideal points live in the item space, where comparisons identify them: the score
+    -||A(x - a)||^2 = -x'Mx + 2x'Ma + const (M = A'A) determines M up to scale and then M a, whatever
+    orthogonal / scale ambiguity the learned map has -- so no Procrustes step is needed, only the
+    permutation of the prototypes. What comparisons pin down is a *through M*: directions the true map
+    nearly annihilates (a random Gaussian A* has small singular values) barely affect any choice and are
+    barely identified, so distances are measured in the true metric, ||A*(.)||, and reported relative to
+    the true prototypes' minimum separation in the same metric. With K != K* the min(K, K*) best pairs
+    are matched.
     """
     learned, true = np.atleast_2d(learned), np.atleast_2d(true)
     if learned.shape[1] != true.shape[1]:
         raise ValueError(f"learned: dimension {learned.shape[1]} vs true {true.shape[1]}")
+    if metric is not None:
+        metric = np.asarray(metric, float)
+        learned, true = learned @ metric.T, true @ metric.T
     D = np.linalg.norm(learned[:, None] - true[None], axis=-1)
     r, c = linear_sum_assignment(D)
     sep = np.linalg.norm(true[:, None] - true[None], axis=-1)
