@@ -46,7 +46,7 @@ class EMDPOSettings:
 
 
 PROFILES = {
-    "smoke": EMDPOSettings(n_users=300, n_seeds=1, n_restarts=1, max_iter=4),
+    "smoke": EMDPOSettings(n_users=200, n_seeds=1, n_restarts=1, max_iter=3),
     "quick": EMDPOSettings(n_users=2000, n_seeds=5, n_restarts=2, max_iter=50),
     "paper": EMDPOSettings(n_users=10000, n_seeds=10, n_restarts=5, max_iter=300, tol=1e-8),
 }
