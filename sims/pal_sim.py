@@ -47,13 +47,16 @@ K = K*; see :func:`sims._pal_eval.prototype_recovery`)."""
 PROFILES: dict[str, dict] = {
     "smoke": dict(sim=dict(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10, n_pool=8),
                   seeds=[0], K_grid=[1, 2], n_grid=[10], m_grid=[2, 8], epochs=40, settings=["mixture"],
-                  n_particles=50, d2=dict(n_seen=8, n_train=20, n_unseen=3, n_pool=10), localize_epochs=30),
+                  n_particles=50, d2=dict(n_seen=8, n_train=20, n_unseen=3, n_pool=10), localize_epochs=30,
+                  recovery_epochs=60),
     "quick": dict(sim={}, seeds=[0, 1], K_grid=[1, 2, 3, 4, 5, 6], n_grid=[10, 25, 50, 100, 200],
                   m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=400, settings=["mixture", "partition"],
-                  n_particles=1000, d2=dict(n_seen=60, n_train=100, n_unseen=6, n_pool=40), localize_epochs=150),
+                  n_particles=1000, d2=dict(n_seen=60, n_train=100, n_unseen=6, n_pool=40), localize_epochs=150,
+                  recovery_epochs=1500),
     "paper": dict(sim={}, seeds=[0, 1, 2, 3, 4], K_grid=[1, 2, 3, 4, 5, 6, 8], n_grid=[10, 25, 50, 100, 200, 400],
                   m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=600, settings=["mixture", "partition"],
-                  n_particles=3000, d2=dict(n_seen=100, n_train=100, n_unseen=10, n_pool=40), localize_epochs=400),
+                  n_particles=3000, d2=dict(n_seen=100, n_train=100, n_unseen=10, n_pool=40), localize_epochs=400,
+                  recovery_epochs=3000),
 }
 
 
@@ -107,6 +110,11 @@ def _cells(p: dict) -> list[tuple[str, dict]]:
                 with_fs = K == K_true
                 cells.append((f"panel=b_setting={setting}_K={K}_seed={seed}",
                               dict(panel="b", setting=setting, K=K, n_train=None, seed=seed, fewshot=with_fs)))
+            # prototype recovery at K = K*, trained longer: on noiseless (separable) comparisons the
+            # logistic fit keeps growing the map's scale and its geometry converges slowly
+            cells.append((f"panel=r_setting={setting}_seed={seed}",
+                          dict(panel="r", setting=setting, K=K_true, n_train=None, seed=seed, fewshot=False,
+                               epochs=p["recovery_epochs"])))
             for n in p["n_grid"]:
                 cells.append((f"panel=c_setting={setting}_n={n}_seed={seed}",
                               dict(panel="c", setting=setting, K=K_true, n_train=n, seed=seed, fewshot=False)))
@@ -126,7 +134,7 @@ def run(profile: Profile | str, seed: int, out: Path) -> dict:
         sim = replace(base, setting=spec["setting"])
         if spec["n_train"] is not None:
             sim = replace(sim, n_train=spec["n_train"])
-        metrics = run_cell(sim, spec["K"], seed + spec["seed"], p["epochs"],
+        metrics = run_cell(sim, spec["K"], seed + spec["seed"], spec.get("epochs", p["epochs"]),
                            ms=p["m_grid"] if spec["fewshot"] else (), n_particles=p["n_particles"],
                            localize_epochs=p["localize_epochs"])
         store.save(key, {**spec, "sim": asdict(sim), "base_seed": seed}, metrics)
@@ -147,7 +155,7 @@ def _mean_se(xs):
 
 def summarize(cells: list[dict], K_true: int) -> dict:
     """Means +- standard errors over seeds per panel and the done-when checks."""
-    s: dict = {"b": {}, "c": {}, "d": {}, "checks": {}}
+    s: dict = {"b": {}, "c": {}, "d": {}, "r": {}, "checks": {}}
     for panel, xkey in (("b", "K"), ("c", "n_train")):
         for setting in sorted({c["config"]["setting"] for c in cells}):
             rows = {}
@@ -169,13 +177,19 @@ def summarize(cells: list[dict], K_true: int) -> dict:
         if 1 in by_K and K_true in by_K:
             gain = 100 * (by_K[K_true]["seen_acc"][0] - by_K[1]["seen_acc"][0])
             s["checks"][f"{setting}: acc(K=K*) - acc(K=1) [points] >= 5"] = {"value": gain, "pass": gain >= 5}
-        if K_true in by_K:
-            for what, key in (("raw learned prototypes", "proto_max_dist_over_min_sep"),
-                              ("anchored prototypes (ideal point of each prototype's purest user)",
-                               "anchor_max_dist_over_min_sep")):
-                r = by_K[K_true][key][0]
-                s["checks"][f"{setting}: {what}, max matched distance / min true separation (metric A*) "
-                            f"<= {PROTOTYPE_TOLERANCE}"] = {"value": r, "pass": r <= PROTOTYPE_TOLERANCE}
+    for setting in sorted({c["config"]["setting"] for c in cells}):
+        ms = [c["metrics"] for c in cells if c["config"]["panel"] == "r" and c["config"]["setting"] == setting]
+        if not ms:
+            continue
+        s["r"][setting] = {k: _mean_se([m[k] for m in ms]) for k in ("seen_acc", "ideal_point_rmse", "ideal_point_spread")}
+        s["r"][setting]["epochs"] = [c["config"].get("epochs") for c in cells if c["config"]["panel"] == "r"][0]
+        for what, key in (("raw learned prototypes", "prototypes"),
+                          ("anchored prototypes (ideal point of each prototype's purest user)", "anchors")):
+            r, se = _mean_se([m[key]["max_dist_over_min_sep"] for m in ms])
+            s["r"][setting][key] = (r, se)
+            s["checks"][f"{setting}: {what}, max matched distance / min true separation (metric A*) "
+                        f"<= {PROTOTYPE_TOLERANCE}"] = {"value": r, "pass": r <= PROTOTYPE_TOLERANCE,
+                                                         "binding": key == "anchors" and setting == "partition"}
     for setting in sorted({c["config"]["setting"] for c in cells}):
         fs = [c for c in cells if c["config"]["panel"] == "b" and c["config"]["setting"] == setting and "fewshot" in c["metrics"]]
         if not fs:

@@ -88,4 +88,5 @@ def test_cli_sim_smoke(tmp_path):
     assert {"b", "c", "d", "checks"} <= set(r["summary"])
     d = r["summary"]["d"]["mixture"]
     assert len(d["random"]) == len(d["active"]) == len(d["m"])
-    assert len(list((out / "cells").glob("*.json"))) == 3
+    assert len(list((out / "cells").glob("*.json"))) == 4  # b: K=1,2; c: n=10; r: recovery
+    assert r["summary"]["r"]["mixture"]["anchors"][0] >= 0
