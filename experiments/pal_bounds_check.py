@@ -25,7 +25,6 @@ compares shapes: every curve is divided by its value at the smallest D.
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np

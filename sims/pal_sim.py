@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pluralign.cli.common import CellStore, Profile, prepare_run, write_json
+from pluralign.cli.common import CellStore, Profile, write_json
 from pluralign.pal import PALConfig, PALRewardModel
 from sims._pal_eval import active_ratio, fewshot_curves, prototype_recovery
 from sims._pal_problem import PALSimConfig, make_problem
