@@ -1,0 +1,44 @@
+"""`pluralign sims mpi` at --profile smoke, and the binary-invisible check (seed 001 sec. 5)."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from pluralign.cli import app
+from pluralign.emdpo import load_mpi_items, mpi_testbed
+from sims.mpi import binary_invisible_check
+
+
+def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
+    out = tmp_path / "mpi"
+    r = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--seed", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert (out / "accuracy.png").stat().st_size > 0 and (out / "config.json").exists()
+    for n in (2, 3):
+        row = res["summary"][f"n={n}"]
+        assert set(row) == {"em_dpo", "cluster_dpo", "vanilla_dpo", "true_label_dpo"}
+        for t in ("P1", "P2", "P3"):
+            assert 0.0 <= row["em_dpo"][f"{t}_accuracy_mean"] <= 1.0
+    cells = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert cells == ["n=2_seed=3.json", "n=3_seed=3.json"]
+    mtime = (out / "cells" / cells[0]).stat().st_mtime_ns
+    r2 = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--seed", "3", "--out", str(out)])
+    assert r2.exit_code == 0 and (out / "cells" / cells[0]).stat().st_mtime_ns == mtime  # cell skipped
+    assert json.loads((out / "results.json").read_text())["summary"] == res["summary"]
+
+
+def test_cli_missing_data_is_a_clean_error(tmp_path):
+    r = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--out", str(tmp_path / "o"),
+                                 "--data-dir", str(tmp_path)])
+    assert r.exit_code != 0 and "data_dir" in r.output and "Traceback" not in r.output
+
+
+def test_binary_invisible_check():
+    chk = binary_invisible_check(mpi_testbed(load_mpi_items("120")))
+    assert chk["binary_max_abs_diff"] < 1e-12  # P1/P2 = -P1 at equal weights == indifferent users, n = 2
+    assert chk["ternary_max_abs_diff"] > 0.05  # ... but not at n = 3
+    assert chk["local_rank_n2"] == "12/17" and chk["local_rank_n3"] == "17/17"
+    N = np.array(chk["null_space_n2"])  # rows: the 5 unidentified directions (v, -v, 0)
+    assert np.allclose(N[:, :5], -N[:, 5:10], atol=1e-6) and np.allclose(N[:, 10:], 0, atol=1e-6)
