@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from pluralign.choice import choice_logprobs
 from pluralign.dpo import dpo_loss_pairwise, kwise_dpo_logprobs, weighted_kwise_dpo_loss
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64_default():
+    """These tests compare at 1e-12: float64 for this module only (restored afterwards)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def _trl_sigmoid_dpo(c, r, rc, rr, beta):
