@@ -48,9 +48,9 @@ class StudySettings:
     """EM relative tolerance"""
     bayes: bool = True
     """also run the pymc posterior comparison (sims.identifiability_bayes) for n = 2 vs n = 3"""
-    bayes_N: int = 400
+    bayes_N: int = 300
     """users in the pymc runs"""
-    bayes_draws: int = 300
+    bayes_draws: int = 200
     """posterior draws (and tuning steps) per chain in the pymc runs"""
 
     def grid(self) -> list[tuple[int, int]]:
