@@ -193,6 +193,8 @@ def plot(summary: dict, s: StudySettings, path: Path) -> None:
             ax.errorbar(Ns, m, yerr=sd, marker="o", capsize=3, label=f"n={n}", lw=2.5 if n in (2, 3) else 1,
                         alpha=1.0 if n in (2, 3) else 0.5)
             ax.set_xscale("log")
+            ax.set_xticks(s.Ns, [str(N) for N in s.Ns])
+            ax.minorticks_off()
             ax.set_xlabel("N users (one choice each)")
             ax.set_title(title, fontsize=9)
     Nmax = max(s.Ns)
