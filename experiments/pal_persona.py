@@ -3,7 +3,7 @@
 Data: the Anthropic persona statements (Perez et al. 2022; ``anthropic-persona/*.jsonl``, one file per
 behaviour dimension, here 6 "interest-in-X" files of 1000 statements, each with
 ``answer_matching_behavior`` " Yes" / " No"). Read at run time from ``--data-dir`` (default
-``$PLURALIGN_PERSONA_DIR`` or ``<repo>/../shared/data/anthropic-persona``).
+``$PLURALIGN_ANTHROPIC_PERSONA_DIR`` or ``anthropic-persona`` under the data root of :mod:`pluralign.datasets`).
 
 Users and answers (our precise reading of the seed's construction):
 
@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from pluralign.cli.common import CellStore, Profile, write_json
 from pluralign.data import Choices
+from pluralign.datasets import dataset_dir
 from pluralign.pal import PALConfig, PALRewardModel
 from pluralign.pal.embed import embed_texts
 
@@ -48,10 +49,9 @@ __all__ = ["PersonaData", "load_persona", "default_data_dir", "make_population",
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("PLURALIGN_PERSONA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "anthropic-persona"
+    """``$PLURALIGN_ANTHROPIC_PERSONA_DIR``, else ``anthropic-persona`` under the data root
+    (:func:`pluralign.datasets.dataset_dir`)."""
+    return dataset_dir("anthropic-persona")
 
 
 @dataclass
@@ -66,7 +66,7 @@ def load_persona(data_dir: str | os.PathLike | None = None, files: list[str] | N
     """Read the persona ``*.jsonl`` files (sorted by name) from ``data_dir``; ValueError if missing."""
     d = Path(data_dir) if data_dir is not None else default_data_dir()
     if not d.is_dir():
-        raise ValueError(f"data_dir: persona data folder not found: {d} (pass --data-dir or set PLURALIGN_PERSONA_DIR)")
+        raise ValueError(f"data_dir: persona data folder not found: {d} (pass --data-dir or set PLURALIGN_ANTHROPIC_PERSONA_DIR)")
     paths = sorted(d.glob("*.jsonl")) if files is None else [d / f for f in files]
     if not paths:
         raise ValueError(f"data_dir: no *.jsonl files in {d}")

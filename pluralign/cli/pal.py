@@ -36,7 +36,7 @@ def persona(
     seed: SeedOpt = 0,
     out: OutOpt = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder of the persona *.jsonl files "
-                        "(default: $PLURALIGN_PERSONA_DIR or <repo>/../shared/data/anthropic-persona).")] = None,
+                        "(default: $PLURALIGN_ANTHROPIC_PERSONA_DIR, or anthropic-persona under $PLURALIGN_DATA / ../shared/data).")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Embedding cache root "
                          "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
 ) -> None:
