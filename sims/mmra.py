@@ -119,7 +119,7 @@ def cli(
     profile: ProfileOpt = Profile.quick,
     seed: SeedOpt = 0,
     out: OutOpt = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files (default $PLURALIGN_MPI_DIR or /work/shared/data/mpi).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files (default $PLURALIGN_MPI_DIR, or mpi under $PLURALIGN_DATA / ../shared/data).")] = None,
     n_options: Annotated[int, typer.Option("--n-options", help="Options per preference (2 = Bradley-Terry, 3 = ternary).")] = 3,
 ) -> None:
     """MMRA (LW, original, AE) max regret vs the uniform mixture and vanilla DPO (seed 001, Table 3)."""

@@ -162,7 +162,7 @@ def cli(
     profile: ProfileOpt = Profile.quick,
     seed: SeedOpt = 0,
     out: OutOpt = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with mpi_120.csv / mpi_1k.csv (default $PLURALIGN_MPI_DIR or /work/shared/data/mpi).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with mpi_120.csv / mpi_1k.csv (default $PLURALIGN_MPI_DIR, or mpi under $PLURALIGN_DATA / ../shared/data).")] = None,
     inventory: Annotated[str, typer.Option("--inventory", help="120 (mpi_120.csv) or 1k (mpi_1k.csv, de-duplicated).")] = "120",
     n_users: Annotated[int | None, typer.Option("--n-users", help="Override the profile's number of users.")] = None,
     n_seeds: Annotated[int | None, typer.Option("--n-seeds", help="Override the profile's number of seeds.")] = None,

@@ -1,7 +1,7 @@
 """The MPI personality testbed of seed 001 sec. 5 (Table 1), as an exact tabular testbed.
 
 Items come from the Machine Personality Inventory (Jiang et al., NeurIPS 2023; IPIP items), read at run
-time from ``$PLURALIGN_MPI_DIR`` (default ``/work/shared/data/mpi``): ``mpi_120.csv`` (120 items, 24 per
+time from ``$PLURALIGN_MPI_DIR`` (default: ``mpi`` under the data root of :mod:`pluralign.datasets`): ``mpi_120.csv`` (120 items, 24 per
 OCEAN trait) or ``mpi_1k.csv`` de-duplicated.  Conventions:
 
 * psi(x, y) = key(y) * one-hot(trait(y)) in the order (O, C, E, A, N): a positively keyed
@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pluralign.datasets import dataset_dir, dataset_env_var
+
 from pluralign.emdpo.tabular import TabularTestbed
 
 __all__ = ["TRAITS", "PERSONALITIES", "PERSONALITY_PROBS", "MPIItems", "load_mpi_items", "paraphrase_prompts",
@@ -34,11 +36,12 @@ __all__ = ["TRAITS", "PERSONALITIES", "PERSONALITY_PROBS", "MPIItems", "load_mpi
 TRAITS = ("O", "C", "E", "A", "N")
 PERSONALITIES = np.array([[3.0, 0.0, 2.0, 0.0, -2.5], [-3.0, 0.0, -2.0, 0.0, 2.5], [0.0, 2.0, 0.0, 2.0, 0.0]])
 PERSONALITY_PROBS = np.array([0.3, 0.3, 0.4])
-ENV_VAR = "PLURALIGN_MPI_DIR"
+ENV_VAR = dataset_env_var("mpi")  # PLURALIGN_MPI_DIR
 
 
 def default_mpi_dir() -> Path:
-    return Path(os.environ.get(ENV_VAR, "/work/shared/data/mpi"))
+    """``$PLURALIGN_MPI_DIR``, else ``mpi`` under the data root (:func:`pluralign.datasets.dataset_dir`)."""
+    return dataset_dir("mpi")
 
 
 @dataclass
