@@ -25,6 +25,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from pluralign._seeding import as_generator
+
 __all__ = [
     "Ratings",
     "Choices",
@@ -334,10 +336,6 @@ class Rankings(Choices):
 
 
 # --------------------------------------------------------------------------- splits
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 def split_users(data: T, frac_unseen: float, seed) -> tuple[T, T]:
     """Split by user: a ``frac_unseen`` share of users (at least one, at most all but one) is held out.
 
@@ -348,7 +346,7 @@ def split_users(data: T, frac_unseen: float, seed) -> tuple[T, T]:
     if data.n_users < 2:
         raise ValueError("data: need at least 2 users to split by user")
     n_unseen = int(np.clip(round(frac_unseen * data.n_users), 1, data.n_users - 1))
-    unseen_users = _rng(seed).permutation(data.n_users)[:n_unseen]
+    unseen_users = as_generator(seed).permutation(data.n_users)[:n_unseen]
     is_unseen = np.isin(data.user, unseen_users)
     return data.subset(~is_unseen), data.subset(is_unseen)
 
@@ -359,7 +357,7 @@ def split_within_users(data: T, frac_test: float, seed) -> tuple[T, T]:
     so the test set may have fewer users (its ``user_names`` tell which)."""
     if not 0.0 < float(frac_test) < 1.0:
         raise ValueError(f"frac_test: must lie in (0, 1), got {frac_test}")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     test = np.zeros(len(data), dtype=bool)
     for ix in data.user_indices():
         n_test = min(int(round(frac_test * len(ix))), len(ix) - 1)

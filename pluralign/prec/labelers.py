@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pluralign._seeding import as_generator
+
 __all__ = [
     "N_FEATURES",
     "GOOD_THRESHOLD",
@@ -77,11 +79,7 @@ class Population:
 
 
 def _rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(int(rng))
-    raise ValueError("rng: expected a numpy.random.Generator or an integer seed")
+    return as_generator(rng, "rng")
 
 
 def dirichlet_population(
