@@ -8,20 +8,12 @@ module can import :mod:`pluralign.cli.common` without importing every other grou
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import typer
 
 from pluralign.cli.common import fail
-
-def _make_app() -> typer.Typer:
-    return typer.Typer(
-    name="pluralign",
-    help="Pluralistic alignment: theory checks, synthetic studies and experiments.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    )
 
 # group name -> (module exposing a typer ``app``, help text)
 GROUPS: dict[str, tuple[str, str]] = {
@@ -44,24 +36,25 @@ def _not_landed(name: str, help_text: str) -> typer.Typer:
     return sub
 
 
-_APP: typer.Typer | None = None
-
-
+@functools.cache
 def build_app() -> typer.Typer:
     """The full command line with every group registered (built once)."""
-    global _APP
-    if _APP is None:
-        app = _make_app()
-        for name, (module, help_text) in GROUPS.items():
-            try:
-                sub = importlib.import_module(module).app
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-                sub = _not_landed(name, help_text)
-            app.add_typer(sub, name=name, help=help_text)
-        _APP = app
-    return _APP
+    app = typer.Typer(
+        name="pluralign",
+        help="Pluralistic alignment: theory checks, synthetic studies and experiments.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name, (module, help_text) in GROUPS.items():
+        try:
+            sub = importlib.import_module(module).app
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            sub = _not_landed(name, help_text)
+        app.add_typer(sub, name=name, help=help_text)
+    return app
 
 
 def __getattr__(name: str):

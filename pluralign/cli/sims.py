@@ -7,6 +7,7 @@ A study whose module has not landed is listed, says so and exits non-zero.
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import typer
@@ -38,18 +39,13 @@ def _register(app: typer.Typer, name: str, module: str, help_text: str) -> None:
     app.command(name, help=help_text)(fn)
 
 
-_APP: typer.Typer | None = None
-
-
+@functools.cache
 def build_app() -> typer.Typer:
     """The ``sims`` group with every study registered (built on first use, see pluralign.cli)."""
-    global _APP
-    if _APP is None:
-        app = typer.Typer(help="Fast synthetic studies with a known ground truth.", no_args_is_help=True)
-        for name, (module, help_text) in STUDIES.items():
-            _register(app, name, module, help_text)
-        _APP = app
-    return _APP
+    app = typer.Typer(help="Fast synthetic studies with a known ground truth.", no_args_is_help=True)
+    for name, (module, help_text) in STUDIES.items():
+        _register(app, name, module, help_text)
+    return app
 
 
 def __getattr__(name: str):
