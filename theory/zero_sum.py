@@ -205,49 +205,7 @@ def optimistic_hedge(R, tol: float = 1e-6, max_iter: int = 1_000_000, eta: float
 
     Cost: the gap after T rounds is about 1.3 max|R| / T with the default step, so ``tol`` = 1e-6 takes
     ~1e6 rounds or more; use ``solve_lp`` when an exact answer is wanted."""
-    R = _check_R(R)
-    tol = _check_tol(tol)
-    max_iter = _check_max_iter(max_iter)
-    if eta is None:
-        eta = _default_eta_optimistic(R)
-    eta = float(eta)
-    if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta: must be a positive finite number, got {eta}")
-    check_every = _check_max_iter(check_every)
-    t0 = time.perf_counter()
-    m, K = R.shape
-    RT = np.ascontiguousarray(R.T)
-    w = np.full(K, 1.0 / K)
-    p = np.full(m, 1.0 / m)
-    cum_l = np.zeros(K)  # sum of aggregator losses R^T p_s
-    cum_g = np.zeros(m)  # sum of adversary gains R w_s
-    sum_w = np.zeros(K)
-    sum_p = np.zeros(m)
-    gap = upper = lower = float("inf")
-    t = 0
-    while t < max_iter:
-        t += 1
-        sum_w += w
-        sum_p += p
-        l_t = RT @ p
-        g_t = R @ w
-        cum_l += l_t
-        cum_g += g_t
-        w = _softmax(-eta * (cum_l + l_t))
-        p = _softmax(eta * (cum_g + g_t))
-        if t % check_every == 0 or t == max_iter:
-            # R @ (sum_w / t) == cum_g / t and R^T (sum_p / t) == cum_l / t: the certificate is free.
-            upper = float(cum_g.max()) / t
-            lower = float(cum_l.min()) / t
-            gap = upper - lower
-            if gap <= tol:
-                break
-    w_bar = sum_w / t
-    p_bar = sum_p / t
-    gap, upper, lower = duality_gap(R, w_bar, p_bar)
-    return ZeroSumSolution(w=w_bar, p=p_bar, value=upper, gap=max(gap, 0.0), iterations=t,
-                           method="optimistic_hedge", lower=lower, seconds=time.perf_counter() - t0,
-                           converged=bool(gap <= tol + 1e-12))
+    return _play(R, tol, max_iter, eta, check_every, optimistic=True)
 
 
 def hedge(R, tol: float = 1e-6, max_iter: int = 1_000_000, eta: float | None = None,
@@ -257,13 +215,24 @@ def hedge(R, tol: float = 1e-6, max_iter: int = 1_000_000, eta: float | None = N
     w_{t+1} ∝ exp(-eta_t sum_{s<=t} R^T p_s), p_{t+1} ∝ exp(eta_t sum_{s<=t} R w_s) with the anytime step
     eta_t = eta / sqrt(t) (``eta`` defaults to sqrt(log(max(K+1, 2))) / max|R|); the averages converge at
     rate O(1/sqrt T).  Stops when the certified gap <= ``tol`` or at ``max_iter``."""
+    return _play(R, tol, max_iter, eta, check_every, optimistic=False)
+
+
+def _play(R, tol, max_iter, eta, check_every, optimistic: bool) -> ZeroSumSolution:
+    """Both no-regret dynamics from uniform starts, averaged iterates, certified stopping.
+
+    Optimistic (Algorithm 4): constant step, the last loss counted twice. Plain: anytime step eta / sqrt(t).
+    R (sum_w / t) = cum_g / t and R^T (sum_p / t) = cum_l / t, so the in-loop certificate is free."""
     R = _check_R(R)
     tol = _check_tol(tol)
     max_iter = _check_max_iter(max_iter)
     m, K = R.shape
-    scale = float(np.max(np.abs(R)))
     if eta is None:
-        eta = np.sqrt(np.log(max(m, K, 2))) / scale if scale > 0 else 1.0
+        if optimistic:
+            eta = _default_eta_optimistic(R)
+        else:
+            scale = float(np.max(np.abs(R)))
+            eta = np.sqrt(np.log(max(m, K, 2))) / scale if scale > 0 else 1.0
     eta = float(eta)
     if not np.isfinite(eta) or eta <= 0:
         raise ValueError(f"eta: must be a positive finite number, got {eta}")
@@ -272,8 +241,8 @@ def hedge(R, tol: float = 1e-6, max_iter: int = 1_000_000, eta: float | None = N
     RT = np.ascontiguousarray(R.T)
     w = np.full(K, 1.0 / K)
     p = np.full(m, 1.0 / m)
-    cum_l = np.zeros(K)
-    cum_g = np.zeros(m)
+    cum_l = np.zeros(K)  # sum of aggregator losses R^T p_s
+    cum_g = np.zeros(m)  # sum of adversary gains R w_s
     sum_w = np.zeros(K)
     sum_p = np.zeros(m)
     t = 0
@@ -281,20 +250,25 @@ def hedge(R, tol: float = 1e-6, max_iter: int = 1_000_000, eta: float | None = N
         t += 1
         sum_w += w
         sum_p += p
-        cum_l += RT @ p
-        cum_g += R @ w
-        eta_t = eta / np.sqrt(t)
-        w = _softmax(-eta_t * cum_l)
-        p = _softmax(eta_t * cum_g)
-        if t % check_every == 0 or t == max_iter:
-            if float(cum_g.max() - cum_l.min()) / t <= tol:
-                break
+        l_t = RT @ p
+        g_t = R @ w
+        cum_l += l_t
+        cum_g += g_t
+        if optimistic:
+            w = _softmax(-eta * (cum_l + l_t))
+            p = _softmax(eta * (cum_g + g_t))
+        else:
+            eta_t = eta / np.sqrt(t)
+            w = _softmax(-eta_t * cum_l)
+            p = _softmax(eta_t * cum_g)
+        if (t % check_every == 0 or t == max_iter) and float(cum_g.max() - cum_l.min()) / t <= tol:
+            break
     w_bar = sum_w / t
     p_bar = sum_p / t
     gap, upper, lower = duality_gap(R, w_bar, p_bar)
     return ZeroSumSolution(w=w_bar, p=p_bar, value=upper, gap=max(gap, 0.0), iterations=t,
-                           method="hedge", lower=lower, seconds=time.perf_counter() - t0,
-                           converged=bool(gap <= tol + 1e-12))
+                           method="optimistic_hedge" if optimistic else "hedge", lower=lower,
+                           seconds=time.perf_counter() - t0, converged=bool(gap <= tol + 1e-12))
 
 
 def min_max_regret(R, method: str = "lp", tol: float = 1e-6, **kwargs) -> ZeroSumSolution:
