@@ -204,8 +204,26 @@ def choice_probs(utilities, mask=None):
     return np.exp(lp) if isinstance(lp, np.ndarray) else lp.exp()
 
 
-def choice_loglik(utilities, chosen, mask=None):
-    """log P(chosen | set) under the multinomial logit, one value per record (M,)."""
+def _choice_loglik_unchecked(u, chosen, mask):
+    """The arithmetic of :func:`choice_loglik` alone, for inputs already validated."""
+    if _is_torch(u):
+        import torch
+
+        um = u if mask is None else torch.where(mask, u, torch.tensor(-torch.inf, dtype=u.dtype, device=u.device))
+        return um.gather(1, chosen[:, None])[:, 0] - torch.logsumexp(um, dim=1)
+    um = u if mask is None else np.where(mask, u, -np.inf)
+    return np.take_along_axis(um, np.asarray(chosen)[:, None], axis=1)[:, 0] - logsumexp(um, axis=1)
+
+
+def choice_loglik(utilities, chosen, mask=None, *, validate: bool = True):
+    """log P(chosen | set) under the multinomial logit, one value per record (M,).
+
+    ``validate=False`` skips the input checks (each costs a device sync in torch): for an optimizer's inner
+    loop over data validated once before it (e.g. a :class:`pluralign.data.Choices`). Then ``chosen`` must
+    be an integer index array / tensor and ``mask`` boolean, of the backend of ``utilities``.
+    """
+    if not validate:
+        return _choice_loglik_unchecked(utilities, chosen, mask)
     xp = _backend(utilities, chosen, mask)
     u = _utilities(xp, utilities)
     c = _index(chosen, "chosen", (u.shape[0],), u.shape[1])

@@ -91,10 +91,11 @@ class PALConfig:
 
 
 def pal_loss(utilities: torch.Tensor, chosen: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
-             kind: str = "logistic", margin: float = 1.0) -> torch.Tensor:
-    """Weighted mean loss over records: logistic (-log MNL probability) or hinge (see module doc)."""
+             kind: str = "logistic", margin: float = 1.0, validate: bool = True) -> torch.Tensor:
+    """Weighted mean loss over records: logistic (-log MNL probability) or hinge (see module doc).
+    ``validate=False`` for batches of a :class:`pluralign.data.Choices` already validated (training loops)."""
     if kind == "logistic":
-        per = -choice_loglik(utilities, chosen, mask)
+        per = -choice_loglik(utilities, chosen, mask, validate=validate)
     elif kind == "hinge":
         u_c = utilities.gather(1, chosen[:, None])
         viol = torch.clamp(margin - (u_c - utilities), min=0.0)
@@ -185,7 +186,7 @@ class PALRewardModel:
             for start in range(0, len(batch), bs):
                 b = batch if order is None else batch.take(order[start : start + bs])
                 u = self.model_(b.x, b.users, b.ctx)
-                loss = pal_loss(u, b.chosen, b.mask, b.weight, c.loss, c.margin)
+                loss = pal_loss(u, b.chosen, b.mask, b.weight, c.loss, c.margin, validate=False)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -273,7 +274,7 @@ class PALRewardModel:
             counts = torch.bincount(batch.users, minlength=n_new).clamp_min(1).float()
             for _ in range(epochs):
                 u = self.model_.utilities_w(batch.x, torch.softmax(logits, -1)[batch.users], batch.ctx)
-                per_user = torch.zeros(n_new).index_add(0, batch.users, -choice_loglik(u, batch.chosen, batch.mask) * batch.weight)
+                per_user = torch.zeros(n_new).index_add(0, batch.users, -choice_loglik(u, batch.chosen, batch.mask, validate=False) * batch.weight)
                 loss = (per_user / counts).sum() + l2 * ((logits - logits.mean(1, keepdim=True)) ** 2).sum(1).div(counts).sum()
                 opt.zero_grad()
                 loss.backward()

@@ -232,3 +232,14 @@ def test_fuzzed_input_gives_value_error_or_a_valid_answer(u, chosen):
     except ValueError:
         return
     assert np.all(np.isfinite(out)) and np.all(out <= 1e-12)
+
+
+@given(masked_sets(), st.data())
+def test_unchecked_fast_path_equals_checked(um, data):
+    """choice_loglik(validate=False), for optimizer loops over validated data, computes the same numbers."""
+    u, mask = um
+    chosen = np.array([data.draw(st.sampled_from(np.flatnonzero(mask[r]).tolist())) for r in range(u.shape[0])])
+    np.testing.assert_array_equal(choice_loglik(u, chosen, mask, validate=False), choice_loglik(u, chosen, mask))
+    ut = torch.tensor(u)
+    fast = choice_loglik(ut, torch.tensor(chosen), torch.tensor(mask), validate=False)
+    np.testing.assert_allclose(fast.numpy(), choice_loglik(u, chosen, mask), rtol=1e-12, atol=1e-12)
