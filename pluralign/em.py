@@ -217,8 +217,8 @@ class MixtureEM:
         params = self.model.m_step(self.model.init_params(K, rng), w0)
         trace: list[dict] = []
         prev, converged = -np.inf, False
+        L = self._log_lik(params)  # at the current params; refreshed once after each M-step
         for it in range(cfg.max_iter):
-            L = self._log_lik(params)
             weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
             if cfg.prior == "estimate":
                 rho = q.mean(axis=0)
@@ -236,7 +236,6 @@ class MixtureEM:
                 converged = True
                 break
             prev = obj
-        L = self._log_lik(params)
         return EMResult(
             params=params,
             rho=rho,
