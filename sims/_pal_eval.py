@@ -1,15 +1,18 @@
 """Evaluation helpers of the PAL simulation (seed 002, sec. 4.2, App. D.2 / D.3.1): prototype recovery
-after alignment, few-shot curves for random and active queries, and the active/random sample ratio."""
+after alignment, anchored prototype estimates, few-shot curves for random and active queries, and the
+active/random sample ratio."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 
 from pluralign.data import Choices
 from pluralign.pal import PALRewardModel, active_query_order, random_query_order
 
-__all__ = ["prototype_recovery", "fewshot_curves", "samples_to_reach", "active_ratio"]
+__all__ = ["prototype_recovery", "anchored_prototypes", "oracle_map_group_points", "fewshot_curves",
+           "samples_to_reach", "active_ratio"]
 
 
 def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray | None = None) -> dict:
@@ -39,6 +42,76 @@ def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray
     return {"matched_dist": d.tolist(), "max_dist": float(d.max()), "mean_dist": float(d.mean()),
             "min_true_separation": min_sep, "max_dist_over_min_sep": float(d.max() / min_sep),
             "assignment": c.tolist()}
+
+
+def anchored_prototypes(weights: np.ndarray, ideal: np.ndarray, estimator: str = "group_mean") -> dict:
+    """Anchored prototype estimates from a fitted PAL-A's user weights (N, K) and learned ideal points
+    (N, d) -- what choices identify when PAL-A's raw prototypes are not (see :mod:`sims.pal_sim`).
+
+    * ``purest``     -- for each learned prototype k, the ideal point of the single user with the largest
+      weight on k (one user's estimate: its full per-user noise);
+    * ``group_mean`` -- for each k, the mean learned ideal point of the users whose *dominant* weight is
+      k (argmax_k w_ik), i.e. a group estimate whose per-user noise shrinks as 1/sqrt(group size); a k
+      that dominates no user falls back to its purest user (listed in ``fallback``).
+
+    Under the anchor condition (partition setting: every true prototype is a group of users sitting on
+    it) both estimate the true prototypes; in the mixture setting the group mean is pulled toward the
+    centre of its region of the simplex. Returns ``{"points": (K, d), "group_size": [...], "fallback": [...]}``.
+    """
+    W, I = np.asarray(weights, float), np.asarray(ideal, float)
+    if W.ndim != 2 or I.ndim != 2 or W.shape[0] != I.shape[0]:
+        raise ValueError(f"weights/ideal: need (N, K) and (N, d) with the same N, got {W.shape}, {I.shape}")
+    if estimator not in ("purest", "group_mean"):
+        raise ValueError(f"estimator: expected 'purest' or 'group_mean', got {estimator!r}")
+    K = W.shape[1]
+    purest = W.argmax(0)
+    dominant = W.argmax(1)
+    points, sizes, fallback = [], [], []
+    for k in range(K):
+        members = np.flatnonzero(dominant == k)
+        if estimator == "purest" or len(members) == 0:
+            points.append(I[purest[k]])
+            sizes.append(1)
+            if estimator == "group_mean":
+                fallback.append(k)
+        else:
+            points.append(I[members].mean(0))
+            sizes.append(int(len(members)))
+    return {"points": np.stack(points), "group_size": sizes, "fallback": fallback}
+
+
+def oracle_map_group_points(choices: Choices, groups: np.ndarray, A: np.ndarray, n_groups: int) -> np.ndarray:
+    """Diagnostic floor (uses the truth): each group's ideal point fitted by the multinomial logit with
+    utilities -c ||A*(x - a)||^2, the TRUE map A* known and only a and the scale c free (float64 L-BFGS),
+    on the pooled comparisons of the users in the group (``groups[user]``). It shows how well the data
+    pin the group's ideal point when the map is not the error source. Returns (n_groups, d); a group
+    without comparisons gets NaN."""
+    X = torch.as_tensor(np.asarray(choices.features, float))
+    chosen = torch.as_tensor(choices.chosen, dtype=torch.long)
+    At = torch.as_tensor(np.asarray(A, float))
+    g = np.asarray(groups)[choices.user]
+    out = np.full((n_groups, X.shape[-1]), np.nan)
+    fx_all = X @ At.T
+    for k in range(n_groups):
+        sel = torch.as_tensor(g == k)
+        if not bool(sel.any()):
+            continue
+        fx, ch = fx_all[sel], chosen[sel]
+        a = torch.zeros(X.shape[-1], dtype=torch.float64, requires_grad=True)
+        log_c = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([a, log_c], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            u = -log_c.exp() * ((fx - a @ At.T) ** 2).sum(-1)
+            loss = -torch.log_softmax(u, 1).gather(1, ch[:, None]).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        out[k] = a.detach().numpy()
+    return out
 
 
 def _subset_by_user(pool: Choices, picks: list[np.ndarray], m: int) -> Choices:

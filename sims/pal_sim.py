@@ -14,9 +14,21 @@ mixture or partition users) and PAL-A with a linear map learned from the compari
   moved inward, gives the same scores (the learner, started from uniform weights, settles on users with
   weights such as (0.75, 0.05, 0.2) in the partition setting and prototypes pushed outward). Under the
   anchor condition (every true prototype has users at it: the partition setting) the identified
-  objects are the purest users' ideal points, so we report both the raw learned prototypes and these
-  *anchored* prototypes: for each learned prototype k, the learned ideal point of the seen user with the
-  largest weight on k.
+  objects are the users' ideal points at the prototypes, so next to the raw learned prototypes we report
+  two *anchored* estimates (:func:`sims._pal_eval.anchored_prototypes`): ``anchors`` (the earlier one),
+  the learned ideal point of the single seen user with the largest weight on k, and ``anchors_group``
+  (the binding estimator), the mean learned ideal point of the seen users whose dominant weight is k.
+  In the partition cells of panel r we also report ``oracle_map_floor``: each learned group's ideal
+  point refitted with the TRUE map A* (a diagnostic that uses the truth: how well the comparisons pin a
+  group's ideal point when the map is not the error source).
+
+  Diagnosis (quick profile, partition, K = K*, seeds 0-1): the anchored error is not per-user noise
+  (within a group the users' errors share one bias, which the group mean keeps) and not a non-converged
+  loss (more Adam epochs or a float64 L-BFGS polish drive the loss of the noiseless, separable data to 0
+  and the error *up*, as each user's own weights memorise its comparisons). It is the learned map: with
+  A* known the same pooled comparisons place each group within ~0.02-0.08 of the separation, with the
+  learned map within ~0.07-0.3. A* ~ N(0, 1/d) has singular values down to ~0.03, so a small error of
+  the map in its weak directions moves a = M^-1 (M a) a lot even in the A* metric.
 
 Each (panel, setting, K or n, seed) is one CellStore cell; ``pal_sim.json`` holds every cell, the
 summary (mean +- s.e. over seeds) and the done-when checks; ``pal_sim.png`` and ``pal_sim_d2.png`` the
@@ -34,7 +46,8 @@ from tqdm.auto import tqdm
 
 from pluralign.cli.common import CellStore, Profile, write_json
 from pluralign.pal import PALConfig, PALRewardModel
-from sims._pal_eval import active_ratio, fewshot_curves, prototype_recovery
+from sims._pal_eval import (active_ratio, anchored_prototypes, fewshot_curves, oracle_map_group_points,
+                            prototype_recovery)
 from sims._pal_problem import PALSimConfig, make_problem
 
 __all__ = ["PROFILES", "run_cell", "run", "summarize"]
@@ -43,6 +56,10 @@ PROTOTYPE_TOLERANCE = 0.25
 """Done-when threshold, fixed before running: every matched learned prototype lies within this fraction
 of the true prototypes' minimum separation, both measured through the true map A* (partition setting,
 K = K*; see :func:`sims._pal_eval.prototype_recovery`)."""
+
+ANCHOR_ESTIMATOR = ("group_mean: anchored prototype k = mean learned ideal point (w_i P_hat) of the seen users "
+                    "whose dominant weight is k (argmax_k w_ik); fallback to the purest user if k dominates none")
+"""The binding anchored estimator, as written to ``pal_sim.json``."""
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(sim=dict(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10, n_pool=8),
@@ -67,7 +84,8 @@ def pal_config(K: int, epochs: int, seed: int) -> PALConfig:
 
 
 def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_particles: int = 1000,
-             localize_epochs: int = 300, active: bool = True, keep_model: bool = False) -> dict:
+             localize_epochs: int = 300, active: bool = True, keep_model: bool = False,
+             oracle_floor: bool = False) -> dict:
     """Fit PAL-A with K prototypes on one sampled population; held-out seen accuracy, prototype and
     ideal-point recovery, and (if ``ms``) the unseen users' few-shot curves."""
     prob = make_problem(sim, seed)
@@ -76,6 +94,7 @@ def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_part
     model = PALRewardModel(cfg).fit(prob.train)
     learned_P = model.model_.prototypes.detach().numpy().astype(float)
     ideal_hat = model.weights_ @ learned_P
+    group = anchored_prototypes(model.weights_, ideal_hat, "group_mean")
     spread = np.sqrt((((prob.ideal_seen - prob.ideal_seen.mean(0)) @ prob.A.T) ** 2).sum(1).mean())
     out = {
         "train_acc": model.accuracy(prob.train),
@@ -84,11 +103,18 @@ def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_part
         "final_loss": model.loss_history_[-1],
         "prototypes": prototype_recovery(learned_P, prob.prototypes, metric=prob.A),
         "prototypes_euclidean": prototype_recovery(learned_P, prob.prototypes),
-        "anchors": prototype_recovery(ideal_hat[model.weights_.argmax(0)], prob.prototypes, metric=prob.A),
+        "anchors": prototype_recovery(anchored_prototypes(model.weights_, ideal_hat, "purest")["points"],
+                                      prob.prototypes, metric=prob.A),
+        "anchors_group": {**prototype_recovery(group["points"], prob.prototypes, metric=prob.A),
+                          "group_size": group["group_size"], "fallback": group["fallback"]},
         "ideal_point_rmse": float(np.sqrt((((ideal_hat - prob.ideal_seen) @ prob.A.T) ** 2).sum(1).mean())),
         "ideal_point_spread": float(spread),
         "ideal_point_rmse_euclidean": float(np.sqrt(((ideal_hat - prob.ideal_seen) ** 2).sum(1).mean())),
     }
+    if oracle_floor and sim.setting == "partition":
+        floor = oracle_map_group_points(prob.train, model.weights_.argmax(1), prob.A, K)
+        keep = ~np.isnan(floor).any(1)
+        out["oracle_map_floor"] = prototype_recovery(floor[keep], prob.prototypes, metric=prob.A)
     if ms:
         out["fewshot"] = fewshot_curves(model, prob.unseen_pool, prob.unseen_test, list(ms), seed=seed + 10_000,
                                         active=active, n_particles=n_particles, localize_epochs=localize_epochs)
@@ -136,12 +162,13 @@ def run(profile: Profile | str, seed: int, out: Path) -> dict:
             sim = replace(sim, n_train=spec["n_train"])
         metrics = run_cell(sim, spec["K"], seed + spec["seed"], spec.get("epochs", p["epochs"]),
                            ms=p["m_grid"] if spec["fewshot"] else (), n_particles=p["n_particles"],
-                           localize_epochs=p["localize_epochs"])
+                           localize_epochs=p["localize_epochs"], oracle_floor=spec["panel"] == "r")
         store.save(key, {**spec, "sim": asdict(sim), "base_seed": seed}, metrics)
     d2 = _d2_pictures(p, seed, out)
     cells = [c for c in store.all() if c["config"].get("base_seed") == seed]
     summary = summarize(cells, K_true=base.n_prototypes_true)
-    results = {"profile": profile, "seed": seed, "sim": asdict(base), "pal": asdict(pal_config(base.n_prototypes_true, p["epochs"], seed)),
+    results = {"profile": profile, "seed": seed, "sim": asdict(base), "anchor_estimator": ANCHOR_ESTIMATOR,
+               "prototype_tolerance": PROTOTYPE_TOLERANCE, "pal": asdict(pal_config(base.n_prototypes_true, p["epochs"], seed)),
                "summary": summary, "d2": d2, "cells": cells}
     write_json(out / "pal_sim.json", results)
     _plot(summary, out / "pal_sim.png")
@@ -169,6 +196,7 @@ def summarize(cells: list[dict], K_true: int) -> dict:
                  "oracle_seen_acc": _mean_se([m["oracle_seen_acc"] for m in ms]),
                  "proto_max_dist_over_min_sep": _mean_se([m["prototypes"]["max_dist_over_min_sep"] for m in ms]),
                  "anchor_max_dist_over_min_sep": _mean_se([m["anchors"]["max_dist_over_min_sep"] for m in ms]),
+                 "anchor_group_max_dist_over_min_sep": _mean_se([m["anchors_group"]["max_dist_over_min_sep"] for m in ms]),
                  "ideal_point_rmse": _mean_se([m["ideal_point_rmse"] for m in ms]),
                  "ideal_point_spread": _mean_se([m["ideal_point_spread"] for m in ms]), "n_seeds": len(ms)}
                 for x, ms in sorted(rows.items())]
@@ -184,12 +212,20 @@ def summarize(cells: list[dict], K_true: int) -> dict:
         s["r"][setting] = {k: _mean_se([m[k] for m in ms]) for k in ("seen_acc", "ideal_point_rmse", "ideal_point_spread")}
         s["r"][setting]["epochs"] = [c["config"].get("epochs") for c in cells if c["config"]["panel"] == "r"][0]
         for what, key in (("raw learned prototypes", "prototypes"),
-                          ("anchored prototypes (ideal point of each prototype's purest user)", "anchors")):
-            r, se = _mean_se([m[key]["max_dist_over_min_sep"] for m in ms])
+                          ("anchored prototypes, purest user (old estimator)", "anchors"),
+                          ("anchored prototypes, mean ideal point of each dominant-weight group", "anchors_group"),
+                          ("diagnostic floor: group ideal points refitted with the TRUE map", "oracle_map_floor")):
+            if not all(key in m for m in ms):
+                continue
+            per_seed = [m[key]["max_dist_over_min_sep"] for m in ms]
+            r, se = _mean_se(per_seed)
             s["r"][setting][key] = (r, se)
+            s["r"][setting][key + "_per_seed"] = per_seed
             s["checks"][f"{setting}: {what}, max matched distance / min true separation (metric A*) "
-                        f"<= {PROTOTYPE_TOLERANCE}"] = {"value": r, "pass": r <= PROTOTYPE_TOLERANCE,
-                                                         "binding": key == "anchors" and setting == "partition"}
+                        f"<= {PROTOTYPE_TOLERANCE}"] = {
+                "value": r, "se": se, "per_seed": per_seed, "pass": r <= PROTOTYPE_TOLERANCE,
+                "all_seeds_pass": max(per_seed) <= PROTOTYPE_TOLERANCE,
+                "binding": key == "anchors_group" and setting == "partition"}
     for setting in sorted({c["config"]["setting"] for c in cells}):
         fs = [c for c in cells if c["config"]["panel"] == "b" and c["config"]["setting"] == setting and "fewshot" in c["metrics"]]
         if not fs:

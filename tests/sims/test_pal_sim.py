@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pluralign.cli import app
-from sims._pal_eval import active_ratio, prototype_recovery, samples_to_reach
+from sims._pal_eval import (active_ratio, anchored_prototypes, oracle_map_group_points, prototype_recovery,
+                            samples_to_reach)
 from sims._pal_problem import PALSimConfig, make_problem
 
 
@@ -68,6 +69,71 @@ def test_prototype_recovery_undoes_permutations(seed, K):
     assert r2["max_dist"] == pytest.approx(0.0, abs=1e-12)
 
 
+def _inward_population(rng, K, d, n_per, noise):
+    """A partition population as PAL-A learns it: weights pushed inward (dominant ~0.8) and prototypes
+    pushed outward so that a dominant-weight user's ideal point is its true prototype, plus noise."""
+    P = 2.0 * np.linalg.qr(rng.normal(size=(d, d)))[0][:K]  # K <= d orthogonal points, separation 2 sqrt 2
+    W0 = np.full((K, K), 0.2 / (K - 1)) + np.eye(K) * (0.8 - 0.2 / (K - 1))
+    P_hat = np.linalg.solve(W0, P)  # W0 @ P_hat = P
+    z = np.repeat(np.arange(K), n_per)
+    W = W0[z] + rng.normal(scale=0.01, size=(len(z), K))
+    W = np.clip(W, 1e-3, None)
+    W /= W.sum(1, keepdims=True)
+    ideal = W0[z] @ P_hat + rng.normal(scale=noise, size=(len(z), d))
+    return P, W, ideal, z
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 10_000), st.integers(2, 5), st.integers(0, 3))
+def test_group_mean_anchors_recover_known_prototypes(seed, K, extra_d):
+    rng = np.random.default_rng(seed)
+    d = K + extra_d
+    n_per, noise = 200, 0.2
+    P, W, ideal, z = _inward_population(rng, K, d, n_per, noise)
+    g = anchored_prototypes(W, ideal, "group_mean")
+    assert g["group_size"] == [n_per] * K and g["fallback"] == []
+    r = prototype_recovery(g["points"], P)
+    assert r["assignment"] == list(range(K))
+    # group mean of n_per noisy points: error ~ noise * sqrt(d / n_per); 5 x that is a loose bound
+    bound = 5 * noise * np.sqrt(d / n_per)
+    assert r["max_dist"] < bound
+    # the single purest user keeps its full noise (~ noise * sqrt(d)): the group estimate is far better
+    pure = prototype_recovery(anchored_prototypes(W, ideal, "purest")["points"], P)
+    assert r["max_dist"] < pure["max_dist"]
+    # the raw (outward) prototypes are not the answer, and a wrong truth is not matched
+    raw = np.linalg.solve(np.full((K, K), 0.2 / (K - 1)) + np.eye(K) * (0.8 - 0.2 / (K - 1)), P)
+    assert prototype_recovery(raw, P)["max_dist"] > 2 * bound
+    wrong = P + 0.5 * np.linalg.qr(rng.normal(size=(d, d)))[0][:K]  # every prototype moved by 0.5
+    assert prototype_recovery(g["points"], wrong)["max_dist"] > 2 * bound
+
+
+def test_group_mean_anchors_with_wrong_groups_and_fallback():
+    rng = np.random.default_rng(3)
+    P, W, ideal, z = _inward_population(rng, 3, 4, 100, 0.1)
+    shuffled = W[rng.permutation(len(W))]  # weights no longer belong to their users: groups are mixed
+    g = anchored_prototypes(shuffled, ideal, "group_mean")
+    sep = np.linalg.norm(P[:, None] - P[None], axis=-1)[~np.eye(3, dtype=bool)].min()
+    assert prototype_recovery(g["points"], P)["max_dist"] > 0.25 * sep
+    W2 = W.copy()
+    W2[:, 2] = 0.0  # prototype 2 dominates nobody: falls back to its purest user
+    g2 = anchored_prototypes(W2, ideal, "group_mean")
+    assert g2["fallback"] == [2] and g2["group_size"][2] == 1
+    with pytest.raises(ValueError, match="estimator"):
+        anchored_prototypes(W, ideal, "median")
+    with pytest.raises(ValueError, match="weights/ideal"):
+        anchored_prototypes(W[:-1], ideal)
+
+
+def test_oracle_map_floor_recovers_group_points():
+    cfg = PALSimConfig(d=3, n_prototypes_true=2, setting="partition", n_seen=4, n_train=400, n_unseen=1,
+                       n_test=1, n_pool=1, min_separation=0.8)
+    pr = make_problem(cfg, 5)
+    groups = pr.w_seen.argmax(1)
+    pts = oracle_map_group_points(pr.train, groups, pr.A, 2)
+    r = prototype_recovery(pts, pr.prototypes, metric=pr.A)
+    assert r["assignment"] == [0, 1] and r["max_dist_over_min_sep"] < 0.05
+
+
 def test_samples_to_reach_and_active_ratio():
     ms, acc = [1, 2, 4, 8], [0.6, 0.7, 0.8, 0.9]
     assert samples_to_reach(ms, acc, 0.75) == pytest.approx(3.0)
@@ -90,3 +156,5 @@ def test_cli_sim_smoke(tmp_path):
     assert len(d["random"]) == len(d["active"]) == len(d["m"])
     assert len(list((out / "cells").glob("*.json"))) == 4  # b: K=1,2; c: n=10; r: recovery
     assert r["summary"]["r"]["mixture"]["anchors"][0] >= 0
+    assert r["summary"]["r"]["mixture"]["anchors_group"][0] >= 0
+    assert "group_mean" in r["anchor_estimator"] and r["prototype_tolerance"] == 0.25
