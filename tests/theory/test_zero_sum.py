@@ -15,6 +15,7 @@ from theory.zero_sum import (
     duality_gap,
     hedge,
     min_max_regret,
+    optimal_weight_ranges,
     optimistic_hedge,
     regret_matrix,
     seed_fixed_length_optimistic_hedge,
@@ -191,3 +192,54 @@ def test_dispatcher_and_bad_inputs():
         duality_gap(R, np.ones(2), np.ones(4) / 4)
     with pytest.raises(ValueError, match="Ts"):
         convergence_curve(R, [0])
+
+
+# ---------------------------------------------------------------- last iterate of optimistic Hedge (beyond the seed)
+
+
+@settings(max_examples=30)
+@given(reward_matrices(k_max=6))
+def test_last_iterate_certificate_is_honest(L):
+    # whatever happens within the budget, the returned pair's reported gap is a true certificate
+    R = regret_matrix(L)
+    oh = optimistic_hedge(R, tol=1e-9, max_iter=5_000, iterate="last")
+    v = solve_lp(R).value
+    gap, upper, lower = duality_gap(R, oh.w, oh.p)
+    assert _is_simplex(oh.w) and _is_simplex(oh.p)
+    assert oh.gap == pytest.approx(max(gap, 0.0), abs=1e-12) and oh.value == pytest.approx(upper, abs=1e-12)
+    assert lower - 1e-9 <= v <= upper + 1e-9
+    assert oh.converged == (oh.gap <= 1e-9 + 1e-12)
+
+
+def test_last_iterate_matches_unique_lp_weights():
+    # generic games with a unique optimal mixture: the last iterate is certified to 1e-10 and its weights
+    # equal the LP's to 1e-6 (measured 1e-8 or better); games with a flat optimal set are only checked
+    # for the certificate, since any optimal w is then a correct answer
+    n_unique = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        K = int(rng.integers(2, 7))
+        R = regret_matrix(rng.normal(size=(K, K)))
+        lp = solve_lp(R)
+        oh = optimistic_hedge(R, tol=1e-10, max_iter=300_000, iterate="last")
+        assert oh.converged and oh.gap <= 1e-10 and oh.value <= lp.value + 1e-10
+        ranges = optimal_weight_ranges(R)
+        assert np.all(ranges[:, 0] <= lp.w + 1e-7) and np.all(lp.w <= ranges[:, 1] + 1e-7)
+        if np.all(ranges[:, 1] - ranges[:, 0] < 1e-7):
+            n_unique += 1
+            assert np.max(np.abs(oh.w - lp.w)) <= 1e-6
+    assert n_unique >= 8  # 10 of these 12 seeded games have a unique optimum
+
+
+def test_optimal_weight_ranges_flat_and_unique():
+    # two identical policies: any split between them is optimal
+    R = regret_matrix(np.array([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0], [-1.0, -1.0, 0.0]]))
+    r = optimal_weight_ranges(R)
+    assert r[0, 0] == pytest.approx(0.0, abs=1e-9) and r[0, 1] > 0.4
+    # matching pennies: the unique optimum is (1/2, 1/2)
+    r = optimal_weight_ranges(np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    np.testing.assert_allclose(r, [[0.5, 0.5], [0.5, 0.5]], atol=1e-9)
+    with pytest.raises(ValueError, match="slack"):
+        optimal_weight_ranges(R, slack=-1)
+    with pytest.raises(ValueError, match="iterate"):
+        optimistic_hedge(R, iterate="best")
