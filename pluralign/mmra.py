@@ -20,6 +20,17 @@ equals -beta E_x KL(pi || pi_k) up to a constant, so the estimated regret (eq. 3
 
 The update p_k ∝ p_k exp(eta R̂_k) with eta = eta0 / max(R̂) is our reading of the seed's multiplicative
 weights (step size and averaging are not fixed by the issue text).
+
+What AE does and does not guarantee (tested in ``tests/pluralign/test_mmra.py``):
+
+* with the exact regret table T[k, j] = R_k(pi_j), AE's max regret is <= that of every mixture of the
+  candidates, the uniform one included (LP optimality);
+* with an estimated table T̂ and eps = max_kj |T̂[k, j] - T[k, j]|, the true max regret of AE(T̂) is at
+  most min_w max_k (T w)_k + 2 eps (:func:`ae_regret_bound`; for any w, |((T̂ - T) w)_k| <= eps);
+* AE is NOT guaranteed to beat vanilla DPO, which is not a mixture of the candidates: J_k is concave in
+  the policy, so a single compromise policy can have a smaller max regret than every mixture of the
+  type optima (counterexample: ``test_vanilla_dpo_can_beat_every_mixture_of_type_optima``).  Passing
+  vanilla DPO's policy as an extra candidate (``candidates=``) restores the comparison up to 2 eps.
 """
 
 from __future__ import annotations
@@ -31,8 +42,8 @@ from scipy.special import log_softmax, logsumexp
 
 from theory.zero_sum import ZeroSumSolution, min_max_regret, regret_matrix
 
-__all__ = ["estimated_regrets", "estimated_value_matrix", "MMRAResult", "mmra_ae", "mmra_original", "mmra_lw",
-           "mixture_regrets"]
+__all__ = ["estimated_regrets", "estimated_value_matrix", "estimated_regret_table", "MMRAResult", "mmra_ae",
+           "mmra_original", "mmra_lw", "mixture_regrets", "mixture_logpolicy", "ae_regret_bound"]
 
 
 def _check_logpis(logpis, log_ref=None) -> np.ndarray:
@@ -64,9 +75,52 @@ def estimated_value_matrix(logpis, beta: float) -> np.ndarray:
     return np.array([[-float(beta) * _kl(lps[j], lps[k]) for j in range(K)] for k in range(K)])
 
 
+def estimated_regret_table(logpis, beta: float, candidates=None) -> np.ndarray:
+    """T̂[k, j] = R̂_k(c_j) = beta E_x KL(c_j || pi_k): the estimated regret of group k (policy pi_k) for
+    candidate c_j; the candidates default to the K policies themselves (then T̂ is K x K, zero diagonal)."""
+    lps = _check_logpis(logpis)
+    cands = lps if candidates is None else _check_logpis(candidates)
+    if cands.shape[1:] != lps.shape[1:]:
+        raise ValueError(f"candidates: expected (J, {lps.shape[1]}, {lps.shape[2]}) tables, got {cands.shape}")
+    return np.stack([estimated_regrets(c, lps, beta) for c in cands], axis=1)
+
+
 def mixture_regrets(regret_table, w) -> np.ndarray:
     """(K,) regrets of the randomised mixture sum_j w_j pi_j, given regret_table[k, j] = R_k(pi_j)."""
     return np.asarray(regret_table, dtype=float) @ np.asarray(w, dtype=float)
+
+
+def mixture_logpolicy(logpis, w) -> np.ndarray:
+    """(X, Y) log of the mixture policy pi_w(y | x) = sum_j w_j pi_j(y | x).
+
+    Drawing the policy j ~ w per prompt and then y ~ pi_j(. | x) generates exactly pi_w, and because
+    KL(. || pi_ref) is convex, J_k(pi_w) >= sum_j w_j J_k(pi_j): the linear :func:`mixture_regrets` (the
+    game AE solves) is an upper bound on the regret of the policy actually deployed."""
+    lps = _check_logpis(logpis)
+    w = np.asarray(w, dtype=float)
+    if w.shape != (lps.shape[0],) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise ValueError(f"w: expected {lps.shape[0]} non-negative weights summing to 1")
+    with np.errstate(divide="ignore"):
+        return logsumexp(lps + np.log(w)[:, None, None], axis=0)
+
+
+def ae_regret_bound(T_hat, T) -> dict:
+    """The guarantee AE keeps when its regret table is estimated (a standard perturbation argument; ours,
+    not the seed's): with eps = max_kj |T̂ - T|, for w_AE = argmin_w max_k (T̂ w)_k and every mixture w,
+
+        max_k (T w_AE)_k <= max_k (T̂ w_AE)_k + eps <= max_k (T̂ w)_k + eps <= max_k (T w)_k + 2 eps.
+
+    Returns eps, the best true mixture value min_w max_k (T w)_k (LP), AE's true value and the bound."""
+    T_hat, T = np.asarray(T_hat, dtype=float), np.asarray(T, dtype=float)
+    if T_hat.shape != T.shape or T.ndim != 2 or not (np.all(np.isfinite(T)) and np.all(np.isfinite(T_hat))):
+        raise ValueError(f"T_hat, T: expected two finite arrays of one (K, J) shape, got {T_hat.shape}, {T.shape}")
+    zero = np.zeros((1, T.shape[1]))
+    w_ae = min_max_regret(np.vstack([zero, T_hat]), method="lp").w
+    best = min_max_regret(np.vstack([zero, T]), method="lp")
+    eps = float(np.max(np.abs(T_hat - T)))
+    ae_true = float(max(0.0, np.max(T @ w_ae)))
+    return {"eps": eps, "best_mixture_true": float(best.value), "ae_true": ae_true,
+            "bound": float(best.value) + 2 * eps, "holds": bool(ae_true <= float(best.value) + 2 * eps + 1e-12)}
 
 
 @dataclass
@@ -89,10 +143,15 @@ class MMRAResult:
     """the zero-sum solution (AE)."""
 
 
-def mmra_ae(logpis, beta: float, method: str = "lp", tol: float = 1e-9, **kwargs) -> MMRAResult:
-    """MMRA-AE (seed 001 Algorithm 4): min over mixtures w of max_k R̂_k (eq. 39) via the theory layer."""
-    L = estimated_value_matrix(logpis, beta)
-    R = regret_matrix(L)
+def mmra_ae(logpis, beta: float, method: str = "lp", tol: float = 1e-9, candidates=None, **kwargs) -> MMRAResult:
+    """MMRA-AE (seed 001 Algorithm 4): min over mixtures w of max_k R̂_k (eq. 39) via the theory layer.
+
+    ``candidates`` (J, X, Y): the policies to mix (default: the K group policies, the seed's ensemble);
+    the groups and their estimated rewards always come from ``logpis``.  ``w`` then has J entries."""
+    # rows: the null row z0, then group k's estimated regret of candidate j; without candidates this is
+    # regret_matrix(estimated_value_matrix(logpis, beta)) (tested)
+    T_hat = estimated_regret_table(logpis, beta, candidates)
+    R = np.vstack([np.zeros((1, T_hat.shape[1])), T_hat])
     sol = min_max_regret(R, method=method, tol=tol, **kwargs)
     p = sol.p[1:]
     p = p / p.sum() if p.sum() > 0 else np.full_like(p, 1.0 / p.size)
