@@ -84,21 +84,27 @@ class TabularTestbed:
         return self.beta * logsumexp(self.log_ref[None] + self.rewards() / self.beta, axis=2).mean(axis=1)
 
     # ------------------------------------------------------------------ data
-    def sample(self, n_users: int, n_options: int, rng: np.random.Generator, choice_scale: float = 1.0) -> SampledChoices:
-        """One preference per user: type ~ type_probs, prompt uniform, n distinct responses uniform,
-        pick ~ softmax(choice_scale * r_k) over them (Bradley-Terry when n = 2)."""
+    def sample(self, n_users: int, n_options: int, rng: np.random.Generator, choice_scale: float = 1.0,
+               per_user: int = 1) -> SampledChoices:
+        """``per_user`` preferences per user (one by default, as in seed 001 sec. 5): type ~ type_probs per
+        user; per record a uniform prompt, n distinct uniform responses and a pick ~ softmax(choice_scale *
+        r_k) over them (Bradley-Terry when n = 2).  per_user = 1 draws exactly what it always drew."""
         if int(n_users) < 1:
             raise ValueError(f"n_users: must be >= 1, got {n_users}")
         if not 2 <= int(n_options) <= self.n_responses:
             raise ValueError(f"n_options: must lie in 2..{self.n_responses}, got {n_options}")
-        N, n = int(n_users), int(n_options)
+        if int(per_user) != per_user or int(per_user) < 1:
+            raise ValueError(f"per_user: must be a positive integer, got {per_user}")
+        N, n, m = int(n_users), int(n_options), int(per_user)
         types = rng.choice(self.K, size=N, p=self.type_probs)
-        ctx = rng.integers(0, self.n_prompts, size=N)
-        opts = np.argsort(rng.random((N, self.n_responses)), axis=1)[:, :n]
-        r = self.rewards()[types[:, None], ctx[:, None], opts] * float(choice_scale)
+        user = np.repeat(np.arange(N), m)
+        M = N * m
+        ctx = rng.integers(0, self.n_prompts, size=M)
+        opts = np.argsort(rng.random((M, self.n_responses)), axis=1)[:, :n]
+        r = self.rewards()[types[user][:, None], ctx[:, None], opts] * float(choice_scale)
         p = np.exp(log_softmax(r, axis=1))
-        chosen = (rng.random(N)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)
-        return SampledChoices(Choices(user=np.arange(N), context=ctx, options=opts, chosen=chosen), types)
+        chosen = (rng.random(M)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)
+        return SampledChoices(Choices(user=user, context=ctx, options=opts, chosen=chosen), types)
 
     # ------------------------------------------------------------------ metrics
     def _check_policy(self, logpi) -> np.ndarray:

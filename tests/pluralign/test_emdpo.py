@@ -76,6 +76,19 @@ def test_sampling_is_seeded_and_follows_the_logit():
     assert np.allclose(freq, np.exp(r - np.logaddexp.reduce(r)), atol=0.015)
 
 
+def test_several_preferences_per_user_share_the_users_type():
+    tb = _testbed(4, X=3, Y=5, K=2)
+    one = tb.sample(300, 3, np.random.default_rng(2))
+    again = tb.sample(300, 3, np.random.default_rng(2), per_user=1)
+    assert np.array_equal(one.choices.chosen, again.choices.chosen) and np.array_equal(one.types, again.types)
+    s = tb.sample(300, 3, np.random.default_rng(2), per_user=4)
+    assert s.choices.n_users == 300 and len(s.choices.chosen) == 1200
+    assert np.array_equal(np.bincount(s.choices.user), np.full(300, 4))
+    assert np.array_equal(s.types, one.types)  # types are drawn first, per user
+    with pytest.raises(ValueError, match="per_user"):
+        tb.sample(10, 3, np.random.default_rng(0), per_user=0)
+
+
 def test_dpo_fit_equals_multinomial_logit_mle():
     """With pi_theta ∝ pi_ref exp(theta . psi), weighted DPO = a weighted MNL on beta * psi: compare the
     torch/L-BFGS DPO fit with the engine's scipy latent-class-logit M-step on the same data."""
