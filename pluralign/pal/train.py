@@ -2,7 +2,8 @@
 
 :class:`PALRewardModel` is the estimator: ``fit(choices)`` learns the shared map, the K prototypes and the
 seen users' simplex weights jointly, with one learning rate per parameter group (map, prototypes,
-weights), by Adam on
+weights), by Adam (optionally from the best of ``n_restarts`` initializations after a short probe, by
+training loss) on
 
 * ``logistic`` — the multinomial-logit negative log-likelihood (Bradley-Terry-Luce for n = 2), through
   :func:`pluralign.choice.choice_loglik`, masked options excluded; or
@@ -19,7 +20,7 @@ comes from ``context_features[choices.context]``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -66,6 +67,12 @@ class PALConfig:
     """PAL-B: initial cosine-score scale s."""
     prototype_scale: float = 1.0
     """PAL-A: prototypes are initialized as N(0, scale^2 I / d)."""
+    n_restarts: int = 1
+    """Independent initializations (seeds seed, seed + 1, ...), each trained for ``restart_epochs``; the one
+    with the lowest training loss then finishes the remaining epochs (guards against a start that stalls
+    at a poor stationary point; selection uses the training loss only)."""
+    restart_epochs: int = 100
+    """Probe length of every restart when ``n_restarts`` > 1 (counted in ``epochs``)."""
     seed: int = 0
     """Seed of the initialization and of the mini-batch order."""
     progress: bool = False
@@ -78,7 +85,7 @@ class PALConfig:
             raise ValueError(f"loss: expected 'logistic' or 'hinge', got {self.loss!r}")
         if self.map not in ("linear", "mlp"):
             raise ValueError(f"map: expected 'linear' or 'mlp', got {self.map!r}")
-        for name in ("n_prototypes", "d_latent", "epochs", "hidden"):
+        for name in ("n_prototypes", "d_latent", "epochs", "hidden", "n_restarts", "restart_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
         for name in ("lr_map", "lr_prototypes", "lr_weights", "init_scale", "prototype_scale"):
@@ -141,7 +148,8 @@ class _Batch:
 
 class PALRewardModel:
     """A PAL-A / PAL-B reward model: ``fit(choices)`` -> self; learned ``model_``, ``weights_`` (N, K),
-    ``loss_history_``; scoring via :meth:`utilities`, :meth:`accuracy`; few-shot :meth:`localize`."""
+    ``loss_history_`` (of the kept restart), ``restart_losses_`` (each restart's training loss after the
+    probe) and ``restart_chosen_``; scoring via :meth:`utilities`, :meth:`accuracy`; few-shot :meth:`localize`."""
 
     def __init__(self, config: PALConfig | None = None, context_features: np.ndarray | None = None):
         self.config = config if config is not None else PALConfig()
@@ -170,28 +178,47 @@ class PALRewardModel:
                        "weight_decay": c.weight_decay if name == "map" else 0.0, "name": name})
         return torch.optim.Adam(pg)
 
-    def fit(self, choices: Choices) -> "PALRewardModel":
+    def _epochs(self, run: dict, batch: _Batch, n: int, bar) -> None:
+        """Train ``run`` (model, optimizer, generator, history) for ``n`` more epochs."""
         c = self.config
-        batch = _Batch(choices, self.context_features)
-        self.n_users_ = int(choices.n_users)
-        self.d_in_ = int(batch.x.shape[-1])
-        self.model_ = self._build(self.d_in_, self.n_users_)
-        opt = self._optimizer(self.model_.param_groups())
-        gen = torch.Generator().manual_seed(c.seed)
         bs = len(batch) if c.batch_size in (0, None) or c.batch_size >= len(batch) else c.batch_size
-        self.loss_history_ = []
-        for _ in tqdm(range(c.epochs), disable=not c.progress, desc=f"PAL-{c.model} K={c.n_prototypes}", leave=False):
-            order = torch.randperm(len(batch), generator=gen) if bs < len(batch) else None
+        model, opt = run["model"], run["opt"]
+        for _ in range(n):
+            order = torch.randperm(len(batch), generator=run["gen"]) if bs < len(batch) else None
             total = 0.0
             for start in range(0, len(batch), bs):
                 b = batch if order is None else batch.take(order[start : start + bs])
-                u = self.model_(b.x, b.users, b.ctx)
+                u = model(b.x, b.users, b.ctx)
                 loss = pal_loss(u, b.chosen, b.mask, b.weight, c.loss, c.margin, validate=False)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(b)
-            self.loss_history_.append(total / len(batch))
+            run["history"].append(total / len(batch))
+            bar.update(1)
+
+    def fit(self, choices: Choices) -> "PALRewardModel":
+        c = self.config
+        batch = _Batch(choices, self.context_features)
+        self.n_users_ = int(choices.n_users)
+        self.d_in_ = int(batch.x.shape[-1])
+        probe = min(c.restart_epochs, c.epochs) if c.n_restarts > 1 else c.epochs
+        runs = []
+        with tqdm(total=probe * c.n_restarts + c.epochs - probe, disable=not c.progress,
+                  desc=f"PAL-{c.model} K={c.n_prototypes}", leave=False) as bar:
+            for r in range(c.n_restarts):
+                cr = c if r == 0 else replace(c, seed=c.seed + r)
+                model = PALRewardModel(cr, self.context_features)._build(self.d_in_, self.n_users_)
+                run = {"model": model, "opt": self._optimizer(model.param_groups()),
+                       "gen": torch.Generator().manual_seed(cr.seed), "history": []}
+                self._epochs(run, batch, probe, bar)
+                runs.append(run)
+            best = min(range(len(runs)), key=lambda r: runs[r]["history"][-1])
+            self._epochs(runs[best], batch, c.epochs - probe, bar)
+        self.restart_losses_ = [run["history"][probe - 1] for run in runs]
+        self.restart_chosen_ = int(best)
+        self.model_ = runs[best]["model"]
+        self.loss_history_ = runs[best]["history"]
         self.weights_ = self.model_.weights().detach().numpy().astype(float)
         return self
 

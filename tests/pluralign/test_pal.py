@@ -145,6 +145,25 @@ def test_same_seed_same_numbers_and_param_groups():
     assert lrs == {"map": cfg.lr_map, "prototypes": cfg.lr_prototypes, "weights": cfg.lr_weights}
 
 
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_restarts_keep_the_lowest_probe_loss_and_continue_it(batch_size):
+    data, _, _ = _ideal_point_data(4, n_users=6, per_user=10)
+    cfg = PALConfig(model="A", map="mlp", hidden=8, n_prototypes=2, epochs=12, batch_size=batch_size, seed=3,
+                    n_restarts=3, restart_epochs=5)
+    est = PALRewardModel(cfg).fit(data)
+    assert len(est.restart_losses_) == 3 and est.restart_chosen_ == int(np.argmin(est.restart_losses_))
+    assert len(est.loss_history_) == cfg.epochs
+    for r in range(3):  # each probe loss is that seed's own 5-epoch training loss
+        probe = PALRewardModel(PALConfig(**{**cfg.__dict__, "n_restarts": 1, "epochs": 5, "seed": 3 + r})).fit(data)
+        assert probe.loss_history_[-1] == pytest.approx(est.restart_losses_[r], rel=1e-6)
+    # the kept restart continues where its probe stopped (optimizer state kept): same as one long run
+    single = PALRewardModel(PALConfig(**{**cfg.__dict__, "n_restarts": 1, "seed": 3 + est.restart_chosen_})).fit(data)
+    np.testing.assert_allclose(est.weights_, single.weights_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.loss_history_, single.loss_history_, rtol=1e-5)
+    with pytest.raises(ValueError, match="n_restarts"):
+        PALRewardModel(PALConfig(n_restarts=0))
+
+
 def test_kwise_choices_and_masks():
     rng = np.random.default_rng(0)
     M, n, d = 60, 3, 3
