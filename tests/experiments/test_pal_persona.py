@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.pal_bounds_check import fit_free_ideal_points, oracle_pal
-from experiments.pal_persona import PersonaConfig, load_persona, make_population
+from experiments.pal_persona import (MAP_WEIGHT_DECAY, PersonaConfig, load_persona, make_population, pal_config,
+                                     split_by_statement, validation_sweep)
 from pluralign.cli import app
 from pluralign.data import Choices
 from pluralign.pal.embed import cache_dir, texts_key
@@ -63,6 +64,30 @@ def test_answers_follow_the_persona_rule(tmp_path):
         np.testing.assert_array_equal(says_yes, has == (data.matching_yes[st] == 1))
         np.testing.assert_allclose(ch.features[:, 0], -ch.features[:, 1])  # Yes = +e, No = -e
     assert not set(pop["train"]["A"].context) & set(pop["test"]["A"].context)  # held-out statements
+
+
+def test_validation_split_holds_out_statements_and_sweep_runs(tmp_path):
+    _fake_persona(tmp_path / "d", n=30)
+    data = load_persona(tmp_path / "d")
+    emb = np.random.default_rng(0).normal(size=(len(data.statements), 16))
+    cfg = PersonaConfig(n_personas_true=2, n_seen=4, n_unseen=2, n_train=20, n_test=5, n_pool=5, pca_dim=4)
+    pop = make_population(data, emb, cfg, seed=2)
+    tr = pop["train"]["A"]
+    fit, val = split_by_statement(tr, 0.25, seed=0)
+    assert len(fit.user) + len(val.user) == len(tr.user) and len(val.user) > 0
+    assert not set(fit.context) & set(val.context)  # validation statements are unseen in the fit part
+    np.testing.assert_array_equal(np.sort(np.concatenate([fit.context, val.context])), np.sort(tr.context))
+    again = split_by_statement(tr, 0.25, seed=0)[1]
+    np.testing.assert_array_equal(again.context, val.context)
+    with pytest.raises(ValueError, match="frac"):
+        split_by_statement(tr, 1.0, seed=0)
+    sweep = validation_sweep(pop, "A", 2, [0.0, 1e-2], epochs=4, every=2)
+    assert set(sweep) == {0.0, 0.01} and [r["epoch"] for r in sweep[0.01]] == [2, 4]
+    assert all(0 <= r["val_acc"] <= 1 and 0 <= r["fit_acc"] <= 1 for rows in sweep.values() for r in rows)
+    # the profile config carries the selected map weight decay (PAL-A) and none for PAL-B
+    assert pal_config("A", 4, 150, 0).weight_decay == MAP_WEIGHT_DECAY["A"] > 0
+    assert pal_config("B", 4, 150, 0).weight_decay == 0.0 and pal_config("A", 4, 150, 0).epochs == 400
+    assert pal_config("A", 4, 150, 0).n_restarts == 2 and pal_config("A", 4, 150, 0).restart_epochs == 100
 
 
 def test_free_ideal_points_are_consistent():
