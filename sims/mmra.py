@@ -13,6 +13,10 @@ its TRUE regrets R_k (eq. 3, closed form here).  Rows beyond the seed:
   pick with a perfect table);
 * ``oracle_ae`` — AE on the exact optima pi_k^* with the true game.
 
+``--testbed random`` replaces the MPI personalities by one :meth:`TabularTestbed.random` instance per seed
+(20 prompts, 12 responses, d = 6, group sizes .5 / .3 / .2, no opposed pair), to show what depends on
+MPI's structure.
+
 What the numbers can and cannot show (see :mod:`pluralign.mmra`): AE is optimal over mixtures only for
 the table it is given, so its true max regret is within 2 eps of ``best_mixture`` (eps = the largest
 entry error of the estimated table, :func:`pluralign.mmra.ae_regret_bound`), and it is not guaranteed to
@@ -34,7 +38,7 @@ import typer
 from tqdm import tqdm
 
 from pluralign.cli.common import CellStore, OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run, write_json
-from pluralign.emdpo import EMDPO, LogLinearPolicy, load_mpi_items, match_types, mpi_testbed, vanilla_dpo
+from pluralign.emdpo import EMDPO, LogLinearPolicy, TabularTestbed, load_mpi_items, match_types, mpi_testbed, vanilla_dpo
 from pluralign.mmra import (
     ae_regret_bound,
     estimated_regret_table,
@@ -171,7 +175,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.legend(fontsize=7, loc="lower right")
     ax.set_xticks(range(len(ROWS)), ROWS, rotation=30, fontsize=8)
     ax.set_ylabel("true max_k R_k (eq. 3)")
-    ax.set_title("MMRA on the tabular MPI testbed (mean ± std over seeds)")
+    ax.set_title(f"MMRA on the tabular {summary.get('testbed', 'mpi')} testbed (mean ± std over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -184,6 +188,7 @@ def cli(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files (default $PLURALIGN_MPI_DIR, or mpi under $PLURALIGN_DATA / ../shared/data).")] = None,
     n_options: Annotated[int, typer.Option("--n-options", help="Options per preference (2 = Bradley-Terry, 3 = ternary).")] = 3,
     prefs_per_user: Annotated[int, typer.Option("--prefs-per-user", help="Preferences per user (1 = seed 001's Table 1 data; more = annotators who label several items).")] = 1,
+    testbed: Annotated[str, typer.Option("--testbed", help="'mpi' (the MPI personalities) or 'random' (one random linear-reward instance per seed).")] = "mpi",
 ) -> None:
     """MMRA (LW, original, AE) max regret vs the uniform mixture and vanilla DPO (seed 001, Table 3)."""
     p = Profile(profile).value
@@ -193,7 +198,9 @@ def cli(
     # compared with the LP's (meaningful where the LP optimum is unique, which is reported)
     hedge_tol, hedge_max_iter = {"smoke": (1e-6, 20_000), "quick": (1e-10, 300_000), "paper": (1e-11, 2_000_000)}[p]
     try:
-        items = load_mpi_items("120", data_dir)
+        if testbed not in ("mpi", "random"):
+            raise ValueError(f"testbed: expected 'mpi' or 'random', got {testbed!r}")
+        items = load_mpi_items("120", data_dir) if testbed == "mpi" else None
         if n_options not in (2, 3):
             raise ValueError(f"n_options: expected 2 or 3, got {n_options}")
         if prefs_per_user < 1:
@@ -201,23 +208,28 @@ def cli(
     except ValueError as exc:
         fail(str(exc))
         return
-    cfg = {"settings": settings_dict(s), "n_options": n_options, "prefs_per_user": prefs_per_user,
+    cfg = {"settings": settings_dict(s), "testbed": testbed, "n_options": n_options, "prefs_per_user": prefs_per_user,
            "lw_iter": lw_iter, "orig_iter": orig_iter, "hedge_tol": hedge_tol, "hedge_max_iter": hedge_max_iter,
            "hedge_iterate": "last"}
     out = prepare_run("sims mmra", out, p, seed, cfg)
-    tb = mpi_testbed(items, n_prompts=s.n_prompts, beta=s.beta, ref_scale=s.ref_scale, seed=seed)
-    policy = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
     store = CellStore(out)
     keys = []
     for rep in tqdm(range(s.n_seeds), desc="sims mmra", unit="seed"):
-        key = f"n={n_options}_m={prefs_per_user}_seed={seed + rep}"
+        key = f"{testbed}_n={n_options}_m={prefs_per_user}_seed={seed + rep}"
         keys.append(key)
         if not store.done(key):
-            store.save(key, {"n_options": n_options, "prefs_per_user": prefs_per_user, "seed": seed + rep},
+            if testbed == "mpi":
+                tb = mpi_testbed(items, n_prompts=s.n_prompts, beta=s.beta, ref_scale=s.ref_scale, seed=seed)
+            else:
+                tb = TabularTestbed.random(beta=s.beta, ref_scale=s.ref_scale, seed=seed + rep)
+            policy = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+            store.save(key, {"testbed": testbed, "n_options": n_options, "prefs_per_user": prefs_per_user,
+                             "seed": seed + rep},
                        one_seed(tb, policy, s, n_options, seed, rep, lw_iter, orig_iter, hedge_tol, hedge_max_iter,
                                 per_user=prefs_per_user))
     cells = [c for c in store.all() if c["key"] in keys]
     summary = summarize(cells)
+    summary["testbed"] = testbed
     write_json(out / "results.json", {"summary": summary, "cells": cells})
     plot(summary, out / "max_regret.png")
     for r in ROWS:

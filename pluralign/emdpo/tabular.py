@@ -70,6 +70,24 @@ class TabularTestbed:
         self.K = betas.shape[0]
         self.type_names = list(type_names) if type_names is not None else [f"type{k}" for k in range(self.K)]
 
+    @classmethod
+    def random(cls, n_prompts: int = 20, n_responses: int = 12, d: int = 6, type_probs=(0.5, 0.3, 0.2),
+               reward_scale: float = 2.0, beta: float = 0.1, ref_scale: float = 0.5, seed: int = 0) -> TabularTestbed:
+        """A random instance (seeded): psi(x, y) ~ N(0, I_d), type vectors beta_k ~ N(0, reward_scale^2 I_d /
+        d) (so each r_k(x, y) ~ N(0, reward_scale^2)), log pi_ref ~ ref_scale N(0, 1) per (x, y).  Unlike
+        the MPI personalities there is no exactly opposed pair, so groups share some good responses."""
+        for name, v in (("n_prompts", n_prompts), ("n_responses", n_responses), ("d", d)):
+            if int(v) != v or int(v) < 1:
+                raise ValueError(f"{name}: must be a positive integer, got {v}")
+        if not float(reward_scale) > 0:
+            raise ValueError(f"reward_scale: must be > 0, got {reward_scale}")
+        probs = np.asarray(type_probs, dtype=float)
+        rng = np.random.default_rng(seed)
+        psi = rng.standard_normal((int(n_prompts), int(n_responses), int(d)))
+        betas = rng.standard_normal((probs.size, int(d))) * float(reward_scale) / np.sqrt(d)
+        log_ref = float(ref_scale) * rng.standard_normal((int(n_prompts), int(n_responses)))
+        return cls(psi, log_ref, betas, probs, beta=beta)
+
     # ------------------------------------------------------------------ ground truth
     def rewards(self) -> np.ndarray:
         """(K, X, Y) true rewards r_k(x, y) = beta_k^T psi(x, y)."""

@@ -89,6 +89,20 @@ def test_several_preferences_per_user_share_the_users_type():
         tb.sample(10, 3, np.random.default_rng(0), per_user=0)
 
 
+def test_random_testbed_is_seeded_and_scaled():
+    a = TabularTestbed.random(n_prompts=30, n_responses=10, d=4, type_probs=[0.6, 0.4], reward_scale=3.0, seed=5)
+    b = TabularTestbed.random(n_prompts=30, n_responses=10, d=4, type_probs=[0.6, 0.4], reward_scale=3.0, seed=5)
+    assert np.array_equal(a.psi, b.psi) and np.array_equal(a.betas, b.betas) and a.K == 2
+    assert not np.array_equal(a.psi, TabularTestbed.random(seed=6, n_prompts=30, n_responses=10, d=4).psi)
+    big = TabularTestbed.random(n_prompts=200, n_responses=50, d=4, type_probs=[1.0], reward_scale=3.0, seed=0)
+    # r = beta . psi with psi ~ N(0, I): std |beta|, and |beta|^2 ~ 9 chi2_4 / 4
+    assert np.std(big.rewards()) == pytest.approx(np.linalg.norm(big.betas[0]), rel=0.05)
+    with pytest.raises(ValueError, match="reward_scale"):
+        TabularTestbed.random(reward_scale=0)
+    with pytest.raises(ValueError, match="type_probs"):
+        TabularTestbed.random(type_probs=[0.5, 0.6])
+
+
 def test_dpo_fit_equals_multinomial_logit_mle():
     """With pi_theta ∝ pi_ref exp(theta . psi), weighted DPO = a weighted MNL on beta * psi: compare the
     torch/L-BFGS DPO fit with the engine's scipy latent-class-logit M-step on the same data."""

@@ -41,3 +41,14 @@ def test_cli_rejects_bad_n_options(tmp_path):
 def test_cli_rejects_bad_prefs_per_user(tmp_path):
     r = CliRunner().invoke(app, ["sims", "mmra", "--profile", "smoke", "--out", str(tmp_path), "--prefs-per-user", "0"])
     assert r.exit_code != 0 and "prefs_per_user" in r.output
+
+
+def test_cli_random_testbed_smoke(tmp_path):
+    out = tmp_path / "mmra_random"
+    r = CliRunner().invoke(app, ["sims", "mmra", "--profile", "smoke", "--testbed", "random", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["summary"]["testbed"] == "random" and res["cells"][0]["config"]["testbed"] == "random"
+    assert res["cells"][0]["metrics"]["estimated_table"]["bound_holds"]
+    r = CliRunner().invoke(app, ["sims", "mmra", "--profile", "smoke", "--testbed", "nope", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "testbed" in r.output
