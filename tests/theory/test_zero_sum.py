@@ -216,7 +216,7 @@ def test_last_iterate_matches_unique_lp_weights():
     # equal the LP's to 1e-6 (measured 1e-8 or better); games with a flat optimal set are only checked
     # for the certificate, since any optimal w is then a correct answer
     n_unique = 0
-    for seed in range(12):
+    for seed in range(10):
         rng = np.random.default_rng(seed)
         K = int(rng.integers(2, 7))
         R = regret_matrix(rng.normal(size=(K, K)))
@@ -228,7 +228,7 @@ def test_last_iterate_matches_unique_lp_weights():
         if np.all(ranges[:, 1] - ranges[:, 0] < 1e-7):
             n_unique += 1
             assert np.max(np.abs(oh.w - lp.w)) <= 1e-6
-    assert n_unique >= 8  # 10 of these 12 seeded games have a unique optimum
+    assert n_unique >= 7  # 8 of these 10 seeded games have a unique optimum
 
 
 def test_optimal_weight_ranges_flat_and_unique():
