@@ -44,7 +44,8 @@ def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray
             "assignment": c.tolist()}
 
 
-def anchored_prototypes(weights: np.ndarray, ideal: np.ndarray, estimator: str = "group_mean") -> dict:
+def anchored_prototypes(weights: np.ndarray, ideal: np.ndarray, estimator: str = "group_mean",
+                        embedded: np.ndarray | None = None, seed: int = 0) -> dict:
     """Anchored prototype estimates from a fitted PAL-A's user weights (N, K) and learned ideal points
     (N, d) -- what choices identify when PAL-A's raw prototypes are not (see :mod:`sims.pal_sim`).
 
@@ -52,20 +53,36 @@ def anchored_prototypes(weights: np.ndarray, ideal: np.ndarray, estimator: str =
       weight on k (one user's estimate: its full per-user noise);
     * ``group_mean`` -- for each k, the mean learned ideal point of the users whose *dominant* weight is
       k (argmax_k w_ik), i.e. a group estimate whose per-user noise shrinks as 1/sqrt(group size); a k
-      that dominates no user falls back to its purest user (listed in ``fallback``).
+      that dominates no user falls back to its purest user (listed in ``fallback``);
+    * ``cluster_mean`` -- the users grouped by K-means (K clusters, k-means++ with 10 starts, ``seed``)
+      of their ideal points as the model sees them, ``embedded`` (N, D) = f(a_i) (default: the ideal
+      points themselves), and each cluster's mean learned ideal point. Unlike the dominant weight it
+      does not assume the learner put each group near a vertex: the learned simplex can hold a group at
+      an edge midpoint (weights such as (0.47, 0.49, 0.04)), which splits or merges argmax groups.
 
     Under the anchor condition (partition setting: every true prototype is a group of users sitting on
     it) both estimate the true prototypes; in the mixture setting the group mean is pulled toward the
-    centre of its region of the simplex. Returns ``{"points": (K, d), "group_size": [...], "fallback": [...]}``.
+    centre of its region of the simplex. Returns ``{"points": (K, d), "group_size": [...], "fallback": [...],
+    "labels": (N,) the users' groups (dominant weight or cluster)}``.
     """
     W, I = np.asarray(weights, float), np.asarray(ideal, float)
     if W.ndim != 2 or I.ndim != 2 or W.shape[0] != I.shape[0]:
         raise ValueError(f"weights/ideal: need (N, K) and (N, d) with the same N, got {W.shape}, {I.shape}")
-    if estimator not in ("purest", "group_mean"):
-        raise ValueError(f"estimator: expected 'purest' or 'group_mean', got {estimator!r}")
+    if estimator not in ("purest", "group_mean", "cluster_mean"):
+        raise ValueError(f"estimator: expected 'purest', 'group_mean' or 'cluster_mean', got {estimator!r}")
     K = W.shape[1]
     purest = W.argmax(0)
     dominant = W.argmax(1)
+    if estimator == "cluster_mean":
+        from sklearn.cluster import KMeans
+
+        Z = I if embedded is None else np.asarray(embedded, float)
+        if Z.ndim != 2 or Z.shape[0] != I.shape[0]:
+            raise ValueError(f"embedded: need (N, D) with N = {I.shape[0]}, got {Z.shape}")
+        if len(Z) < K:
+            raise ValueError(f"weights: need at least K = {K} users to form K clusters, got {len(Z)}")
+        dominant = KMeans(K, n_init=10, random_state=seed).fit(Z).labels_
+        estimator = "group_mean"  # each cluster's mean (clusters are never empty)
     points, sizes, fallback = [], [], []
     for k in range(K):
         members = np.flatnonzero(dominant == k)
@@ -77,7 +94,7 @@ def anchored_prototypes(weights: np.ndarray, ideal: np.ndarray, estimator: str =
         else:
             points.append(I[members].mean(0))
             sizes.append(int(len(members)))
-    return {"points": np.stack(points), "group_size": sizes, "fallback": fallback}
+    return {"points": np.stack(points), "group_size": sizes, "fallback": fallback, "labels": np.asarray(dominant)}
 
 
 def oracle_map_group_points(choices: Choices, groups: np.ndarray, A: np.ndarray, n_groups: int) -> np.ndarray:

@@ -124,6 +124,29 @@ def test_group_mean_anchors_with_wrong_groups_and_fallback():
         anchored_prototypes(W[:-1], ideal)
 
 
+@settings(max_examples=15)
+@given(st.integers(0, 10_000), st.integers(2, 4))
+def test_cluster_mean_anchors_do_not_trust_misleading_weights(seed, K):
+    """Groups whose learned weights sit at an edge midpoint (argmax merges or splits them): the K-means
+    grouping of the ideal points still recovers every prototype, the dominant-weight grouping does not."""
+    rng = np.random.default_rng(seed)
+    d, n_per, noise = K + 2, 150, 0.2
+    P, W, ideal, z = _inward_population(rng, K, d, n_per, noise)
+    W = W.copy()
+    W[z == K - 1] = 0.0  # the last group looks like an even mix of the first two
+    W[z == K - 1, 0], W[z == K - 1, 1] = 0.5 + 0.01, 0.5 - 0.01
+    sep = np.linalg.norm(P[:, None] - P[None], axis=-1)[~np.eye(K, dtype=bool)].min()
+    emb = 3.0 * ideal @ np.linalg.qr(rng.normal(size=(d, d)))[0]  # clustering through a (scaled rotation) map
+    c = anchored_prototypes(W, ideal, "cluster_mean", embedded=emb, seed=0)
+    r = prototype_recovery(c["points"], P)
+    assert r["max_dist"] < 5 * noise * np.sqrt(d / n_per) and sorted(c["group_size"]) == [n_per] * K
+    assert prototype_recovery(anchored_prototypes(W, ideal, "group_mean")["points"], P)["max_dist"] > 0.25 * sep
+    again = anchored_prototypes(W, ideal, "cluster_mean", embedded=emb, seed=0)
+    np.testing.assert_array_equal(again["points"], c["points"])
+    with pytest.raises(ValueError, match="embedded"):
+        anchored_prototypes(W, ideal, "cluster_mean", embedded=emb[:-1])
+
+
 def test_oracle_map_floor_recovers_group_points():
     cfg = PALSimConfig(d=3, n_prototypes_true=2, setting="partition", n_seen=4, n_train=400, n_unseen=1,
                        n_test=1, n_pool=1, min_separation=0.8)
@@ -157,4 +180,5 @@ def test_cli_sim_smoke(tmp_path):
     assert len(list((out / "cells").glob("*.json"))) == 4  # b: K=1,2; c: n=10; r: recovery
     assert r["summary"]["r"]["mixture"]["anchors"][0] >= 0
     assert r["summary"]["r"]["mixture"]["anchors_group"][0] >= 0
-    assert "group_mean" in r["anchor_estimator"] and r["prototype_tolerance"] == 0.25
+    assert r["summary"]["r"]["mixture"]["anchors_cluster"][0] >= 0
+    assert r["anchor_estimator"].startswith("cluster_mean") and r["prototype_tolerance"] == 0.25
