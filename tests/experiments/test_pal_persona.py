@@ -86,7 +86,7 @@ def test_validation_split_holds_out_statements_and_sweep_runs(tmp_path):
     assert all(0 <= r["val_acc"] <= 1 and 0 <= r["fit_acc"] <= 1 for rows in sweep.values() for r in rows)
     # the profile config carries the selected map weight decay (PAL-A) and none for PAL-B
     assert pal_config("A", 4, 150, 0).weight_decay == MAP_WEIGHT_DECAY["A"] > 0
-    assert pal_config("B", 4, 150, 0).weight_decay == 0.0 and pal_config("A", 4, 150, 0).epochs == 400
+    assert pal_config("B", 4, 150, 0).weight_decay == 0.0 and pal_config("A", 4, 150, 0).epochs == 600
     assert pal_config("A", 4, 150, 0).n_restarts == 2 and pal_config("A", 4, 150, 0).restart_epochs == 100
 
 
