@@ -39,9 +39,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from pluralign.cli.common import CellStore, Profile, write_json
+from pluralign.cli.common import CellStore, Profile, run_cells, write_json
 from pluralign.data import Choices
 from pluralign.datasets import dataset_dir
 from pluralign.pal import PALConfig, PALRewardModel
@@ -252,8 +251,16 @@ def run_cell(pop: dict, model: str, K: int, seed: int, epochs: int, emb: np.ndar
     return out
 
 
+def _cell(out: Path, key: str, config: dict, pop: dict, seed: int, epochs: int, emb: np.ndarray, ms) -> None:
+    """One (model, K*, K, seed) cell, saved to the run's CellStore (runs in a worker process)."""
+    torch.set_num_threads(1)
+    metrics = run_cell(pop, config["model"], config["K"], seed, epochs, emb, ms=ms)
+    metrics["personas"] = pop["personas"].tolist()
+    CellStore(out).save(key, config, metrics)
+
+
 def run(profile: Profile | str, seed: int, out: Path, data_dir: Path | None = None,
-        cache: Path | None = None) -> dict:
+        cache: Path | None = None, n_jobs: int = 2) -> dict:
     """Run (or resume) the sweep over models x K* x K x seeds; write ``pal_persona.json`` and the PNG."""
     profile = Profile(profile).value
     p = PROFILES[profile]
@@ -270,18 +277,18 @@ def run(profile: Profile | str, seed: int, out: Path, data_dir: Path | None = No
              for Kt, Ks in rows.items() for K in Ks]
     pops: dict = {}
     balance = {}
-    for s, Kt, model, K in tqdm(cells, desc="pal persona cells"):
+    todo = []
+    for s, Kt, model, K in cells:
         key = f"Kstar={Kt}_model={model}_K={K}_seed={s}"
         if (s, Kt) not in pops:
             pops[(s, Kt)] = make_population(data, emb, replace(base, n_personas_true=Kt), seed * 1000 + s * 10 + Kt)
             pp = pops[(s, Kt)]
             balance[f"Kstar={Kt}_seed={s}"] = {k: pp[k]["yes_share"] for k in ("train", "test", "pool", "unseen_test")}
-        if store.done(key):
-            continue
-        metrics = run_cell(pops[(s, Kt)], model, K, seed * 1000 + s, p["epochs"], emb,
-                           ms=p["m_grid"] if K == Kt else ())
-        metrics["personas"] = pops[(s, Kt)]["personas"].tolist()
-        store.save(key, {"K_true": Kt, "model": model, "K": K, "seed": s, "base_seed": seed, "pop": asdict(base)}, metrics)
+        if not store.done(key):
+            todo.append((out, key, {"K_true": Kt, "model": model, "K": K, "seed": s, "base_seed": seed, "pop": asdict(base)},
+                         pops[(s, Kt)], seed * 1000 + s, p["epochs"], emb, p["m_grid"] if K == Kt else ()))
+    # cells are independent and seeded: the same numbers in any order and any number of processes
+    run_cells(_cell, todo, n_jobs=n_jobs, desc="pal persona cells")
     all_cells = [c for c in store.all() if c["config"].get("base_seed") == seed]
     summary = summarize(all_cells, balance)
     res = {"profile": profile, "seed": seed, "data": {"n_statements": len(data.statements), "dims": data.dim_names,

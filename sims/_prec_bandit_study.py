@@ -4,14 +4,13 @@ module docstring describes the design."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from pluralign.cli.common import CellStore, Profile, write_json
+from pluralign.cli.common import CellStore, Profile, run_cells, write_json
 from sims._prec_bandit_world import WorldSettings, make_world
 
 NOISES = ("oracle", "noise1", "noise2")
@@ -258,32 +257,17 @@ def plot(summary: dict, st: StudySettings, path: Path) -> None:
 
 # ---------------------------------------------------------------------------- command
 def run(st: StudySettings, out: Path, seed: int, progress: bool = True) -> dict:
-    from joblib import Parallel, delayed
-    from tqdm import tqdm
-
     store = CellStore(out)
     seeds = [seed + r for r in range(st.n_seeds)]
     todo = [
-        (n, K, f, s)
+        (st, out, n, K, f, s)
         for s in seeds
         for f in st.features
         for n in st.noises
         for K in st.Ks
         if not store.done(cell_key(n, K, f, s))
     ]
-    bar = tqdm(total=len(todo), desc="sims prec-bandit", unit="cell", disable=not progress)
-    n_jobs = max(1, min(int(st.n_jobs), os.cpu_count() or 1))
-    if n_jobs > 1 and len(todo) > 1:
-        gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_work)(st, out, *c) for c in todo
-        )
-        for _ in gen:
-            bar.update(1)
-    else:
-        for c in todo:
-            _work(st, out, *c)
-            bar.update(1)
-    bar.close()
+    run_cells(_work, todo, n_jobs=st.n_jobs, desc="sims prec-bandit", progress=progress)
     keys = {cell_key(n, K, f, s) for s in seeds for f in st.features for n in st.noises for K in st.Ks}
     cells = [c for c in store.all() if c["key"] in keys]
     res = summarize(cells, st)

@@ -127,6 +127,24 @@ class CellStore:
         return [read_json(p) for p in sorted(self.dir.glob("*.json"))]
 
 
+def run_cells(work, tasks: list[tuple], n_jobs: int = 1, desc: str = "cells", progress: bool = True) -> None:
+    """Call ``work(*task)`` for every task, in up to ``n_jobs`` processes (joblib, results unordered), with a
+    tqdm bar over finished tasks.  ``work`` must save its own result (one :class:`CellStore` cell), so an
+    interrupted run keeps every finished cell and a re-run skips them; pass only unfinished tasks."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    n_jobs = max(1, min(int(n_jobs), os.cpu_count() or 1, len(tasks) or 1))
+    with tqdm(total=len(tasks), desc=desc, unit="cell", disable=not progress) as bar:
+        if n_jobs > 1:
+            for _ in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(work)(*t) for t in tasks):
+                bar.update(1)
+        else:
+            for t in tasks:
+                work(*t)
+                bar.update(1)
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print a clear error (no traceback) and exit non-zero."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)

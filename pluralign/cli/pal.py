@@ -39,17 +39,22 @@ def persona(
                         "(default: $PLURALIGN_ANTHROPIC_PERSONA_DIR, or anthropic-persona under $PLURALIGN_DATA / ../shared/data).")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Embedding cache root "
                          "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
+                    "the numbers do not depend on it.")] = 2,
 ) -> None:
     """The persona experiment (App. D.4): seen / unseen accuracy over K and K* on real statements."""
     from experiments import pal_persona
 
     try:
         pal_persona.load_persona(data_dir)
+        if jobs < 1:
+            raise ValueError(f"jobs: must be >= 1, got {jobs}")
     except ValueError as exc:
         fail(str(exc))
-    cfg = {"profile_settings": pal_persona.PROFILES[Profile(profile).value], "data_dir": data_dir, "cache_dir": cache_dir}
+    cfg = {"profile_settings": pal_persona.PROFILES[Profile(profile).value], "data_dir": data_dir, "cache_dir": cache_dir,
+           "jobs": jobs}
     out_dir = prepare_run("pal persona", out, profile, seed, cfg)
-    res = pal_persona.run(profile, seed, out_dir, data_dir=data_dir, cache=cache_dir)
+    res = pal_persona.run(profile, seed, out_dir, data_dir=data_dir, cache=cache_dir, n_jobs=jobs)
     for name, chk in res["summary"]["checks"].items():
         typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}: {chk['value']:.4f}")
     typer.echo(f"wrote {out_dir / 'pal_persona.json'}, {out_dir / 'pal_persona.png'}")

@@ -120,6 +120,16 @@ def test_cli_persona_and_bounds_smoke(tmp_path):
     r = json.loads((out / "pal_persona.json").read_text())
     assert set(r["summary"]["table"]) == {"A", "B"} and (out / "pal_persona.png").exists()
     assert "yes_share" in r["summary"]
+    # the default runs cells in 2 processes; one process gives the same numbers
+    out1 = tmp_path / "persona_serial"
+    res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(out1), "--jobs", "1",
+                              "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)])
+    assert res.exit_code == 0, res.output
+    r1 = json.loads((out1 / "pal_persona.json").read_text())
+    assert r1["summary"]["table"] == r["summary"]["table"]
+    res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(tmp_path / "j"), "--jobs", "0",
+                              "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)])
+    assert res.exit_code != 0 and "jobs" in res.output
     res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(tmp_path / "x"),
                               "--data-dir", str(tmp_path / "nowhere")])
     assert res.exit_code != 0 and "not found" in res.output
