@@ -16,17 +16,18 @@ __all__ = ["prototype_recovery", "anchored_prototypes", "oracle_map_group_points
 
 
 def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray | None = None) -> dict:
-    """Hungarian matching of learned to true prototypes by distance in the item space, measured through
-    the true map: ||A*(p_hat - p)|| (``metric`` = A*; plain Euclidean when None).
+    """Hungarian matching of learned to true prototypes by the distance ||metric (p_hat - p)|| in the item
+    space (plain Euclidean when ``metric`` is None), reported relative to the true prototypes' minimum
+    separation in the same metric.
 
     Alignment: PAL-A's ideal points live in the item space, where comparisons identify them: the score
     -||A(x - a)||^2 = -x'Mx + 2x'Ma + const (M = A'A) determines M up to scale and then M a, whatever
     orthogonal / scale ambiguity the learned map has -- so no Procrustes step is needed, only the
-    permutation of the prototypes. What comparisons pin down is a *through M*: directions the true map
-    nearly annihilates (a random Gaussian A* has small singular values) barely affect any choice and are
-    barely identified, so distances are measured in the true metric, ||A*(.)||, and reported relative to
-    the true prototypes' minimum separation in the same metric. With K != K* the min(K, K*) best pairs
-    are matched.
+    permutation of the prototypes. What comparisons pin down is a *through M*, so ``sims.pal_sim`` binds
+    on ``metric`` = M* = A*'A* (the utility metric: distances are the rms differences of the utilities the
+    prototypes induce, up to sqrt(d/4)) and also reports ``metric`` = A*, which under-weights the
+    directions the data inform best relative to the weak ones. With K != K* the min(K, K*) best pairs are
+    matched.
     """
     learned, true = np.atleast_2d(learned), np.atleast_2d(true)
     if learned.shape[1] != true.shape[1]:

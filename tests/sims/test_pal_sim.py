@@ -181,4 +181,24 @@ def test_cli_sim_smoke(tmp_path):
     assert r["summary"]["r"]["mixture"]["anchors"][0] >= 0
     assert r["summary"]["r"]["mixture"]["anchors_group"][0] >= 0
     assert r["summary"]["r"]["mixture"]["anchors_cluster"][0] >= 0
+    assert r["summary"]["r"]["mixture"]["anchors_cluster_utility"][0] >= 0
+    assert r["recovery_metric"].startswith("utility")
+    binding = [c for c in r["summary"]["checks"].values() if c.get("binding")]
+    assert all("per_seed" in c for c in binding)
     assert r["anchor_estimator"].startswith("cluster_mean") and r["prototype_tolerance"] == 0.25
+
+
+@settings(max_examples=10)
+@given(st.integers(0, 10_000), st.integers(2, 8))
+def test_utility_metric_is_the_rms_utility_difference(seed, d):
+    """The binding recovery metric ||M*(p_hat - p)||, M* = A*'A*, equals sqrt(d/4) times the rms (over items
+    x ~ N(0, I/d)) difference of the choice-relevant utilities 2 x'M* p of the two points: the constant
+    -p'M*p cancels in every choice."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d, d)) / np.sqrt(d)
+    M = A.T @ A
+    p, p_hat = rng.normal(size=(2, d))
+    x = rng.normal(size=(200_000, d)) / np.sqrt(d)
+    rms = np.sqrt(np.mean((2 * x @ M @ (p_hat - p)) ** 2))
+    r = prototype_recovery(p_hat[None], np.stack([p, p + 1e3]), metric=M)  # the far one is never matched
+    assert r["matched_dist"][0] == pytest.approx(np.sqrt(d / 4) * rms, rel=0.02)
