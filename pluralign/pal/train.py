@@ -122,7 +122,8 @@ class _Batch:
             raise ValueError(f"choices: expected a pluralign.data.Choices, got {type(choices).__name__}")
         if choices.features is None:
             raise ValueError("choices: PAL needs option features (choices.features)")
-        self.x = torch.as_tensor(choices.features, dtype=torch.float32)
+        # a fresh float32 copy: the features may be a read-only (joblib-memmapped) array in a worker
+        self.x = torch.from_numpy(np.array(choices.features, dtype=np.float32))
         self.users = torch.as_tensor(choices.user, dtype=torch.long)
         self.chosen = torch.as_tensor(choices.chosen, dtype=torch.long)
         self.mask = torch.as_tensor(choices.mask, dtype=torch.bool)
