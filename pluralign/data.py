@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from pluralign._seeding import as_generator
+from theory.validation import as_finite_array
 
 __all__ = [
     "Ratings",
@@ -69,15 +70,10 @@ def _int_array(x, name: str, ndim: int) -> np.ndarray:
 
 
 def _float_array(x, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    a = as_finite_array(x, name)
     ndims = (ndim,) if isinstance(ndim, int) else ndim
     if a.ndim not in ndims:
         raise ValueError(f"{name}: expected {' or '.join(map(str, ndims))} dimensions, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN or inf")
     return a
 
 

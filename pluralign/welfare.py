@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory.validation import as_finite_array
+
 __all__ = ["utilitarian_welfare", "egalitarian_welfare", "nash_welfare", "welfare", "WELFARE_MEASURES"]
 
 WELFARE_MEASURES = ("utilitarian", "egalitarian", "nash")
@@ -28,16 +30,11 @@ WELFARE_MEASURES = ("utilitarian", "egalitarian", "nash")
 
 
 def _utilities(u, axis: int) -> np.ndarray:
-    try:
-        a = np.asarray(u, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"utilities: cannot be read as a numeric array ({exc})") from None
+    a = as_finite_array(u, "utilities")
     if a.ndim == 0:
         raise ValueError("utilities: expected an array of per-user utilities, got a scalar")
     if a.shape[axis] == 0:
         raise ValueError("utilities: no users")
-    if not np.all(np.isfinite(a)):
-        raise ValueError("utilities: contains NaN or inf")
     return a
 
 

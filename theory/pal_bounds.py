@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory._validate import as_finite_array
+from theory.validation import as_finite_array
 
 __all__ = [
     "sample_sphere",

@@ -40,6 +40,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from theory.validation import as_finite_array
+
 __all__ = [
     "QuadraticVCG",
     "FiniteVCG",
@@ -79,16 +81,11 @@ def simplex_grid(d: int, resolution: int) -> np.ndarray:
 
 
 def _check_reports(reports, name: str, simplex: bool, atol: float = 1e-8) -> np.ndarray:
-    try:
-        r = np.asarray(reports, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    r = as_finite_array(reports, name)
     if r.ndim < 2:
         raise ValueError(f"{name}: expected (..., labelers, d), got shape {r.shape}")
     if r.shape[-2] < 2:
         raise ValueError(f"{name}: a mechanism needs at least 2 labelers, got {r.shape[-2]}")
-    if not np.all(np.isfinite(r)):
-        raise ValueError(f"{name}: contains NaN or inf")
     if simplex and (np.any(r < -atol) or np.any(np.abs(r.sum(-1) - 1.0) > atol)):
         raise ValueError(f"{name}: every opinion must be a distribution (non-negative, sums to 1)")
     return r

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pluralign.aggregation.social_choice import log_power_mean
+from theory.validation import as_finite_array
 
 __all__ = [
     "validate_distributions",
@@ -43,16 +44,11 @@ __all__ = [
 def validate_distributions(P, name: str = "distributions", atol: float = 1e-8) -> np.ndarray:
     """An (n, K) array of distributions (a single (K,) distribution becomes (1, K)): finite,
     non-negative, rows summing to 1 within ``atol`` (then renormalized exactly). ValueError otherwise."""
-    try:
-        a = np.asarray(P, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    a = as_finite_array(P, name)
     if a.ndim == 1:
         a = a[None, :]
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] < 1:
         raise ValueError(f"{name}: expected (labelers, answers), got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN or inf")
     if np.any(a < 0):
         raise ValueError(f"{name}: negative probability")
     s = a.sum(axis=1)

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
+from theory.validation import as_finite_array
 
 __all__ = [
     "RULES",
@@ -78,14 +79,9 @@ def _alpha(alpha) -> float:
 
 
 def _prepare(u, weights, axis: int, alpha: float, baseline):
-    try:
-        a = np.asarray(u, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"rewards: cannot be read as a numeric array ({exc})") from None
+    a = as_finite_array(u, "rewards")
     if a.ndim == 0:
         raise ValueError("rewards: expected an array with a users axis, got a scalar")
-    if not np.all(np.isfinite(a)):
-        raise ValueError("rewards: contains NaN or inf")
     a = np.moveaxis(a, axis, -1)
     n = a.shape[-1]
     if n == 0:

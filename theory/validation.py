@@ -1,4 +1,5 @@
-"""Input checks shared by the theory routines (a ValueError naming the field, never a deep traceback)."""
+"""Input checks shared by the theory routines and the package (a ValueError naming the field, never a deep
+traceback). ``pluralign`` reads numeric input through :func:`as_finite_array` too."""
 
 from __future__ import annotations
 
