@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from pluralign.choice import choice_loglik
 from pluralign.data import Choices
 from pluralign.pal import PALRewardModel, active_query_order, random_query_order
 
@@ -122,7 +123,7 @@ def oracle_map_group_points(choices: Choices, groups: np.ndarray, A: np.ndarray,
         def closure():
             opt.zero_grad()
             u = -log_c.exp() * ((fx - a @ At.T) ** 2).sum(-1)
-            loss = -torch.log_softmax(u, 1).gather(1, ch[:, None]).mean()
+            loss = -choice_loglik(u, ch, validate=False).mean()
             loss.backward()
             return loss
 
