@@ -70,9 +70,7 @@ def estimated_regrets(logpi, logpis, beta: float) -> np.ndarray:
 def estimated_value_matrix(logpis, beta: float) -> np.ndarray:
     """L[k, j] = J_k(pi_j) = -beta E_x KL(pi_j || pi_k) (up to a per-k constant), the input of
     :func:`theory.zero_sum.regret_matrix`; its regrets L[k, k] - L[k, j] = beta E_x KL(pi_j || pi_k)."""
-    lps = _check_logpis(logpis)
-    K = lps.shape[0]
-    return np.array([[-float(beta) * _kl(lps[j], lps[k]) for j in range(K)] for k in range(K)])
+    return -estimated_regret_table(logpis, beta)
 
 
 def estimated_regret_table(logpis, beta: float, candidates=None) -> np.ndarray:
