@@ -20,7 +20,7 @@ comes from ``context_features[choices.context]``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -158,11 +158,11 @@ class PALRewardModel:
         self.context_features = context_features
 
     # ------------------------------------------------------------------ building and fitting
-    def _build(self, d_in: int, n_users: int):
+    def _build(self, d_in: int, n_users: int, seed: int):
         c = self.config
         d_ctx = 0 if self.context_features is None else int(np.asarray(self.context_features).shape[1])
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
+            torch.manual_seed(seed)
             if c.model == "A":
                 f = make_map(d_in, c.d_latent, c.map, c.hidden)
                 return PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale)
@@ -208,10 +208,9 @@ class PALRewardModel:
         with tqdm(total=probe * c.n_restarts + c.epochs - probe, disable=not c.progress,
                   desc=f"PAL-{c.model} K={c.n_prototypes}", leave=False) as bar:
             for r in range(c.n_restarts):
-                cr = c if r == 0 else replace(c, seed=c.seed + r)
-                model = PALRewardModel(cr, self.context_features)._build(self.d_in_, self.n_users_)
+                model = self._build(self.d_in_, self.n_users_, seed=c.seed + r)
                 run = {"model": model, "opt": self._optimizer(model.param_groups()),
-                       "gen": torch.Generator().manual_seed(cr.seed), "history": []}
+                       "gen": torch.Generator().manual_seed(c.seed + r), "history": []}
                 self._epochs(run, batch, probe, bar)
                 runs.append(run)
             best = min(range(len(runs)), key=lambda r: runs[r]["history"][-1])
