@@ -78,10 +78,6 @@ class Population:
         return int(self.weights.shape[0])
 
 
-def _rng(rng) -> np.random.Generator:
-    return as_generator(rng, "rng")
-
-
 def dirichlet_population(
     n_users: int, n_modes: int = 3, concentration: float = 20.0, rng=0, *, centers=None, mode_probs=None
 ) -> Population:
@@ -112,7 +108,7 @@ def dirichlet_population(
         p = np.asarray(mode_probs, dtype=float)
         if p.shape != (n_m,) or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
             raise ValueError(f"mode_probs: expected {n_m} non-negative shares summing to 1")
-    g = _rng(rng)
+    g = as_generator(rng, "rng")
     counts = np.floor(p * n_users).astype(int)
     rest = n_users - counts.sum()
     if rest:
