@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from theory.zero_sum import optimistic_hedge, regret_matrix, seed_fixed_length_optimistic_hedge, solve_lp
+from pluralign.theory.zero_sum import optimistic_hedge, regret_matrix, seed_fixed_length_optimistic_hedge, solve_lp
 
 
 def main() -> None:

@@ -7,6 +7,12 @@
 * rankings — Plackett-Luce: P(o_1 > ... > o_k) = prod_{t <= k} exp(u_{o_t}) / sum_{l not in o_<t} exp(u_l)
   (full when k >= n - 1, top-k otherwise).
 
+Samplers draw from the same models with an explicit ``numpy.random.Generator`` (:mod:`pluralign.seeding`):
+:func:`sample_rating`, :func:`sample_choice` (multinomial logit, one uniform per record, inverse CDF),
+:func:`sample_btl` (Bradley-Terry, one uniform per record) and :func:`sample_plackett_luce` (Gumbel-max).
+This module is the one home of these formulas: every likelihood and every draw in the package calls it
+(numpy here; torch through the same functions, which dispatch on the argument type).
+
 Every function takes numpy arrays or torch tensors and returns the same kind (torch keeps gradients);
 everything is batched over the leading record axis and computed in log space, so utilities up to
 +-1e4 give finite log-likelihoods. Bad input raises ``ValueError`` naming the argument.
@@ -25,6 +31,11 @@ __all__ = [
     "choice_loglik",
     "btl_loglik",
     "plackett_luce_loglik",
+    "log_sigmoid",
+    "sample_rating",
+    "sample_choice",
+    "sample_btl",
+    "sample_plackett_luce",
 ]
 
 
@@ -287,3 +298,73 @@ def plackett_luce_loglik(utilities, order, mask=None):
     num = xp.take(u, _to_index(xp, o, u))  # (M, k)
     terms = num - denom
     return terms.sum(axis=1) if xp is _Numpy else terms.sum(dim=1)
+
+
+# --------------------------------------------------------------------------- shared pieces
+def log_sigmoid(x):
+    """log sigma(x), numerically exact for large |x| (numpy: ``scipy.special.log_expit``; torch:
+    ``-softplus(-x)``, which keeps full relative precision where ``F.logsigmoid`` does not)."""
+    return _backend(x).log_sigmoid(x)
+
+
+# --------------------------------------------------------------------------- samplers
+def _generator(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng: expected a numpy.random.Generator (see pluralign.seeding), got {type(rng).__name__}")
+    return rng
+
+
+def _np(x, name: str) -> np.ndarray:
+    a = x.detach().cpu().numpy() if _is_torch(x) else x
+    return _float(_Numpy, a, name)
+
+
+def sample_rating(reward, rng, tau=0.0) -> np.ndarray:
+    """Good/bad labels (M,) in {0., 1.} from the threshold-logistic model: label = 1 iff U < sigma(R - tau),
+    one uniform U per rating."""
+    rng = _generator(rng)
+    R = _np(reward, "reward")
+    if R.ndim != 1:
+        raise ValueError(f"reward: expected a 1-d array, got shape {R.shape}")
+    p = rating_prob(R, _np(tau, "tau"))
+    return (rng.random(R.shape[0]) < p).astype(float)
+
+
+def sample_choice(utilities, rng, mask=None) -> np.ndarray:
+    """Chosen indices (M,) from the multinomial logit: one uniform U per record, chosen = the number of
+    cumulative probabilities below U (inverse CDF; masked options are never chosen)."""
+    rng = _generator(rng)
+    u = _np(utilities, "utilities")
+    p = choice_probs(u, mask)
+    n = p.shape[1]
+    c = (rng.random(p.shape[0])[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)
+    if mask is not None:  # a rounding-level overshoot may land on a trailing masked option
+        m = np.asarray(mask, dtype=bool)
+        last = n - 1 - np.argmax(m[:, ::-1], axis=1)
+        c = np.minimum(c, last)
+    return c.astype(np.int64)
+
+
+def sample_btl(u_a, u_b, rng) -> np.ndarray:
+    """Bradley-Terry outcomes (M,) in {0, 1} (1 = a wins): a wins iff U < sigma(u_a - u_b), one uniform U
+    per comparison (the n = 2 case of :func:`sample_choice`, with chosen = 1 - a_wins)."""
+    rng = _generator(rng)
+    a, b = _np(u_a, "u_a"), _np(u_b, "u_b")
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"u_b: shape mismatch, u_a {a.shape} vs u_b {b.shape} (1-d, equal)")
+    return (rng.random(a.shape[0]) < np.exp(log_expit(a - b))).astype(np.int64)
+
+
+def sample_plackett_luce(utilities, rng, k: int | None = None, mask=None) -> np.ndarray:
+    """Rankings (M, k) from Plackett-Luce, best first: the order of u + Gumbel noise (the Gumbel-max
+    construction of sequential MNL draws without replacement). ``k`` = ranking length (default: all
+    unmasked options; every set needs at least k of them)."""
+    rng = _generator(rng)
+    u = _utilities(_Numpy, _np(utilities, "utilities"))
+    M, n = u.shape
+    m = _mask(_Numpy, mask, (M, n), None)
+    k = int(m.sum(axis=1).min()) if k is None else int(k)
+    if not 1 <= k <= int(m.sum(axis=1).min()):
+        raise ValueError(f"k: must be between 1 and the smallest number of unmasked options, got {k}")
+    g = np.where(m, u + rng.gumbel(size=(M, n)), -np.inf)
+    return np.argsort(-g, axis=1, kind="stable")[:, :k].astype(np.int64)

@@ -25,8 +25,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from pluralign._seeding import as_generator
-from theory.validation import as_finite_array
+from pluralign.seeding import as_generator
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "Ratings",

@@ -1,9 +1,14 @@
-"""Where the real data lives: read at run time from a folder, never copied into the package.
+"""Where the real data lives.
 
-``PLURALIGN_DATA`` names the folder; otherwise the first of ``./shared/data``, ``../shared/data`` (from the
-working directory and from the repository root) that exists. One data set's folder can also be named
-directly with ``PLURALIGN_<NAME>_DIR`` (e.g. ``PLURALIGN_MPI_DIR``, ``PLURALIGN_ANTHROPIC_PERSONA_DIR``). Each data set keeps its own sub-folder with
-a ``SOURCE.txt`` naming its origin and licence: ``anthropic-persona`` (CC BY 4.0), ``mpi`` (MIT).
+The open data sets ship inside the package (``pluralign/_data/<name>/``, each with its ``SOURCE.txt`` and
+``LICENSE``): ``mpi`` (MPI personality items, MIT) and ``anthropic-persona`` (Anthropic persona
+statements, CC BY 4.0). A data set that may not be redistributed (``globalopinionqa``) is never shipped:
+put it in a folder and name it with ``PLURALIGN_<NAME>_DIR`` or ``PLURALIGN_DATA`` (a folder holding one
+sub-folder per set).
+
+Lookup order for a set ``name``: ``PLURALIGN_<NAME>_DIR`` (e.g. ``PLURALIGN_MPI_DIR``), then
+``$PLURALIGN_DATA/<name>``, then the shipped copy. Nothing is discovered from folders beside the
+checkout, so a fresh clone, an installed wheel and CI see the same data.
 """
 
 from __future__ import annotations
@@ -11,22 +16,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parent.parent
+SHIPPED = Path(__file__).resolve().parent / "_data"
+"""The folder of the data sets that ship with the package."""
 
-
-def data_root() -> Path:
-    """The data folder; ``ValueError`` naming PLURALIGN_DATA when none is found."""
-    env = os.environ.get("PLURALIGN_DATA")
-    if env:
-        p = Path(env)
-        if not p.is_dir():
-            raise ValueError(f"PLURALIGN_DATA: {p} is not a folder")
-        return p
-    for base in (Path.cwd(), _REPO):
-        for cand in (base / "shared" / "data", base.parent / "shared" / "data"):
-            if cand.is_dir():
-                return cand
-    raise ValueError("PLURALIGN_DATA: no data folder found; set PLURALIGN_DATA to the folder holding mpi/ etc.")
+EXTERNAL = {
+    "globalopinionqa": "GlobalOpinionQA (Durmus et al.): its licence does not allow shipping it here",
+}
+"""Data sets the package reads but never ships, with the reason."""
 
 
 def dataset_env_var(name: str) -> str:
@@ -34,14 +30,29 @@ def dataset_env_var(name: str) -> str:
     return "PLURALIGN_" + "".join(c if c.isalnum() else "_" for c in name).upper() + "_DIR"
 
 
+def shipped_datasets() -> list[str]:
+    """The names of the data sets shipped with the package."""
+    return sorted(p.name for p in SHIPPED.iterdir() if p.is_dir()) if SHIPPED.is_dir() else []
+
+
 def dataset_dir(name: str) -> Path:
-    """The folder of one data set (e.g. ``"mpi"``), with a clear error when it is missing."""
-    env = os.environ.get(dataset_env_var(name))
+    """The folder of one data set (e.g. ``"mpi"``), with a clear error naming where to put it."""
+    var = dataset_env_var(name)
+    env = os.environ.get(var)
     if env:
         if not Path(env).is_dir():
-            raise ValueError(f"{dataset_env_var(name)}: {env} is not a folder")
+            raise ValueError(f"{var}: {env} is not a folder")
         return Path(env)
-    p = data_root() / name
-    if not p.is_dir():
-        raise ValueError(f"{name}: data set not found under {p.parent} (set PLURALIGN_DATA)")
-    return p
+    root = os.environ.get("PLURALIGN_DATA")
+    if root:
+        if not Path(root).is_dir():
+            raise ValueError(f"PLURALIGN_DATA: {root} is not a folder")
+        if (Path(root) / name).is_dir():
+            return Path(root) / name
+    if (SHIPPED / name).is_dir():
+        return SHIPPED / name
+    why = f" ({EXTERNAL[name]})" if name in EXTERNAL else ""
+    raise ValueError(
+        f"{name}: data set not found{why}; put its files in a folder and set {var} to it, or set "
+        f"PLURALIGN_DATA to a folder holding {name}/ (shipped sets: {', '.join(shipped_datasets())})"
+    )

@@ -49,7 +49,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment, minimize
 from scipy.special import logsumexp
 
-from theory import leaky_elbo as le
+from pluralign.theory import leaky_elbo as le
 
 __all__ = [
     "MixtureModel",

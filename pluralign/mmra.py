@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from theory.zero_sum import ZeroSumSolution, min_max_regret
+from pluralign.theory.zero_sum import ZeroSumSolution, min_max_regret
 
 __all__ = ["estimated_regrets", "estimated_value_matrix", "estimated_regret_table", "MMRAResult", "mmra_ae",
            "mmra_original", "mmra_lw", "mixture_regrets", "mixture_logpolicy", "ae_regret_bound"]

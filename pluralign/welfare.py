@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.validation import as_finite_array
+from pluralign.theory.validation import as_finite_array
 
 __all__ = ["utilitarian_welfare", "egalitarian_welfare", "nash_welfare", "welfare", "WELFARE_MEASURES"]
 

@@ -17,10 +17,10 @@ from typing import Callable
 
 import numpy as np
 
-from theory import identifiability as idf
-from theory import leaky_elbo as le
-from theory import pal_bounds as pb
-from theory import zero_sum as zs
+from pluralign.theory import identifiability as idf
+from pluralign.theory import leaky_elbo as le
+from pluralign.theory import pal_bounds as pb
+from pluralign.theory import zero_sum as zs
 
 __all__ = ["CheckRow", "run_checks", "CHECKS"]
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
-from theory.validation import as_finite_array, as_probability_vector
+from pluralign.theory.validation import as_finite_array, as_probability_vector
 
 __all__ = [
     "Mixing",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from theory.validation import as_finite_array, as_probability_vector
+from pluralign.theory.validation import as_finite_array, as_probability_vector
 
 __all__ = [
     "check_inputs",

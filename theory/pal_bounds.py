@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.validation import as_finite_array
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "sample_sphere",

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
-from theory.validation import as_finite_array
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "ZeroSumSolution",

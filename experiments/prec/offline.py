@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from experiments.prec.config import OfflineConfig, PrecConfig, config_hash
+from pluralign.experiments.prec.config import OfflineConfig, PrecConfig, config_hash
 from pluralign.prec.labelers import normalize_features
 from pluralign.rl.envs import collect_episodes, make_env
 from pluralign.rl.ppo import train_ppo

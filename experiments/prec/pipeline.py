@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from experiments.prec.config import PrecConfig
-from experiments.prec.offline import OfflineBundle, PreferenceSpace, load_or_build
+from pluralign.experiments.prec.config import PrecConfig
+from pluralign.experiments.prec.offline import OfflineBundle, PreferenceSpace, load_or_build
 from pluralign.bpref import make_teacher
-from pluralign.cli.common import CellStore, write_json
+from pluralign.runs import CellStore, write_json
 from pluralign.data import Ratings
 from pluralign.em import EMConfig, MixtureEM, adjusted_rand_index
 from pluralign.prec.decoders import ClusterDecoders, DecoderMixture
@@ -317,7 +317,7 @@ def run_prec(
     summary["cache_dir"] = str(bundle.cache_dir)
     summary["pca_explained_variance_ratio"] = bundle.space.explained_variance_ratio
     write_json(out / "results.json", summary)
-    from experiments.prec.plots import cluster_pictures, fig2_panel
+    from pluralign.paper_figures.prec import cluster_pictures, fig2_panel
 
     fig2_panel(summary, out / f"fig2_{env_id}_{teacher}.png")
     cluster_pictures(store, summary, out / f"clusters_{env_id}_{teacher}.png")

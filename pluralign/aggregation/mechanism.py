@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from theory.validation import as_finite_array
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "QuadraticVCG",

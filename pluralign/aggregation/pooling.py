@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from pluralign.aggregation.social_choice import log_power_mean
-from theory.validation import as_finite_array
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "validate_distributions",

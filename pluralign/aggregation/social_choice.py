@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
-from theory.validation import as_finite_array
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "RULES",

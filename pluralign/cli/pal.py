@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run
+from pluralign.runs import Profile, prepare_run
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 
 app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", no_args_is_help=True)
 
@@ -20,7 +21,7 @@ app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", n
 @app.command("sim")
 def sim(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """The PAL simulation: accuracy vs K, vs samples per seen / unseen user, random vs active queries."""
-    from sims import pal_sim
+    from pluralign.sims import pal_sim
 
     cfg = {"profile_settings": pal_sim.PROFILES[Profile(profile).value]}
     out_dir = prepare_run("pal sim", out, profile, seed, cfg)
@@ -36,14 +37,14 @@ def persona(
     seed: SeedOpt = 0,
     out: OutOpt = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder of the persona *.jsonl files "
-                        "(default: $PLURALIGN_ANTHROPIC_PERSONA_DIR, or anthropic-persona under $PLURALIGN_DATA / ../shared/data).")] = None,
+                        "(default: $PLURALIGN_ANTHROPIC_PERSONA_DIR, else anthropic-persona/ under $PLURALIGN_DATA, else the shipped copy).")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Embedding cache root "
                          "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
                     "the numbers do not depend on it.")] = 2,
 ) -> None:
     """The persona experiment (App. D.4): seen / unseen accuracy over K and K* on real statements."""
-    from experiments import pal_persona
+    from pluralign.experiments import pal_persona
 
     try:
         pal_persona.load_persona(data_dir)
@@ -63,7 +64,7 @@ def persona(
 @app.command("bounds")
 def bounds(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """Thm. 1/2 vs Prop. C.4: per-user samples to a target excess risk as D grows (K fixed) and as K grows."""
-    from experiments import pal_bounds_check
+    from pluralign.sims import pal_bounds as pal_bounds_check
 
     cfg = {"profile_settings": pal_bounds_check.PROFILES[Profile(profile).value]}
     out_dir = prepare_run("pal bounds", out, profile, seed, cfg)

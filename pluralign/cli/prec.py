@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run
+from pluralign.runs import Profile, prepare_run
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
@@ -30,8 +31,8 @@ def run(
     """Offline data -> PCA preference space -> SPR encoder -> users' labels -> leaky EM for every K ->
     one PPO per cluster -> evaluation and welfare. Resumes from finished cells."""
     try:
-        from experiments.prec.config import make_config
-        from experiments.prec.pipeline import parse_noise, run_prec
+        from pluralign.experiments.prec.config import make_config
+        from pluralign.experiments.prec.pipeline import parse_noise, run_prec
         from pluralign.prec.labelers import POPULATIONS
         from pluralign.rl.envs import check_env_id
     except ModuleNotFoundError as exc:  # gymnasium / mujoco / SB3 are the optional extra pluralign[rl]

@@ -17,11 +17,11 @@ from pluralign.cli.common import fail
 
 # command name -> (module, one-line help)
 STUDIES: dict[str, tuple[str, str]] = {
-    "prec-bandit": ("sims.prec_bandit", "Bandit-PREC: leaky EM over users, welfare vs K (seed 000)."),
-    "mpi": ("sims.mpi", "EM-DPO binary vs ternary on the MPI personality items (seed 001, Table 1)."),
-    "identifiability": ("sims.identifiability", "Latent-class logit recovery vs N for n = 2..5 (seed 001, sec. 4)."),
-    "mmra": ("sims.mmra", "MMRA (LW, original, AE) max regret on the tabular testbed (seed 001, Table 3)."),
-    "aggregation": ("sims.aggregation", "Centroid collapse, social choice, pooling, mechanisms (seeds 003, 004)."),
+    "prec-bandit": ("pluralign.sims.prec_bandit", "Bandit-PREC: leaky EM over users, welfare vs K (seed 000)."),
+    "mpi": ("pluralign.sims.mpi", "EM-DPO binary vs ternary on the MPI personality items (seed 001, Table 1)."),
+    "identifiability": ("pluralign.sims.identifiability", "Latent-class logit recovery vs N for n = 2..5 (seed 001, sec. 4)."),
+    "mmra": ("pluralign.sims.mmra", "MMRA (LW, original, AE) max regret on the tabular testbed (seed 001, Table 3)."),
+    "aggregation": ("pluralign.sims.aggregation", "Centroid collapse, social choice, pooling, mechanisms (seeds 003, 004)."),
 }
 
 

@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pluralign.cli.common import OutOpt, Profile, ProfileOpt, SeedOpt, prepare_run, write_json
+from pluralign.runs import Profile, prepare_run, write_json
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt
 
 app = typer.Typer(help="Verifiable routines: identifiability, leaky ELBO, PAL bounds, MMRA-AE game.",
                   no_args_is_help=True)
@@ -33,7 +34,7 @@ INSTANCES = {Profile.smoke: 3, Profile.quick: 20, Profile.paper: 100}
 @app.command("check")
 def check(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """Check every statement on random instances; exit 1 if one that should hold fails."""
-    from theory.check import run_checks
+    from pluralign.theory.check import run_checks
 
     n_instances = INSTANCES[Profile(profile)]
     out_dir = prepare_run("theory check", out, profile, seed, {"n_instances": n_instances})

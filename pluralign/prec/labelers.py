@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pluralign._seeding import as_generator
+from pluralign.seeding import as_generator
 
 __all__ = [
     "N_FEATURES",

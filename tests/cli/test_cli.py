@@ -10,7 +10,7 @@ import sys
 from typer.testing import CliRunner
 
 from pluralign.cli import GROUPS, app
-from pluralign.cli.common import CellStore, Profile, prepare_run, write_json
+from pluralign.runs import CellStore, Profile, prepare_run, write_json
 
 runner = CliRunner()
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from experiments.pal_bounds_check import fit_free_ideal_points, oracle_pal
-from experiments.pal_persona import (MAP_WEIGHT_DECAY, PersonaConfig, load_persona, make_population, pal_config,
+from pluralign.sims.pal_bounds import fit_free_ideal_points, oracle_pal
+from pluralign.experiments.pal_persona import (MAP_WEIGHT_DECAY, PersonaConfig, load_persona, make_population, pal_config,
                                      split_by_statement, validation_sweep)
 from pluralign.cli import app
 from pluralign.data import Choices
 from pluralign.pal.embed import cache_dir, texts_key
-from sims._pal_problem import PALSimConfig, make_problem
+from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
 
 
 def _fake_persona(root, n=40, dims=("interest-in-a", "interest-in-b")):

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 pytest.importorskip("gymnasium")
 pytest.importorskip("stable_baselines3")
 
-import experiments.prec.pipeline as pipeline  # noqa: E402
-from experiments.prec.config import make_config  # noqa: E402
-from experiments.prec.offline import PreferenceSpace, load_or_build  # noqa: E402
+import pluralign.experiments.prec.pipeline as pipeline  # noqa: E402
+from pluralign.experiments.prec.config import make_config  # noqa: E402
+from pluralign.experiments.prec.offline import PreferenceSpace, load_or_build  # noqa: E402
 from pluralign.cli import app  # noqa: E402
 from pluralign.prec.decoders import ClusterDecoders  # noqa: E402
 

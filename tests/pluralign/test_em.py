@@ -19,7 +19,7 @@ from pluralign.em import (
     match_components,
     matched_accuracy,
 )
-from theory import leaky_elbo as le
+from pluralign.theory import leaky_elbo as le
 
 EPS = 1e-4
 

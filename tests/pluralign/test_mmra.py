@@ -24,7 +24,7 @@ from pluralign.mmra import (
     mmra_lw,
     mmra_original,
 )
-from theory.zero_sum import min_max_regret, regret_matrix, solve_lp
+from pluralign.theory.zero_sum import min_max_regret, regret_matrix, solve_lp
 
 torch.set_num_threads(1)
 

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from pluralign.cli import app
 from pluralign.personalization import pooled_bt_saturated
-from sims import _aggregation_centroid as centroid
-from sims.aggregation import PROFILES
+from pluralign.sims.aggregation import centroid
+from pluralign.sims.aggregation import PROFILES
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):

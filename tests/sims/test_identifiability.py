@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from pluralign.cli import app
 from pluralign.em import LatentClassLogit
-from sims.identifiability import TRUE_BETAS, TRUE_WEIGHTS, NewtonLatentClassLogit, recovery_errors, simulate
+from pluralign.sims.identifiability import TRUE_BETAS, TRUE_WEIGHTS, NewtonLatentClassLogit, recovery_errors, simulate
 
 
 def test_cli_smoke(tmp_path):
@@ -46,7 +46,7 @@ def test_simulation_seeded_and_binary_pair_is_invisible():
     assert np.array_equal(a.chosen, b.chosen) and np.array_equal(ta, tb)
     # per user, .3 sigma(b.D) + .3 sigma(-b.D) = .3 = .3/2 + .3/2: the likelihood of binary data is
     # EXACTLY that of the pair collapsed to indifferent users; with three options it is not
-    from theory.leaky_elbo import marginal_log_likelihood
+    from pluralign.theory.leaky_elbo import marginal_log_likelihood
 
     collapsed = TRUE_BETAS.copy()
     collapsed[:2] = 0.0

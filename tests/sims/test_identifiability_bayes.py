@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pymc")
 
-from sims.identifiability_bayes import BayesSettings, compare, null_space_n2  # noqa: E402
+from pluralign.sims.identifiability.bayes import BayesSettings, compare, null_space_n2  # noqa: E402
 
 
 @pytest.mark.bayes

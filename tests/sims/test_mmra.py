@@ -14,7 +14,7 @@ def test_cli_smoke(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert (out / "max_regret.png").stat().st_size > 0
     cell = res["cells"][0]["metrics"]
-    from sims.mmra import ROWS
+    from pluralign.sims.mmra import ROWS
 
     for row in ROWS:
         assert cell[row]["max_regret"] >= -1e-9

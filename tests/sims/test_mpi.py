@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from pluralign.cli import app
 from pluralign.emdpo import load_mpi_items, mpi_testbed
-from sims.mpi import binary_invisible_check
+from pluralign.sims.mpi import binary_invisible_check
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):

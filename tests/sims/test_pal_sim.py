@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pluralign.cli import app
-from sims._pal_eval import (active_ratio, anchored_prototypes, oracle_map_group_points, prototype_recovery,
+from pluralign.pal.evaluation import (active_ratio, anchored_prototypes, oracle_map_group_points, prototype_recovery,
                             samples_to_reach)
-from sims._pal_problem import PALSimConfig, make_problem
+from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
 
 
 @settings(max_examples=15)

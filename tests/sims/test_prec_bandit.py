@@ -6,8 +6,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from pluralign.cli import app
-from sims._prec_bandit_study import Profile, done_when, run_cell, settings_for
-from sims._prec_bandit_world import WorldSettings, make_world
+from pluralign.sims.prec_bandit.study import Profile, done_when, run_cell, settings_for
+from pluralign.sims.prec_bandit.world import WorldSettings, make_world
 
 
 def test_cli_smoke(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pluralign.cli.theory import app
-from theory import check as chk
+from pluralign.theory import check as chk
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.integrate import dblquad, quad
 from scipy.stats import norm
 
-from theory import identifiability as idf
+from pluralign.theory import identifiability as idf
 
 
 @st.composite

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from theory import leaky_elbo as le
+from pluralign.theory import leaky_elbo as le
 
 
 @st.composite

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import pal_bounds as pb
+from pluralign.theory import pal_bounds as pb
 
 
 @st.composite

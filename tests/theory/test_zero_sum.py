@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.zero_sum import (
+from pluralign.theory.zero_sum import (
     ZeroSumSolution,
     convergence_curve,
     duality_gap,

@@ -29,9 +29,10 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
-from pluralign.cli.common import CellStore, OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run, write_json
+from pluralign.runs import CellStore, Profile, prepare_run, write_json
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 from pluralign.emdpo import LogLinearPolicy, load_mpi_items, mpi_testbed
-from sims._emdpo_common import evaluate, fit_all_methods, settings_dict, settings_for
+from pluralign.sims.emdpo_common import evaluate, fit_all_methods, settings_dict, settings_for
 
 METHODS = ("em_dpo", "cluster_dpo", "vanilla_dpo", "true_label_dpo")
 METRICS = ("accuracy", "reward_margin", "regret")
@@ -45,7 +46,7 @@ def binary_invisible_check(tb, n_triples: int = 2000, seed: int = 0) -> dict:
     eq. 5) over all item pairs (n = 2) and over random item triples (n = 3), the odd part of f, and the local
     identifiability (Jacobian rank of (atoms, weights) -> choice probabilities) at n = 2 and n = 3 with the
     null-space directions at n = 2."""
-    from theory.identifiability import choice_probabilities, finite_mixing, local_identifiability
+    from pluralign.theory.identifiability import choice_probabilities, finite_mixing, local_identifiability
 
     psi = tb.psi[0]  # psi does not depend on the prompt
     f = finite_mixing(tb.betas, tb.type_probs)
@@ -162,7 +163,7 @@ def cli(
     profile: ProfileOpt = Profile.quick,
     seed: SeedOpt = 0,
     out: OutOpt = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with mpi_120.csv / mpi_1k.csv (default $PLURALIGN_MPI_DIR, or mpi under $PLURALIGN_DATA / ../shared/data).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with mpi_120.csv / mpi_1k.csv (default $PLURALIGN_MPI_DIR, else mpi/ under $PLURALIGN_DATA, else the shipped copy).")] = None,
     inventory: Annotated[str, typer.Option("--inventory", help="120 (mpi_120.csv) or 1k (mpi_1k.csv, de-duplicated).")] = "120",
     n_users: Annotated[int | None, typer.Option("--n-users", help="Override the profile's number of users.")] = None,
     n_seeds: Annotated[int | None, typer.Option("--n-seeds", help="Override the profile's number of seeds.")] = None,

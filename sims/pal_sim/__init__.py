@@ -1,6 +1,6 @@
 """The PAL simulation (seed 002: Chen et al. 2024, PAL, sec. 4.2, Fig. 5, App. D.1 / D.2 / D.3.1).
 
-A known ground truth (:mod:`sims._pal_problem`: items ~ N(0, I/d), linear f*, K* separated prototypes,
+A known ground truth (:mod:`pluralign.sims.pal_sim.problem`: items ~ N(0, I/d), linear f*, K* separated prototypes,
 mixture or partition users) and PAL-A with a linear map learned from the comparisons. Sweeps:
 
 * Fig. 5 (b) — held-out accuracy of seen users vs the number of prototypes K (mixture and partition);
@@ -9,13 +9,13 @@ mixture or partition users) and PAL-A with a linear map learned from the compari
   fitted), random queries vs active queries (:mod:`pluralign.pal.active`), and zero-shot;
 * App. D.1 / D.2 pictures at d = 2: true vs learned prototypes and ideal points, seen and unseen users;
 * prototype recovery after alignment (Hungarian in the item space, distances through the true map, see
-  :func:`sims._pal_eval.prototype_recovery`). PAL-A's *prototypes* are not identified by choices even
+  :func:`pluralign.pal.evaluation.prototype_recovery`). PAL-A's *prototypes* are not identified by choices even
   when its ideal points are: any simplex containing the users' ideal points, with the users' weights
   moved inward, gives the same scores (the learner, started from uniform weights, settles on users with
   weights such as (0.75, 0.05, 0.2) in the partition setting and prototypes pushed outward). Under the
   anchor condition (every true prototype has users at it: the partition setting) the identified
   objects are the users' ideal points at the prototypes, so next to the raw learned prototypes we report
-  three *anchored* estimates (:func:`sims._pal_eval.anchored_prototypes`): ``anchors`` (the earlier one),
+  three *anchored* estimates (:func:`pluralign.pal.evaluation.anchored_prototypes`): ``anchors`` (the earlier one),
   the learned ideal point of the single seen user with the largest weight on k; ``anchors_group``, the
   mean learned ideal point of the seen users whose dominant weight is k; and ``anchors_cluster`` (the
   binding estimator), the mean learned ideal point of each of K K-means clusters of the users' ideal
@@ -63,18 +63,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pluralign.cli.common import CellStore, Profile, write_json
+from pluralign.runs import CellStore, Profile, write_json
 from pluralign.pal import PALConfig, PALRewardModel
-from sims._pal_eval import (active_ratio, anchored_prototypes, fewshot_curves, oracle_map_group_points,
+from pluralign.pal.evaluation import (active_ratio, anchored_prototypes, fewshot_curves, oracle_map_group_points,
                             prototype_recovery)
-from sims._pal_problem import PALSimConfig, make_problem
+from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
 
 __all__ = ["PROFILES", "run_cell", "run", "summarize"]
 
 PROTOTYPE_TOLERANCE = 0.25
 """Done-when threshold, fixed before the first run: every matched learned prototype lies within this
 fraction of the true prototypes' minimum separation (partition setting, K = K*), both distances in one
-metric.  The binding metric is the utility metric M* = A*'A* (see :func:`sims._pal_eval.prototype_recovery`);
+metric.  The binding metric is the utility metric M* = A*'A* (see :func:`pluralign.pal.evaluation.prototype_recovery`);
 the first runs used A* and it is still reported (the switch is explained in the module docstring)."""
 
 RECOVERY_METRIC = ("utility: ||M*(p_hat - p)|| with M* = A*'A*, relative to min_{k != l} ||M*(p_k - p_l)||; for "

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pluralign.cli.common import CellStore, Profile, run_cells, write_json
+from pluralign.runs import CellStore, Profile, run_cells, write_json
 from pluralign.data import Choices
 from pluralign.datasets import dataset_dir
 from pluralign.pal import PALConfig, PALRewardModel

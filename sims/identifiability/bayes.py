@@ -98,7 +98,7 @@ def null_space_n2(b=TRUE_B, seed: int = 0) -> np.ndarray:
 
     Parameter order (atoms row-major, then the first M - 1 weights) is the one
     :func:`theory.identifiability.choice_jacobian` uses."""
-    from theory.identifiability import local_identifiability
+    from pluralign.theory.identifiability import local_identifiability
 
     atoms = np.stack([-np.asarray(b, float), np.asarray(b, float)])
     li = local_identifiability(atoms, [0.5, 0.5], n=2, seed=seed)

@@ -2,7 +2,7 @@
 App. C; Prop. C.4 after Canal et al.): how many comparisons a user needs as the item dimension D grows
 with the number of prototypes K fixed.
 
-Set-up (the simulation's ground truth, :mod:`sims._pal_problem`, mixture setting, logit choices with
+Set-up (the simulation's ground truth, :mod:`pluralign.sims.pal_sim.problem`, mixture setting, logit choices with
 inverse temperature ``beta``, so that the fitted models are correctly specified -- with noiseless choices
 a fixed-scale logistic fit of w or a is biased, since pushing the ideal point away inflates margins): the
 shared part (the metric f* and the K prototypes) is taken as known — the limit of many seen users, where
@@ -33,11 +33,11 @@ from scipy.optimize import minimize
 from scipy.special import log_expit
 from tqdm.auto import tqdm
 
-from pluralign.cli.common import CellStore, Profile, write_json
+from pluralign.runs import CellStore, Profile, write_json
 from pluralign.data import Choices
 from pluralign.pal import PALA, PALConfig, PALRewardModel, make_map
-from sims._pal_eval import samples_to_reach
-from sims._pal_problem import PALSimConfig, make_problem
+from pluralign.pal.evaluation import samples_to_reach
+from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
 
 __all__ = ["PROFILES", "oracle_pal", "fit_free_ideal_points", "run_cell", "run"]
 
@@ -126,7 +126,7 @@ def run_cell(D: int, K: int, m_grid, n_users: int, n_test: int, seed: int, beta:
 
 def _theory(D_grid, K, K_grid, K_D, eps_theory=0.5) -> dict:
     try:
-        from theory.pal_bounds import prop_c4_bound, sample_complexity, thm2_bound
+        from pluralign.theory.pal_bounds import prop_c4_bound, sample_complexity, thm2_bound
     except ImportError:  # pragma: no cover - the theory layer ships with the package
         return {}
     kw = dict(N=100, B=1.0)

@@ -37,7 +37,8 @@ import torch
 import typer
 from tqdm import tqdm
 
-from pluralign.cli.common import CellStore, OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run, write_json
+from pluralign.runs import CellStore, Profile, prepare_run, write_json
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 from pluralign.emdpo import EMDPO, LogLinearPolicy, TabularTestbed, load_mpi_items, match_types, mpi_testbed, vanilla_dpo
 from pluralign.mmra import (
     ae_regret_bound,
@@ -48,8 +49,8 @@ from pluralign.mmra import (
     mmra_lw,
     mmra_original,
 )
-from sims._emdpo_common import settings_dict, settings_for
-from theory.zero_sum import min_max_regret, optimal_weight_ranges, regret_matrix
+from pluralign.sims.emdpo_common import settings_dict, settings_for
+from pluralign.theory.zero_sum import min_max_regret, optimal_weight_ranges, regret_matrix
 
 ROWS = ("vanilla_dpo", "uniform_mixture", "mmra_lw", "mmra_original", "mmra_ae", "mmra_ae_with_vanilla",
         "best_mixture", "oracle_ae")
@@ -185,7 +186,7 @@ def cli(
     profile: ProfileOpt = Profile.quick,
     seed: SeedOpt = 0,
     out: OutOpt = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files (default $PLURALIGN_MPI_DIR, or mpi under $PLURALIGN_DATA / ../shared/data).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files (default $PLURALIGN_MPI_DIR, else mpi/ under $PLURALIGN_DATA, else the shipped copy).")] = None,
     n_options: Annotated[int, typer.Option("--n-options", help="Options per preference (2 = Bradley-Terry, 3 = ternary).")] = 3,
     prefs_per_user: Annotated[int, typer.Option("--prefs-per-user", help="Preferences per user (1 = seed 001's Table 1 data; more = annotators who label several items).")] = 1,
     testbed: Annotated[str, typer.Option("--testbed", help="'mpi' (the MPI personalities) or 'random' (one random linear-reward instance per seed).")] = "mpi",

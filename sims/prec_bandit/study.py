@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pluralign.cli.common import CellStore, Profile, run_cells, write_json
-from sims._prec_bandit_world import WorldSettings, make_world
+from pluralign.runs import CellStore, Profile, run_cells, write_json
+from pluralign.sims.prec_bandit.world import WorldSettings, make_world
 
 NOISES = ("oracle", "noise1", "noise2")
 FEATURES = ("encoder", "random")

@@ -4,11 +4,11 @@ centroid collapse of one Bradley-Terry reward on a mixture of opposed groups (se
 Parts (each in its own helper module, each cell stored by :class:`pluralign.cli.common.CellStore` so an
 interrupted run resumes):
 
-1. ``personalization`` (:mod:`sims._aggregation_personalization`) — bias^2 / variance / MSE of shared-
+1. ``personalization`` (:mod:`pluralign.sims.aggregation.personalization`) — bias^2 / variance / MSE of shared-
    representation personalized rewards vs individual, pooled and clustered models as labels per user shrink.
-2-4. ``rules`` (:mod:`sims._aggregation_rules`) — social-choice rules on a divided population, opinion-pool
+2-4. ``rules`` (:mod:`pluralign.sims.aggregation.rules`) — social-choice rules on a divided population, opinion-pool
    properties, and the misreport search against the VCG mechanisms (>= 500 instances at quick).
-5. ``centroid`` (:mod:`sims._aggregation_centroid`) — closed-form pooled BT centroid vs simulation, minority
+5. ``centroid`` (:mod:`pluralign.sims.aggregation.centroid`) — closed-form pooled BT centroid vs simulation, minority
    welfare vs split (50/50 .. 90/10, including 51/49), welfare vs labels per user.
 
 Writes ``config.json``, ``results.json`` and ``aggregation.png`` under ``--out``.
@@ -19,7 +19,8 @@ from __future__ import annotations
 import copy
 import time
 
-from pluralign.cli.common import CellStore, OutOpt, Profile, ProfileOpt, SeedOpt, prepare_run, write_json
+from pluralign.runs import CellStore, Profile, prepare_run, write_json
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt
 
 _SPLITS = [0.5, 0.51, 0.6, 0.7, 0.8, 0.9]
 
@@ -85,8 +86,8 @@ def cli(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = No
     import torch
     from tqdm.auto import tqdm
 
-    from sims import _aggregation_centroid, _aggregation_personalization, _aggregation_rules
-    from sims._aggregation_plot import plot
+    from pluralign.sims.aggregation import centroid as _aggregation_centroid, personalization as _aggregation_personalization, rules as _aggregation_rules
+    from pluralign.paper_figures.aggregation import plot
 
     torch.set_num_threads(1)
     cfg = PROFILES[Profile(profile).value]

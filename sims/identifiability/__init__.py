@@ -23,7 +23,8 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
-from pluralign.cli.common import CellStore, OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run, write_json
+from pluralign.runs import CellStore, Profile, prepare_run, write_json
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 from pluralign.data import Choices
 from pluralign.em import EMConfig, LatentClassLogit, MixtureEM, match_components
 
@@ -47,7 +48,7 @@ class StudySettings:
     tol: float = 1e-6
     """EM relative tolerance"""
     bayes: bool = True
-    """also run the pymc posterior comparison (sims.identifiability_bayes) for n = 2 vs n = 3"""
+    """also run the pymc posterior comparison (sims.identifiability.bayes) for n = 2 vs n = 3"""
     bayes_N: int = 300
     """users in the pymc runs"""
     bayes_draws: int = 200
@@ -157,7 +158,7 @@ def fit_cell(N: int, n: int, seed: int, s: StudySettings) -> dict:
     out["marginal_ll"] = em.trace_[-1]["marginal_ll"]
     out["n_iter"] = len(em.trace_)
     # the log-likelihood of the truth on the same data (is the truth's likelihood matched or beaten?)
-    from theory.leaky_elbo import marginal_log_likelihood
+    from pluralign.theory.leaky_elbo import marginal_log_likelihood
 
     out["true_marginal_ll"] = float(marginal_log_likelihood(LatentClassLogit(ch).log_likelihood(TRUE_BETAS), TRUE_WEIGHTS))
     return out
@@ -215,11 +216,11 @@ def run_bayes(s: StudySettings, seed: int, out: Path) -> dict:
     pair's symmetric part."""
     import logging
 
-    from sims.identifiability_bayes import BayesSettings, compare
+    from pluralign.sims.identifiability.bayes import BayesSettings, compare
 
     path = out / "bayes.json"
     if path.exists():
-        from pluralign.cli.common import read_json
+        from pluralign.runs import read_json
 
         return read_json(path)
     logging.getLogger("pymc").setLevel(logging.ERROR)

@@ -7,7 +7,7 @@ genuine disagreement. This study puts the same reward side (decoders, leaky EM, 
 welfare: the code the MuJoCo pipeline uses) on a testbed whose optimum is computable, so the claim
 "some intermediate K beats both K = 1 and K = N" can be checked cheaply and exactly.
 
-The testbed (``sims/_prec_bandit_world.py``):
+The testbed (``sims/prec_bandit/world.py``):
 
 * Behaviours. A behaviour is a trajectory of T = 30 steps of a latent style z_t in R^3: a per-behaviour
   mean c_b plus an AR(1) fluctuation. The true reward features are phi_t = sigmoid(z_t) in (0, 1)^3
@@ -48,15 +48,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from pluralign.cli.common import OutOpt, Profile, ProfileOpt, SeedOpt, fail, prepare_run
+from pluralign.runs import Profile, prepare_run
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 
-# The study itself lives in sims/_prec_bandit_study.py, imported inside ``cli``: this module is imported
+# The study itself lives in sims/prec_bandit/study.py, imported inside ``cli``: this module is imported
 # while pluralign.cli registers its commands, so it must not import anything that imports pluralign.cli.
 
 
 def cli(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """Bandit-PREC: leaky EM over users, welfare vs K (seed 000)."""
-    from sims._prec_bandit_study import MEASURES, run, settings_for
+    from pluralign.sims.prec_bandit.study import MEASURES, run, settings_for
 
     st = settings_for(profile)
     if st.world.n_users not in st.Ks or 1 not in st.Ks:

@@ -1,0 +1,86 @@
+"""The one plotting style of the package: backend, sizes, colours, the error-bar convention, saving.
+
+Every figure of :mod:`pluralign.paper_figures` is drawn through this module:
+
+* ``figure(ncols, nrows)`` — a figure on the non-interactive Agg backend, panel size :data:`PANEL`;
+* ``color_for(key)`` — one colour per method, teacher or K everywhere (:data:`COLORS`, :func:`k_color`);
+* :data:`ERRORBARS` — the error-bar convention, "mean ± s.e.m. over seeds" (:func:`pluralign.runs.mean_sem`),
+  stated in every caption through :func:`caption`;
+* ``save(fig, path)`` — PNG (:data:`DPI`) and a vector PDF beside it; returns the PNG path.
+
+Figures read results files only and never train anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display, no window: figures are files
+import matplotlib.pyplot as plt  # noqa: E402
+
+DPI = 130
+"""Resolution of every PNG."""
+PANEL = (4.4, 3.4)
+"""Width and height of one panel, in inches."""
+ERRORBARS = "mean ± s.e.m. over seeds"
+"""The error-bar convention of every figure and table (pluralign.runs.mean_sem)."""
+CAPSIZE = 3
+
+COLORS: dict[str, str] = {
+    # teachers (B-Pref, seed 000 Table 1)
+    "oracle": "tab:green", "noise1": "tab:orange", "noise2": "tab:red",
+    # methods
+    "em_dpo": "tab:blue", "cluster_dpo": "tab:purple", "vanilla_dpo": "tab:gray", "true_label_dpo": "k",
+    "mmra_lw": "tab:olive", "mmra_original": "tab:cyan", "mmra_ae": "tab:blue", "mmra_ae_with_vanilla": "navy",
+    "uniform_mixture": "tab:brown", "best_mixture": "tab:pink",
+    "pooled": "C0", "pooled_population": "C0", "individual": "C1", "shared": "C2", "clustered": "C3",
+    "oracle_reward": "k", "PAL-A": "tab:blue", "PAL-B": "tab:orange",
+    # feedback
+    "binary": "tab:orange", "ternary": "tab:blue",
+}
+"""One colour per named method / teacher / feedback type, the same in every figure."""
+
+
+def k_color(K: int) -> tuple:
+    """The colour of K clusters (K = 1 .. 30 on one sequential map, the same in every figure)."""
+    import numpy as np
+
+    return plt.get_cmap("viridis")(float(np.clip(np.log(max(int(K), 1)) / np.log(30.0), 0.0, 1.0)))
+
+
+def color_for(key) -> object:
+    """The colour of a method / teacher name, or of a number of clusters K."""
+    if isinstance(key, (int,)) and not isinstance(key, bool):
+        return k_color(key)
+    return COLORS.get(str(key), "k")
+
+
+def figure(ncols: int = 1, nrows: int = 1, **kw):
+    """``plt.subplots`` with the package's panel size; returns (fig, axes)."""
+    kw.setdefault("figsize", (PANEL[0] * ncols, PANEL[1] * nrows))
+    kw.setdefault("squeeze", False)
+    return plt.subplots(nrows, ncols, **kw)
+
+
+def caption(text: str, profile: str | None = None, seeds=None) -> str:
+    """A caption that states the error-bar convention and, when given, the profile and seeds the figure
+    came from (so a smoke-scale picture is never mistaken for a result)."""
+    parts = [text.rstrip(".") + f"; error bars: {ERRORBARS}"]
+    if profile is not None:
+        parts.append(f"profile {profile}")
+    if seeds is not None:
+        parts.append(f"seeds {seeds}")
+    return ". ".join(parts[:1]) + ("" if len(parts) == 1 else " (" + ", ".join(parts[1:]) + ")")
+
+
+def save(fig, path: str | Path) -> Path:
+    """Write ``fig`` as PNG at :data:`DPI` and as a vector PDF beside it; close it; return the PNG path."""
+    path = Path(path).with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path
