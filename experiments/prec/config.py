@@ -1,4 +1,8 @@
-"""Configuration of the MuJoCo PREC pipeline (seed 000) and its three profiles.
+"""Settings of the MuJoCo PREC pipeline (seed 000) and its three profiles.
+
+:func:`make_config` is the profile table (one :class:`PrecConfig` per :class:`pluralign.runs.Profile`
+and environment: the offline agents' target velocities are per environment); :data:`PROFILES` holds the
+profiles for :data:`DEFAULT_ENV`, the study shape's ``settings_for(PROFILES, profile)``.
 
 * ``paper``  — the seed's scale: N = 30 users x M = 50 segments of T = 30 steps, K in {1, 2, 3, 5, 10, 30},
   one PPO per cluster at Table 2's 1.5M steps (:meth:`pluralign.rl.PPOConfig.paper`), E = 10 evaluation
@@ -15,13 +19,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from pluralign.prec.decoders import DecoderConfig
 from pluralign.rl.ppo import PPOConfig
 from pluralign.rl.spr import SPRConfig
+from pluralign.runs import Profile
 
-__all__ = ["OfflineConfig", "PrecConfig", "TARGET_VELOCITIES", "make_config", "config_hash"]
+__all__ = ["DEFAULT_ENV", "NOISE_NAMES", "OfflineConfig", "PROFILES", "PrecConfig", "TARGET_VELOCITIES", "config_hash",
+           "make_config", "parse_noise"]
+
+DEFAULT_ENV = "HalfCheetah-v5"
+"""The environment of :data:`PROFILES` (and of ``pluralign prec run`` without ``--env``)."""
+
+NOISE_NAMES = {"0": "oracle", "oracle": "oracle", "1": "noise1", "noise1": "noise1", "2": "noise2", "noise2": "noise2"}
+"""Accepted spellings of the teacher: 0 / oracle, 1 / noise1, 2 / noise2."""
+
+
+def parse_noise(noise) -> str:
+    """The teacher's name (oracle, noise1 or noise2) from any accepted spelling; ValueError otherwise."""
+    key = str(noise).strip().lower()
+    if key not in NOISE_NAMES:
+        raise ValueError(f"noise: must be 0/oracle, 1/noise1 or 2/noise2, got {noise!r}")
+    return NOISE_NAMES[key]
 
 TARGET_VELOCITIES: dict[str, tuple[float, ...]] = {
     "HalfCheetah-v5": (0.5, 2.0, 4.0, 6.0),
@@ -53,7 +73,8 @@ class OfflineConfig:
 
 @dataclass
 class PrecConfig:
-    """The whole PREC run for one environment and one teacher."""
+    """The whole PREC run for one environment and one teacher (everything ``run`` depends on; written to
+    config.json)."""
 
     profile: str
     """smoke, quick or paper."""
@@ -87,17 +108,54 @@ class PrecConfig:
     """Seeds (replicates of users, labels, EM and PPO); offline data and encoder are shared by them."""
     use_encoder: bool = True
     """False = the Fig. 12 ablation: decoders read the standardized raw state-action."""
+    env: str = DEFAULT_ENV
+    """MuJoCo environment (one of :data:`TARGET_VELOCITIES`)."""
+    noise: str = "noise2"
+    """B-Pref teacher of the labels: oracle, noise1 or noise2 (Table 1's mixed levels)."""
+    n_jobs: int = 1
+    """Worker processes for the offline agents, leaky EM and PPO (the numbers do not depend on it)."""
+    backend: str = "loky"
+    """loky (local processes) or ray (the same tasks on a Ray cluster; needs pluralign[ray])."""
+    cache_dir: str = "results/prec/cache"
+    """Shared cache of offline data, preference space and encoder (keyed by env, profile, seed and config)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def validate(self) -> "PrecConfig":
+        """``self`` with the teacher's name normalized; ValueError naming the field for bad values."""
+        from pluralign.prec.labelers import POPULATIONS
 
-def make_config(profile: str, env_id: str) -> PrecConfig:
-    """The configuration of ``profile`` for ``env_id``."""
+        if self.env not in TARGET_VELOCITIES:
+            raise ValueError(f"env: must be one of {', '.join(TARGET_VELOCITIES)}, got {self.env!r}")
+        if self.population not in POPULATIONS:
+            raise ValueError(f"population: must be one of {sorted(POPULATIONS)}, got {self.population!r}")
+        for name in ("n_users", "n_segments", "segment_len", "n_seeds", "n_jobs", "em_restarts", "em_max_iter",
+                     "eval_episodes"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if not self.Ks or any(int(K) < 1 or int(K) > self.n_users for K in self.Ks):
+            raise ValueError(f"Ks: every K must lie in 1..n_users = {self.n_users}, got {tuple(self.Ks)}")
+        if not 0.0 <= self.leak < 1.0:
+            raise ValueError(f"leak: must lie in [0, 1), got {self.leak}")
+        if self.backend not in ("loky", "ray"):
+            raise ValueError(f"backend: must be loky or ray, got {self.backend!r}")
+        return replace(self, noise=parse_noise(self.noise))
+
+
+def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig:
+    """The settings of ``profile`` for ``env_id`` (the profile table of the pipeline)."""
+    try:
+        profile = Profile(profile).value
+    except ValueError:
+        raise ValueError(f"profile: must be smoke, quick or paper, got {profile!r}") from None
+    if env_id not in TARGET_VELOCITIES:
+        raise ValueError(f"env: must be one of {', '.join(TARGET_VELOCITIES)}, got {env_id!r}")
     vels = TARGET_VELOCITIES[env_id]
     if profile == "smoke":
         return PrecConfig(
             profile="smoke",
+            env=env_id,
             offline=OfflineConfig(
                 target_velocities=vels[:2],
                 ppo=PPOConfig(total_timesteps=256, n_envs=2, n_steps=64, batch_size=64, n_epochs=1, net_arch=[16]),
@@ -121,6 +179,7 @@ def make_config(profile: str, env_id: str) -> PrecConfig:
     if profile == "quick":
         return PrecConfig(
             profile="quick",
+            env=env_id,
             offline=OfflineConfig(target_velocities=vels[:3]),
             spr=SPRConfig(latent_dim=32, hidden=128, proj_dim=64, horizon=5, batch_size=256, n_updates=1500),
             decoder=DecoderConfig(n_hidden=0, optimizer="lbfgs", n_steps=25, dtype="float64"),
@@ -131,6 +190,7 @@ def make_config(profile: str, env_id: str) -> PrecConfig:
     if profile == "paper":
         return PrecConfig(
             profile="paper",
+            env=env_id,
             offline=OfflineConfig(
                 target_velocities=vels,
                 ppo=PPOConfig(total_timesteps=1_000_000, n_envs=8, n_steps=256, batch_size=256, n_epochs=10),
@@ -146,7 +206,11 @@ def make_config(profile: str, env_id: str) -> PrecConfig:
             em_restarts=5,
             em_max_iter=50,
         )
-    raise ValueError(f"profile: must be smoke, quick or paper, got {profile!r}")
+    raise AssertionError(profile)  # unreachable: Profile has three members
+
+
+PROFILES: dict[Profile, PrecConfig] = {p: make_config(p, DEFAULT_ENV) for p in Profile}
+"""The profiles for :data:`DEFAULT_ENV`; another environment: ``make_config(profile, env_id)``."""
 
 
 def config_hash(obj) -> str:

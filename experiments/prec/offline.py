@@ -10,7 +10,13 @@
 3. The SPR encoder (:mod:`pluralign.rl.spr`) pretrained on all offline state-action data, then frozen.
 
 Everything is cached under ``cache_dir/<env>_<profile>_seed<seed>_<hash>/`` (npz + torch file, written
-atomically) and shared by every run (all teachers, all replicate seeds) of that env, profile and seed.
+atomically) and shared by every run (all teachers, all replicates) of that env, profile and seed.
+
+Seeds (:mod:`pluralign.seeding`): every stream is a child of the run's base seed under the key
+``"offline"``: ``("offline", "random_policy")`` draws the random policy's actions,
+``("offline", "random_episodes")`` seeds its environments, ``("offline", "agent", i)`` trains agent i
+and ``("offline", "agent", i, "stage", j)`` seeds its stage-j rollouts; ``("offline", "spr")`` seeds
+the encoder.
 """
 
 from __future__ import annotations
@@ -30,8 +36,13 @@ from pluralign.prec.labelers import normalize_features
 from pluralign.rl.envs import collect_episodes, make_env
 from pluralign.rl.ppo import train_ppo
 from pluralign.rl.spr import SPREncoder, fit_spr
+from pluralign.seeding import derive, derive_int
 
-__all__ = ["PreferenceSpace", "collect_offline", "load_or_build", "OfflineBundle"]
+__all__ = ["CACHE_VERSION", "PreferenceSpace", "collect_offline", "load_or_build", "OfflineBundle"]
+
+CACHE_VERSION = 2
+"""Part of every cache key; bumped whenever the same settings and seed give other cached data
+(2: the offline streams are derived by :mod:`pluralign.seeding`), so a stale cache is never read."""
 
 
 def _atomic_save(path: Path, save_fn) -> None:
@@ -52,14 +63,16 @@ def _savez(path, arrays: dict, compressed: bool = False) -> None:
 
 
 def _agent_episodes(env_id: str, cfg: OfflineConfig, v_index: int, seed: int) -> dict:
-    """Train one target-velocity agent and roll it out at every stage (runs in a worker)."""
+    """Train target-velocity agent ``v_index`` of base ``seed`` and roll it out at every stage (runs in a
+    worker)."""
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     threadpool_limits(1)
     v = cfg.target_velocities[v_index]
     stage_cfg = type(cfg.ppo)(**{**cfg.ppo.to_dict(), "total_timesteps": max(1, cfg.ppo.total_timesteps // cfg.n_stages)})
-    model, _ = train_ppo(env_id, stage_cfg, seed, target_velocity=v, max_episode_steps=cfg.max_episode_steps)
+    model, _ = train_ppo(env_id, stage_cfg, derive_int(seed, "offline", "agent", v_index), target_velocity=v,
+                         max_episode_steps=cfg.max_episode_steps)
     parts = []
     for stage in range(1, cfg.n_stages + 1):
         if stage > 1:
@@ -68,7 +81,7 @@ def _agent_episodes(env_id: str, cfg: OfflineConfig, v_index: int, seed: int) ->
             lambda o: model.predict(o, deterministic=False)[0],
             env_id,
             cfg.episodes_per_stage,
-            seed=seed * 1000 + stage * 10,
+            seed=derive_int(seed, "offline", "agent", v_index, "stage", stage),
             max_episode_steps=cfg.max_episode_steps,
         )
         ep["stage"] = np.full(len(ep["t"]), stage)
@@ -91,19 +104,20 @@ def _concat(parts: list[dict]) -> dict:
 
 def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1, progress: bool = True) -> dict:
     """The offline data set: flat per-step arrays obs, act, episode, t, stage, target, x_velocity, env_reward."""
-    rng = np.random.default_rng(seed)
+    from tqdm.auto import tqdm
+
+    rng = derive(seed, "offline", "random_policy")
     env = make_env(env_id, max_episode_steps=cfg.max_episode_steps)
     low, high = env.action_space.low, env.action_space.high
     rand = collect_episodes(
-        lambda o: rng.uniform(low, high, size=(len(o), len(low))), env_id, cfg.random_episodes, seed * 1000 + 7, cfg.max_episode_steps
+        lambda o: rng.uniform(low, high, size=(len(o), len(low))), env_id, cfg.random_episodes,
+        derive_int(seed, "offline", "random_episodes"), cfg.max_episode_steps
     )
     rand["stage"] = np.zeros(len(rand["t"]), dtype=int)
     rand["target"] = np.full(len(rand["t"]), np.nan)
-    seeds = np.random.SeedSequence(seed).generate_state(len(cfg.target_velocities))
-    tasks = [delayed(_agent_episodes)(env_id, cfg, i, int(s) % (2**31)) for i, s in enumerate(seeds)]
-    if progress:
-        print(f"[prec] offline data: {len(tasks)} PPO agents x {cfg.ppo.total_timesteps} steps on {env_id} ...", flush=True)
-    agents = Parallel(n_jobs=min(n_jobs, len(tasks)))(tasks)
+    tasks = [delayed(_agent_episodes)(env_id, cfg, i, seed) for i in range(len(cfg.target_velocities))]
+    par = Parallel(n_jobs=min(n_jobs, len(tasks)), return_as="generator")  # results in task order
+    agents = list(tqdm(par(tasks), total=len(tasks), desc=f"offline PPO agents {env_id}", disable=not progress))
     data = _concat([rand, *agents])
     data["obs"] = data["obs"].astype(np.float32)
     data["act"] = data["act"].astype(np.float32)
@@ -175,7 +189,9 @@ class OfflineBundle:
 
 
 def cache_key(env_id: str, config: PrecConfig, seed: int) -> str:
-    return f"{env_id}_{config.profile}_seed{seed}_{config_hash({'offline': config.offline, 'spr': config.spr})}"
+    """``<env>_<profile>_seed<seed>_<hash of the offline and SPR settings and CACHE_VERSION>``."""
+    h = config_hash({"offline": config.offline, "spr": config.spr, "version": CACHE_VERSION})
+    return f"{env_id}_{config.profile}_seed{seed}_{h}"
 
 
 def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, n_jobs: int = 1, progress: bool = True) -> OfflineBundle:
@@ -203,9 +219,7 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
     else:
         t0 = time.perf_counter()
         torch.set_num_threads(1)  # tiny MLPs: more threads only add spin-wait under contention
-        if progress:
-            print(f"[prec] SPR encoder: {config.spr.n_updates} updates on {len(data['t'])} steps ...", flush=True)
-        spr_cfg = replace(config.spr, seed=int(seed))
+        spr_cfg = replace(config.spr, seed=derive_int(seed, "offline", "spr"))
         encoder, history = fit_spr(data["obs"], data["act"], data["episode"], data["t"], spr_cfg, progress=progress)
         seconds["spr"] = time.perf_counter() - t0
         _atomic_save(f_enc, lambda p: torch.save({"encoder": encoder.state(), "history": history}, p))

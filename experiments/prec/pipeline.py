@@ -1,9 +1,10 @@
 """The MuJoCo PREC pipeline of seed 000, end to end, with resumable cells.
 
-For one environment and one teacher (oracle / noise 1 / noise 2):
+For one environment and one teacher (oracle / noise 1 / noise 2), ``run(settings, seed, out)``:
 
-1. Offline data, PCA preference space and frozen SPR encoder (:mod:`experiments.prec.offline`, cached).
-2. Per replicate seed: N users with simplex weights (:mod:`pluralign.prec.labelers`, a Fig. 3 population),
+1. Offline data, PCA preference space and frozen SPR encoder (:mod:`pluralign.experiments.prec.offline`,
+   cached).
+2. Per replicate r: N users with simplex weights (:mod:`pluralign.prec.labelers`, a Fig. 3 population),
    each labelling M segments of T steps drawn from the offline data; 10-point step scores 10 w_i . phi_t,
    "good" iff the segment score >= 7, perturbed by the B-Pref teacher (:mod:`pluralign.bpref`).
 3. Per K in the grid: leaky EM (:class:`pluralign.em.MixtureEM`, ``assignment="leaky"``) over K cluster
@@ -13,11 +14,19 @@ For one environment and one teacher (oracle / noise 1 / noise 2):
    processes (joblib; ``backend="ray"`` runs the same tasks on a Ray cluster when ray is installed).
 5. Evaluation (App. C.2): E episodes of each policy; user i's utility r_i is their 10-point score of the
    episodes of the policy of their cluster, r_i = mean_e 10 w_i . phi(episode e); the three welfare
-   measures of :mod:`pluralign.welfare`; training time per K.
+   measures of :mod:`pluralign.welfare`; training time per K. Per K: mean +- s.e.m. over replicates
+   (:func:`pluralign.runs.mean_sem`).
 
-Every (env, noise, K, seed) cell is written atomically with :class:`pluralign.cli.common.CellStore` and
-skipped when re-run; finished policies are stored too (``<out>/policies/cells``), so an interrupted cell
-resumes from its finished policies.
+Every (env, noise, K, seed, replicate) cell is written atomically with :class:`pluralign.runs.CellStore`
+and skipped when re-run; finished policies are stored too (``<out>/policies/cells``), so an interrupted
+cell resumes from its finished policies. The study writes numbers only (``results.json``); the figures
+are drawn by :mod:`pluralign.paper_figures.prec`.
+
+Seeds (:mod:`pluralign.seeding`): replicate r of base seed s draws its users from ``derive(s, r,
+"users")``, its segments from ``(s, r, "segments")`` and its teacher's randomness from ``(s, r,
+"teacher")`` (the same under every teacher: teachers are compared on paired data); cell K's decoders and
+EM are seeded by ``derive_int(s, r, "decoders", K)`` / ``(s, r, "em", K)`` and cluster k's PPO by
+``(s, r, "ppo", K, k)``, whose evaluation episodes use the child ``"evaluation"`` of the PPO seed.
 """
 
 from __future__ import annotations
@@ -29,39 +38,31 @@ from pathlib import Path
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
-from pluralign.experiments.prec.config import PrecConfig
-from pluralign.experiments.prec.offline import OfflineBundle, PreferenceSpace, load_or_build
 from pluralign.bpref import make_teacher
-from pluralign.runs import CellStore, write_json
 from pluralign.data import Ratings
 from pluralign.em import EMConfig, MixtureEM, adjusted_rand_index
+from pluralign.experiments.prec.config import NOISE_NAMES, PrecConfig, parse_noise
+from pluralign.experiments.prec.offline import OfflineBundle, PreferenceSpace, load_or_build
 from pluralign.prec.decoders import ClusterDecoders, DecoderMixture
 from pluralign.prec.labelers import make_population, step_scores
 from pluralign.rl.ppo import PPOConfig, evaluate_policy_episodes, train_ppo
 from pluralign.rl.reward import EncoderDecoderReward, StandardizeFeatures
 from pluralign.rl.spr import spr_windows
+from pluralign.runs import CellStore, mean_sem, read_json, write_json
+from pluralign.seeding import derive, derive_int
 from pluralign.welfare import welfare
 
-__all__ = ["NOISE_NAMES", "parse_noise", "make_problem", "fit_clusters", "cluster_decoder", "run_prec", "SimulatedInterrupt"]
+__all__ = ["NOISE_NAMES", "MEASURES", "parse_noise", "make_problem", "fit_clusters", "cluster_decoder", "run",
+           "summarize", "SimulatedInterrupt"]
 
-NOISE_NAMES = {"0": "oracle", "oracle": "oracle", "1": "noise1", "noise1": "noise1", "2": "noise2", "noise2": "noise2"}
-"""Accepted spellings of the teacher: 0 / oracle, 1 / noise1, 2 / noise2."""
+MEASURES = ("utilitarian", "egalitarian", "nash", "train_seconds", "ari_vs_modes", "n_policies")
+"""Per-cell numbers summarized per K (mean +- s.e.m. over replicates)."""
 
 
 class SimulatedInterrupt(RuntimeError):
-    """Raised by ``run_prec(..., stop_after_cells=n)`` after n new cells (used to test resuming)."""
-
-
-def parse_noise(noise) -> str:
-    key = str(noise).strip().lower()
-    if key not in NOISE_NAMES:
-        raise ValueError(f"noise: must be 0/oracle, 1/noise1 or 2/noise2, got {noise!r}")
-    return NOISE_NAMES[key]
-
-
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] % (2**31 - 1))
+    """Raised by ``run(..., stop_after_cells=n)`` after n new cells (used to test resuming)."""
 
 
 def feature_module(bundle: OfflineBundle, use_encoder: bool) -> torch.nn.Module:
@@ -85,23 +86,24 @@ class Problem:
     label_kinds: np.ndarray  # (S,) teacher type applied to each label
 
 
-def make_problem(bundle: OfflineBundle, config: PrecConfig, teacher: str, seed: int, features: torch.nn.Module) -> Problem:
-    """Users, their M segments each and their labels under ``teacher`` (same seed -> same users and
-    segments under every teacher, so teachers are compared on paired data)."""
+def make_problem(bundle: OfflineBundle, config: PrecConfig, seed: int, features: torch.nn.Module,
+                 replicate: int = 0) -> Problem:
+    """Replicate ``replicate``'s users, their M segments each and their labels under ``config.noise`` (same
+    seed and replicate -> same users and segments under every teacher, so teachers are compared on paired
+    data)."""
     N, M, T = config.n_users, config.n_segments, config.segment_len
-    pop = make_population(config.population, N, np.random.default_rng(_seed(seed, 1)))
+    pop = make_population(config.population, N, derive(seed, replicate, "users"))
     data = bundle.data
     starts = spr_windows(data["episode"], data["t"], T - 1)
     if len(starts) == 0:
         raise ValueError(f"segment_len: no offline episode has {T} consecutive steps")
-    rng = np.random.default_rng(_seed(seed, 2))
-    start = rng.choice(starts, size=N * M)
+    start = derive(seed, replicate, "segments").choice(starts, size=N * M)
     user = np.repeat(np.arange(N), M)
     idx = start[:, None] + np.arange(T)[None, :]
     obs, act = data["obs"][idx], data["act"][idx]
     phi = bundle.space(obs, act)
     scores = step_scores(pop.weights, phi, user)
-    label, weight, kinds = make_teacher(teacher).label_arrays(scores, np.random.default_rng(_seed(seed, 3)))
+    label, weight, kinds = make_teacher(parse_noise(config.noise)).label_arrays(scores, derive(seed, replicate, "teacher"))
     ratings = Ratings(user=user, segment=np.arange(N * M), label=label, weight=weight, n_users=N)
     feats = features.encode(obs, act).astype(np.float64)
     if config.decoder.n_hidden == 0 and config.decoder.aggregate == "mean":
@@ -110,9 +112,10 @@ def make_problem(bundle: OfflineBundle, config: PrecConfig, teacher: str, seed: 
     return Problem(pop.weights, pop.mode, ratings, feats, phi, kinds)
 
 
-def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int) -> tuple[MixtureEM, DecoderMixture]:
+def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int = 0) -> tuple[MixtureEM, DecoderMixture]:
     """Leaky EM (seed 000 eq. 10-13) over K cluster decoders."""
-    model = DecoderMixture(problem.ratings, segment_features=problem.segment_features, config=config.decoder, seed=_seed(seed, K, 4))
+    model = DecoderMixture(problem.ratings, segment_features=problem.segment_features, config=config.decoder,
+                           seed=derive_int(seed, replicate, "decoders", K))
     em_cfg = EMConfig(
         n_components=int(K),
         assignment="leaky",
@@ -122,19 +125,19 @@ def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int) -> tup
         n_restarts=config.em_restarts,
         max_iter=config.em_max_iter,
         tol=1e-6,
-        seed=_seed(seed, K, 5),
+        seed=derive_int(seed, replicate, "em", K),
     )
     return MixtureEM(model, em_cfg).fit(), model
 
 
-def _em_task(problem: Problem, config: PrecConfig, K: int, seed: int):
-    """Leaky EM of one (seed, K) cell in a worker: (assignment, decoders, objective, iterations, seconds)."""
+def _em_task(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int):
+    """Leaky EM of one (replicate, K) cell in a worker: (assignment, decoders, objective, iterations, seconds)."""
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     threadpool_limits(1)
     t0 = time.perf_counter()
-    em, _ = fit_clusters(problem, config, K, seed)
+    em, _ = fit_clusters(problem, config, K, seed, replicate)
     return np.asarray(em.labels_), em.params_, float(em.result_.objective), len(em.trace_), time.perf_counter() - t0
 
 
@@ -160,9 +163,11 @@ def cluster_decoder(decoders: ClusterDecoders, k: int) -> torch.nn.Module:
 
 def policy_task(env_id: str, ppo: PPOConfig, seed: int, reward: EncoderDecoderReward, space: PreferenceSpace,
                 eval_episodes: int, max_episode_steps: int | None) -> dict:
-    """Train one cluster policy on its learned reward and evaluate it (runs in a worker process)."""
+    """Train one cluster policy (PPO seed ``seed``) on its learned reward and evaluate it (runs in a worker
+    process)."""
     model, seconds = train_ppo(env_id, ppo, seed, reward_fn=reward, max_episode_steps=max_episode_steps)
-    ep = evaluate_policy_episodes(model, env_id, eval_episodes, seed=_seed(seed, 99), max_episode_steps=max_episode_steps)
+    ep = evaluate_policy_episodes(model, env_id, eval_episodes, seed=derive_int(seed, "evaluation"),
+                                  max_episode_steps=max_episode_steps)
     phi = space(ep["obs"], ep["act"])
     learned = reward(ep["obs"], ep["act"])
     E = int(ep["episode"].max()) + 1
@@ -181,8 +186,9 @@ def policy_task(env_id: str, ppo: PPOConfig, seed: int, reward: EncoderDecoderRe
     }
 
 
-def cell_key(env_id: str, noise: str, K: int, seed: int, use_encoder: bool) -> str:
-    return f"env={env_id}_noise={noise}_K={K}_seed={seed}" + ("" if use_encoder else "_noenc")
+def cell_key(env_id: str, noise: str, K: int, seed: int, replicate: int, use_encoder: bool) -> str:
+    """The CellStore key of one (env, teacher, K, base seed, replicate) cell."""
+    return f"env={env_id}_noise={noise}_K={K}_seed={seed}_rep={replicate}" + ("" if use_encoder else "_noenc")
 
 
 def user_utilities(weights: np.ndarray, assignment: np.ndarray, policy_phi: dict[int, np.ndarray]) -> np.ndarray:
@@ -210,59 +216,51 @@ def _finalize(info: dict, results: dict[int, dict]) -> dict:
     }
 
 
-def run_prec(
-    env_id: str,
-    noise: str,
-    config: PrecConfig,
-    out: Path,
-    seed: int = 0,
-    n_jobs: int = 1,
-    cache_dir: Path | None = None,
-    backend: str = "loky",
-    progress: bool = True,
-    stop_after_cells: int | None = None,
-) -> dict:
-    """Run (or resume) every (K, seed) cell of one environment and teacher; returns the summary dict that
-    is also written to ``out/results.json``."""
-    teacher = parse_noise(noise)
+def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
+        stop_after_cells: int | None = None) -> dict:
+    """Run (or resume) every (K, replicate) cell of ``settings.env`` and ``settings.noise``; returns the
+    summary that is also written to ``out/results.json`` (read back, so it equals the file)."""
+    config = settings.validate()
+    env_id, teacher = config.env, config.noise
     out = Path(out)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path("results/prec/cache")
     t_start = time.perf_counter()
-    if backend == "ray":
+    if config.backend == "ray":
         try:
             from ray.util.joblib import register_ray
         except ImportError:
             raise ValueError("backend: 'ray' needs the optional extra pluralign[ray] (ray is not installed)") from None
         register_ray()
-    elif backend != "loky":
-        raise ValueError(f"backend: must be loky or ray, got {backend!r}")
-
-    bundle = load_or_build(env_id, config, seed, cache_dir, n_jobs, progress)
+    backend = None if config.backend == "loky" else "ray"
+    n_jobs = config.n_jobs
+    bundle = load_or_build(env_id, config, seed, Path(config.cache_dir), n_jobs, progress)
     features = feature_module(bundle, config.use_encoder)
     store, pstore = CellStore(out), CellStore(out / "policies")
-    seeds = [seed + i for i in range(config.n_seeds)]
+    replicates = list(range(config.n_seeds))
     max_steps = config.offline.max_episode_steps
+
+    def key_of(K: int, r: int) -> str:
+        return cell_key(env_id, teacher, K, seed, r, config.use_encoder)
 
     pending: dict[str, dict] = {}
     tasks: list[tuple[str, int, object]] = []
     em_jobs = []
     problems: dict[int, Problem] = {}
-    for s in seeds:
-        todo = [K for K in config.Ks if not store.done(cell_key(env_id, teacher, K, s, config.use_encoder))]
+    for r in replicates:
+        todo = [K for K in config.Ks if not store.done(key_of(K, r))]
         if todo:
-            problems[s] = make_problem(bundle, config, teacher, s, features)
-            em_jobs += [(s, K) for K in todo]
-    if em_jobs and progress:
-        print(f"[prec] leaky EM for {len(em_jobs)} (seed, K) cells with {n_jobs} worker(s)", flush=True)
-    fits = Parallel(n_jobs=n_jobs, backend=None if backend == "loky" else "ray")(
-        delayed(_em_task)(problems[s], config, K, s) for s, K in em_jobs
+            problems[r] = make_problem(bundle, config, seed, features, r)
+            em_jobs += [(r, K) for K in todo]
+    fits = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(  # results in job order
+        delayed(_em_task)(problems[r], config, K, seed, r) for r, K in em_jobs
     )
-    for (s, K), (z, params, objective, n_iter, seconds) in zip(em_jobs, fits):
-        problem = problems[s]
-        key = cell_key(env_id, teacher, K, s, config.use_encoder)
+    fits = list(tqdm(fits, total=len(em_jobs), desc=f"leaky EM {env_id} {teacher}", unit="cell", disable=not progress))
+    for (r, K), (z, params, objective, n_iter, seconds) in zip(em_jobs, fits):
+        problem = problems[r]
+        key = key_of(K, r)
         clusters = sorted(set(z.tolist()))
         info = {
-            "env": env_id, "noise": teacher, "K": int(K), "seed": int(s), "use_encoder": config.use_encoder,
+            "env": env_id, "noise": teacher, "K": int(K), "seed": int(seed), "replicate": int(r),
+            "use_encoder": config.use_encoder,
             "weights": problem.weights, "mode": problem.mode, "assignment": z,
             "cluster_sizes": np.bincount(z, minlength=K), "ari_vs_modes": adjusted_rand_index(problem.mode, z),
             "em_objective": objective, "em_iterations": n_iter,
@@ -275,7 +273,8 @@ def run_prec(
             if pstore.done(pkey):
                 continue
             reward = EncoderDecoderReward(features, cluster_decoder(params, k))
-            tasks.append((key, k, delayed(policy_task)(env_id, config.ppo, _seed(s, K, k, 6), reward, bundle.space, config.eval_episodes, max_steps)))
+            tasks.append((key, k, delayed(policy_task)(env_id, config.ppo, derive_int(seed, r, "ppo", K, k), reward,
+                                                       bundle.space, config.eval_episodes, max_steps)))
 
     def policy_results(key: str) -> dict[int, dict] | None:
         info = pending[key]
@@ -291,8 +290,9 @@ def run_prec(
         if res is None or store.done(key):
             return
         info = pending[key]
-        store.save(key, {"env": env_id, "noise": teacher, "K": info["K"], "seed": info["seed"], "profile": config.profile,
-                         "use_encoder": config.use_encoder}, _finalize(info, res))
+        store.save(key, {"env": env_id, "noise": teacher, "K": info["K"], "seed": info["seed"],
+                         "replicate": info["replicate"], "profile": config.profile, "use_encoder": config.use_encoder},
+                   _finalize(info, res))
         new_cells += 1
         if stop_after_cells is not None and new_cells >= stop_after_cells:
             raise SimulatedInterrupt(f"stopped after {new_cells} new cells")
@@ -300,28 +300,17 @@ def run_prec(
     for key in list(pending):  # cells whose policies all finished before an interruption
         maybe_finish(key)
     if tasks:
-        if progress:
-            print(f"[prec] {len(tasks)} cluster policies to train ({len(pending)} cells) with {n_jobs} worker(s)", flush=True)
-        par = Parallel(n_jobs=n_jobs, backend=None if backend == "loky" else "ray", return_as="generator_unordered")
+        par = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
         it = _tagged(par, tasks)  # results come back tagged (cell, cluster) in order of completion
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(it, total=len(tasks), desc=f"PPO {env_id} {teacher}")
-        for key, k, res in it:
+        for key, k, res in tqdm(it, total=len(tasks), desc=f"PPO {env_id} {teacher}", unit="policy", disable=not progress):
             pstore.save(f"{key}_k={k}", {"cell": key, "k": k}, res)
             maybe_finish(key)
-    summary = summarize(store, env_id, teacher, config, seeds)
+    summary = summarize(store, config, seed)
     summary["wall_seconds_this_invocation"] = time.perf_counter() - t_start
     summary["offline_seconds"] = bundle.seconds
     summary["cache_dir"] = str(bundle.cache_dir)
     summary["pca_explained_variance_ratio"] = bundle.space.explained_variance_ratio
-    write_json(out / "results.json", summary)
-    from pluralign.paper_figures.prec import cluster_pictures, fig2_panel
-
-    fig2_panel(summary, out / f"fig2_{env_id}_{teacher}.png")
-    cluster_pictures(store, summary, out / f"clusters_{env_id}_{teacher}.png")
-    return summary
+    return read_json(write_json(out / "results.json", summary))
 
 
 def _run_tagged(key: str, k: int, fn, args, kwargs):
@@ -332,26 +321,25 @@ def _tagged(par: Parallel, tasks):
     return par(delayed(_run_tagged)(key, k, d[0], d[1], d[2]) for key, k, d in tasks)
 
 
-def summarize(store: CellStore, env_id: str, teacher: str, config: PrecConfig, seeds: list[int]) -> dict:
-    """Welfare per K (mean and standard error over seeds), training time per K, and every cell's metrics."""
-    cells = [c for c in store.all() if c["config"]["env"] == env_id and c["config"]["noise"] == teacher
-             and c["config"]["seed"] in seeds and c["config"].get("use_encoder", True) == config.use_encoder]
+def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
+    """Per K, every measure of :data:`MEASURES` as mean +- s.e.m. over replicates (:func:`pluralign.runs.mean_sem`),
+    and every cell's numbers (with the users' weights, the assignment and the policies' mean features, from
+    which :func:`pluralign.paper_figures.prec.cluster_pictures` draws)."""
+    replicates = list(range(config.n_seeds))
+    cells = [c for c in store.all() if c["config"]["env"] == config.env and c["config"]["noise"] == config.noise
+             and c["config"]["seed"] == seed and c["config"].get("replicate") in replicates
+             and c["config"].get("use_encoder", True) == config.use_encoder and c["config"]["K"] in config.Ks]
     table = {}
     for K in config.Ks:
         ms = [c["metrics"] for c in cells if c["config"]["K"] == K]
-        if not ms:
-            continue
-        row = {"n_seeds": len(ms)}
-        for m in ("utilitarian", "egalitarian", "nash", "train_seconds", "ari_vs_modes", "n_policies"):
-            v = np.array([x[m] for x in ms], dtype=float)
-            row[m] = float(v.mean())
-            row[f"{m}_se"] = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
-        table[str(K)] = row
+        if ms:
+            table[str(K)] = {"n_seeds": len(ms), **{m: mean_sem(x[m] for x in ms) for m in MEASURES}}
+    keep = ("utilitarian", "egalitarian", "nash", "train_seconds", "cluster_sizes", "ari_vs_modes", "policy_env_return",
+            "policy_x_velocity", "positive_label_rate", "weights", "assignment", "policy_phi")
     return {
-        "env": env_id, "noise": teacher, "profile": config.profile, "seeds": seeds, "Ks": list(config.Ks),
-        "use_encoder": config.use_encoder, "population": config.population, "table": table,
-        "n_cells": len(cells), "n_cells_expected": len(config.Ks) * len(seeds),
-        "cells": [{"key": c["key"], **{k: c["metrics"][k] for k in ("utilitarian", "egalitarian", "nash", "train_seconds",
-                                                                    "cluster_sizes", "ari_vs_modes", "policy_env_return",
-                                                                    "policy_x_velocity", "positive_label_rate")}} for c in cells],
+        "env": config.env, "noise": config.noise, "profile": config.profile, "seed": int(seed), "replicates": replicates,
+        "Ks": list(config.Ks), "use_encoder": config.use_encoder, "population": config.population, "table": table,
+        "n_cells": len(cells), "n_cells_expected": len(config.Ks) * len(replicates),
+        "cells": [{"key": c["key"], "K": c["config"]["K"], "replicate": c["config"]["replicate"],
+                   **{k: c["metrics"][k] for k in keep}} for c in cells],
     }

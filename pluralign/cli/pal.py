@@ -44,21 +44,30 @@ def persona(
                     "the numbers do not depend on it.")] = 2,
 ) -> None:
     """The persona experiment (App. D.4): seen / unseen accuracy over K and K* on real statements."""
+    from dataclasses import asdict
+
     from pluralign.experiments import pal_persona
+    from pluralign.paper_figures import pal_persona as figure
+    from pluralign.runs import settings_for
 
     try:
-        pal_persona.load_persona(data_dir)
-        if jobs < 1:
-            raise ValueError(f"jobs: must be >= 1, got {jobs}")
+        settings = settings_for(pal_persona.PROFILES, profile)
+        settings.data_dir = None if data_dir is None else str(data_dir)
+        settings.cache_dir = None if cache_dir is None else str(cache_dir)
+        settings.n_jobs = jobs
+        settings.validate()
+        pal_persona.load_persona(settings.data_dir)
     except ValueError as exc:
         fail(str(exc))
-    cfg = {"profile_settings": pal_persona.PROFILES[Profile(profile).value], "data_dir": data_dir, "cache_dir": cache_dir,
-           "jobs": jobs}
-    out_dir = prepare_run("pal persona", out, profile, seed, cfg)
-    res = pal_persona.run(profile, seed, out_dir, data_dir=data_dir, cache=cache_dir, n_jobs=jobs)
+    out_dir = prepare_run("pal persona", out, profile, seed, asdict(settings))
+    try:
+        res = pal_persona.run(settings, seed, out_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    png = figure.plot(res, out_dir / "pal_persona.png")
     for name, chk in res["summary"]["checks"].items():
         typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}: {chk['value']:.4f}")
-    typer.echo(f"wrote {out_dir / 'pal_persona.json'}, {out_dir / 'pal_persona.png'}")
+    typer.echo(f"wrote {out_dir / 'pal_persona.json'}, {png} (+ PDF)")
 
 
 @app.command("bounds")

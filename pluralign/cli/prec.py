@@ -1,4 +1,4 @@
-"""``pluralign prec``: the MuJoCo PREC pipeline of seed 000 (see :mod:`experiments.prec.pipeline`)."""
+"""``pluralign prec``: the MuJoCo PREC pipeline of seed 000 (see :mod:`pluralign.experiments.prec.pipeline`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from pluralign.runs import Profile, prepare_run
 from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
+from pluralign.runs import Profile, prepare_run
 
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
@@ -31,43 +31,35 @@ def run(
     """Offline data -> PCA preference space -> SPR encoder -> users' labels -> leaky EM for every K ->
     one PPO per cluster -> evaluation and welfare. Resumes from finished cells."""
     try:
+        from pluralign.experiments.prec import pipeline
         from pluralign.experiments.prec.config import make_config
-        from pluralign.experiments.prec.pipeline import parse_noise, run_prec
-        from pluralign.prec.labelers import POPULATIONS
-        from pluralign.rl.envs import check_env_id
+        from pluralign.paper_figures import prec as figures
     except ModuleNotFoundError as exc:  # gymnasium / mujoco / SB3 are the optional extra pluralign[rl]
         fail(f"the prec pipeline needs the rl extra (pip install 'pluralign[rl]'): {exc}")
     try:
-        check_env_id(env)
-        teacher = parse_noise(noise)
-        if jobs < 1:
-            raise ValueError(f"jobs: must be >= 1, got {jobs}")
-        cfg = make_config(Profile(profile).value, env)
+        settings = replace(make_config(profile, env), noise=noise, n_jobs=jobs, cache_dir=str(cache_dir),
+                           use_encoder=bool(encoder), backend=backend)
         if n_seeds is not None:
-            if n_seeds < 1:
-                raise ValueError(f"n_seeds: must be >= 1, got {n_seeds}")
-            cfg = replace(cfg, n_seeds=int(n_seeds))
+            settings = replace(settings, n_seeds=int(n_seeds))
         if population is not None:
-            if population not in POPULATIONS:
-                raise ValueError(f"population: must be one of {sorted(POPULATIONS)}, got {population!r}")
-            cfg = replace(cfg, population=population)
-        cfg = replace(cfg, use_encoder=bool(encoder))
+            settings = replace(settings, population=population)
+        settings = settings.validate()
     except ValueError as exc:
         fail(str(exc))
-    suffix = "" if encoder else "_noenc"
+    env, teacher = settings.env, settings.noise
+    suffix = "" if settings.use_encoder else "_noenc"
     if out is None:
         out = Path("results/prec") / Profile(profile).value / f"{env}_{teacher}{suffix}"
-    out = prepare_run("prec run", out, profile, seed, {"env": env, "noise": teacher, "jobs": jobs, "backend": backend,
-                                                       "cache_dir": str(cache_dir), **cfg.to_dict()})
+    out = prepare_run("prec run", out, profile, seed, settings.to_dict())
     try:
-        summary = run_prec(env, teacher, cfg, out, seed=seed, n_jobs=jobs, cache_dir=cache_dir, backend=backend)
+        summary = pipeline.run(settings, seed, out)
     except ValueError as exc:
         fail(str(exc))
-    typer.echo(f"{env} {teacher} ({summary['n_cells']}/{summary['n_cells_expected']} cells)")
+    fig2 = figures.fig2_panel(summary, out / f"fig2_{env}_{teacher}.png")
+    clusters = figures.cluster_pictures(summary, out / f"clusters_{env}_{teacher}.png")
+    typer.echo(f"{env} {teacher} ({summary['n_cells']}/{summary['n_cells_expected']} cells; mean ± s.e.m. over seeds)")
     typer.echo(f"{'K':>4} {'utilitarian':>14} {'egalitarian':>14} {'nash':>14} {'PPO CPU-s':>10}")
     for K, r in summary["table"].items():
-        typer.echo(
-            f"{K:>4} {r['utilitarian']:8.3f}±{r['utilitarian_se']:.3f} {r['egalitarian']:8.3f}±{r['egalitarian_se']:.3f} "
-            f"{r['nash']:8.3f}±{r['nash_se']:.3f} {r['train_seconds']:10.1f}"
-        )
-    typer.echo(f"wrote {out}/results.json and figures")
+        cols = " ".join(f"{r[m]['mean']:8.3f}±{r[m]['sem']:.3f}" for m in ("utilitarian", "egalitarian", "nash"))
+        typer.echo(f"{K:>4} {cols} {r['train_seconds']['mean']:10.1f}")
+    typer.echo(f"wrote {out / 'results.json'}, {fig2.name}, {clusters.name} (+ PDF)")

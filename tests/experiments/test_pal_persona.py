@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pluralign.sims.pal_bounds import fit_free_ideal_points, oracle_pal
-from pluralign.experiments.pal_persona import (MAP_WEIGHT_DECAY, PersonaConfig, load_persona, make_population, pal_config,
-                                     split_by_statement, validation_sweep)
+from pluralign.experiments import pal_persona
+from pluralign.experiments.pal_persona import (MAP_WEIGHT_DECAY, PROFILES, PersonaConfig, PersonaSettings, load_persona,
+                                               make_population, pal_config, split_by_statement, validation_sweep)
 from pluralign.cli import app
 from pluralign.data import Choices
 from pluralign.pal.embed import cache_dir, texts_key
@@ -105,13 +106,18 @@ def test_free_ideal_points_are_consistent():
                                5.0 * pr.true_utilities(pr.unseen_pool, pr.ideal_unseen)[:50], rtol=1e-3, atol=1e-3)
 
 
-def test_cli_persona_and_bounds_smoke(tmp_path):
-    texts = _fake_persona(tmp_path / "data")
-    cache = tmp_path / "cache"
+def _fake_cache(texts, cache):
+    """Pre-fill the embedding cache for ``texts`` (no model load)."""
     path = cache_dir(cache) / f"{texts_key(texts)}.npy"
     path.parent.mkdir(parents=True)
     e = np.random.default_rng(0).normal(size=(len(texts), 384)).astype(np.float32)
     np.save(path, e / np.linalg.norm(e, axis=1, keepdims=True))
+
+
+def test_cli_persona_and_bounds_smoke(tmp_path):
+    texts = _fake_persona(tmp_path / "data")
+    cache = tmp_path / "cache"
+    _fake_cache(texts, cache)
     out = tmp_path / "persona"
     runner = CliRunner()
     res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(out),
@@ -119,7 +125,10 @@ def test_cli_persona_and_bounds_smoke(tmp_path):
     assert res.exit_code == 0, res.output
     r = json.loads((out / "pal_persona.json").read_text())
     assert set(r["summary"]["table"]) == {"A", "B"} and (out / "pal_persona.png").exists()
+    assert (out / "pal_persona.pdf").exists()
     assert "yes_share" in r["summary"]
+    row = r["summary"]["table"]["A"]["2"]["2"]  # mean +- s.e.m. over replicates
+    assert set(row["seen_acc"]) == {"mean", "sem", "n_seeds"} and len(row["fewshot_acc"]) == len(row["fewshot_m"])
     # the default runs cells in 2 processes; one process gives the same numbers
     out1 = tmp_path / "persona_serial"
     res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(out1), "--jobs", "1",
@@ -137,3 +146,57 @@ def test_cli_persona_and_bounds_smoke(tmp_path):
     assert res.exit_code == 0, res.output
     b = json.loads((tmp_path / "b" / "pal_bounds.json").read_text())
     assert b["rows"] and "thm2_vs_D" in b["theory"] and (tmp_path / "b" / "pal_bounds.png").exists()
+
+
+def test_rerun_with_cells_present_recomputes_nothing(tmp_path, monkeypatch):
+    texts = _fake_persona(tmp_path / "data", n=30)
+    _fake_cache(texts, tmp_path / "cache")
+    settings = PersonaSettings(
+        population=PersonaConfig(n_seen=4, n_unseen=2, n_train=10, n_test=5, n_pool=6, pca_dim=4),
+        grid={"A": {2: (1, 2)}, "B": {2: (2,)}}, m_grid=(2,), epochs=3, n_seeds=2,
+        data_dir=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"), n_jobs=1)
+    out = tmp_path / "run"
+    first = pal_persona.run(settings, 3, out, progress=False)
+    cells = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
+    assert len(cells) == 6 and len(first["cells"]) == 6
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr(pal_persona.study, "run_cell", boom)
+    monkeypatch.setattr(pal_persona.study, "make_population", boom)  # not even the populations are rebuilt
+    again = pal_persona.run(settings, 3, out, progress=False)
+    assert again["summary"] == first["summary"] and again["cells"] == first["cells"]
+    assert {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")} == cells
+    assert set(again["summary"]["yes_share"]) == {"Kstar=2_rep=0", "Kstar=2_rep=1"}
+    # a deleted cell is recomputed alone, with the same numbers (same seed, same numbers)
+    monkeypatch.undo()
+    victim = sorted((out / "cells").glob("*.json"))[0]
+    before = json.loads(victim.read_text())["metrics"]
+    victim.unlink()
+    pal_persona.run(settings, 3, out, progress=False)
+    assert json.loads(victim.read_text())["metrics"] == before
+
+
+def test_settings_profiles_and_errors():
+    assert set(PROFILES) == {"smoke", "quick", "paper"}
+    for st in PROFILES.values():
+        assert st.validate() is st
+    with pytest.raises(ValueError, match="m_grid"):
+        PersonaSettings(m_grid=(100,)).validate()
+    with pytest.raises(ValueError, match="grid"):
+        PersonaSettings(grid={"C": {2: (1,)}}).validate()
+    with pytest.raises(ValueError, match="n_jobs"):
+        PersonaSettings(n_jobs=0).validate()
+
+
+def test_study_modules_import_no_plotting():
+    """The persona study imports neither matplotlib nor pluralign.paper_figures (fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pluralign.experiments.pal_persona; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'matplotlib' or m.startswith('pluralign.paper_figures')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

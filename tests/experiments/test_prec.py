@@ -107,10 +107,10 @@ def test_parse_noise():
 def test_problem_and_em_same_seed_same_numbers(bundle):
     cfg = make_config("smoke", ENV)
     feats = pipeline.feature_module(bundle, True)
-    p1, p2 = (pipeline.make_problem(bundle, cfg, "noise2", 5, feats) for _ in range(2))
+    p1, p2 = (pipeline.make_problem(bundle, replace(cfg, noise="noise2"), 5, feats) for _ in range(2))
     np.testing.assert_array_equal(p1.ratings.label, p2.ratings.label)
     np.testing.assert_array_equal(p1.segment_features, p2.segment_features)
-    o = pipeline.make_problem(bundle, cfg, "oracle", 5, feats)  # paired: same users and segments
+    o = pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, feats)  # paired: same users and segments
     np.testing.assert_array_equal(o.weights, p1.weights)
     np.testing.assert_array_equal(o.segment_phi, p1.segment_phi)
     scores = 10 * np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user]) / cfg.segment_len
@@ -121,7 +121,7 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     np.testing.assert_array_equal(e1.labels_, e2.labels_)
     torch.testing.assert_close(e1.params_.W2, e2.params_.W2)
     nf = pipeline.feature_module(bundle, False)  # Fig. 12 ablation: standardized raw state-action
-    assert pipeline.make_problem(bundle, cfg, "oracle", 5, nf).segment_features.shape[2] == 17 + 6
+    assert pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, nf).segment_features.shape[2] == 17 + 6
 
 
 # --------------------------------------------------------------------------- end to end
@@ -140,9 +140,12 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     assert set(summary["table"]) == {"1", "2"}
     for row in summary["table"].values():
         assert row["n_seeds"] == 2
-        assert 0 <= row["egalitarian"] <= row["nash"] + 1e-9 <= row["utilitarian"] + 2e-9 <= 10 + 2e-9
+        mean = {m: row[m]["mean"] for m in ("egalitarian", "nash", "utilitarian")}
+        assert 0 <= mean["egalitarian"] <= mean["nash"] + 1e-9 <= mean["utilitarian"] + 2e-9 <= 10 + 2e-9
+        assert all(row[m]["n_seeds"] == 2 and row[m]["sem"] >= 0 for m in mean)  # mean +- s.e.m. over seeds
     assert (out / f"fig2_{ENV}_noise2.png").stat().st_size > 1000
     assert (out / f"clusters_{ENV}_noise2.png").stat().st_size > 1000
+    assert (out / f"fig2_{ENV}_noise2.pdf").exists() and (out / f"clusters_{ENV}_noise2.pdf").exists()
     assert json.loads((out / "config.json").read_text())["config"]["profile"] == "smoke"
     bad = CliRunner().invoke(app, ["prec", "run", "--env", "CartPole-v1", "--profile", "smoke", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "env" in bad.output
@@ -151,7 +154,7 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
 
 
 def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatch):
-    cfg = replace(make_config("smoke", ENV), n_seeds=2)
+    cfg = replace(make_config("smoke", ENV), n_seeds=2, noise="1", n_jobs=1, cache_dir=str(cache))
     calls = []
     real = pipeline.policy_task
 
@@ -162,13 +165,13 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
     monkeypatch.setattr(pipeline, "policy_task", counting)
     out = tmp_path / "run"
     with pytest.raises(pipeline.SimulatedInterrupt):
-        pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False, stop_after_cells=2)
+        pipeline.run(cfg, 0, out, progress=False, stop_after_cells=2)
     cells = sorted(p.name for p in (out / "cells").glob("*.json"))
     assert len(cells) == 2
     first = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
     trained = list(calls)
     calls.clear()
-    s = pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False)
+    s = pipeline.run(cfg, 0, out, progress=False)
     assert s["n_cells"] == 4
     assert not set(calls) & set(trained)  # nothing finished was trained again
     for name, content in first.items():  # finished cells untouched
@@ -179,7 +182,7 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
     before = json.loads(victim.read_text())["metrics"]
     victim.unlink()
     calls.clear()
-    pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False)
+    pipeline.run(cfg, 0, out, progress=False)
     assert calls == []
     assert json.loads(victim.read_text())["metrics"]["utilitarian"] == before["utilitarian"]
 
@@ -190,7 +193,48 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
     for p in pols:
         p.unlink()
     calls.clear()
-    s2 = pipeline.run_prec(ENV, "1", cfg, out, seed=0, n_jobs=1, cache_dir=cache, progress=False)
+    s2 = pipeline.run(cfg, 0, out, progress=False)
     assert len(calls) == len(pols) and s2["n_cells"] == 4
     # same seed, same numbers: the retrained cell reproduces its welfare
     assert json.loads(victim.read_text())["metrics"]["utilitarian"] == pytest.approx(before["utilitarian"], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- studies write numbers only
+def test_pipeline_imports_no_plotting():
+    """The study modules import neither matplotlib nor pluralign.paper_figures (lazy imports included):
+    checked in a fresh interpreter and on the source."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mods = ["pluralign.experiments.prec.pipeline", "pluralign.experiments.prec.offline", "pluralign.experiments.prec.config"]
+    code = "import sys; " + "; ".join(f"import {m}" for m in mods) + (
+        "; bad = [m for m in sys.modules if m.split('.')[0] == 'matplotlib' or m.startswith('pluralign.paper_figures')]"
+        "; print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for path in Path(pipeline.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.startswith(("matplotlib", "pluralign.paper_figures"))], (path, names)
+
+
+def test_figures_draw_from_the_results_file_only(tmp_path):
+    """cluster_pictures / fig2_panel need nothing but results.json (no cell store, no model)."""
+    from pluralign.paper_figures import prec as figures
+
+    cells = [{"key": f"K={K}", "K": K, "replicate": 0, "weights": [[1, 0, 0], [0, 1, 0], [0.2, 0.3, 0.5]],
+              "assignment": [0, K - 1, 0], "policy_phi": {str(k): [0.5, 0.2, 0.3] for k in range(K)},
+              "ari_vs_modes": 0.5} for K in (1, 2)]
+    stat = {"mean": 5.0, "sem": 0.1, "n_seeds": 2}
+    table = {str(K): {"n_seeds": 2, **{m: stat for m in pipeline.MEASURES}} for K in (1, 2)}
+    results = {"env": ENV, "noise": "noise2", "profile": "smoke", "seed": 0, "replicates": [0, 1], "Ks": [1, 2],
+               "use_encoder": True, "table": table, "cells": cells}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    loaded = json.loads(path.read_text())
+    for fn, name in ((figures.fig2_panel, "fig2.png"), (figures.cluster_pictures, "clusters.png")):
+        png = fn(loaded, tmp_path / name)
+        assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
