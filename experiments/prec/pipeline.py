@@ -7,8 +7,10 @@ For one environment and one teacher (oracle / noise 1 / noise 2), ``run(settings
 2. Per replicate r: N users with simplex weights (:mod:`pluralign.prec.labelers`, a Fig. 3 population),
    each labelling M segments of T steps drawn from the offline data; 10-point step scores 10 w_i . phi_t,
    "good" iff the segment score >= 7, perturbed by the B-Pref teacher (:mod:`pluralign.bpref`).
-3. Per K in the grid: leaky EM (:class:`pluralign.em.MixtureEM`, ``assignment="leaky"``) over K cluster
-   decoders reading the frozen encoder's latents (:class:`pluralign.prec.decoders.DecoderMixture`).
+3. Per K in the grid: leaky EM over K cluster decoders reading the frozen encoder's latents
+   (:class:`pluralign.prec.decoders.DecoderMixture`) with the PREC preset the bandit twin shares
+   (:func:`pluralign.prec.preset.fit_prec`: EM for 1 < K < N, the fixed pooled / per-user endpoints at
+   K = 1 and K = N).
 4. One PPO policy per (non-empty) cluster on its learned reward r_k(s, a) = decoder_k(e(s, a)) through
    :class:`pluralign.rl.reward.LearnedRewardVecEnv`; policies of all pending cells train in parallel
    processes (joblib; ``backend="ray"`` runs the same tasks on a Ray cluster when ray is installed).
@@ -42,10 +44,11 @@ from tqdm.auto import tqdm
 
 from pluralign.bpref import make_teacher
 from pluralign.data import Ratings
-from pluralign.em import EMConfig, MixtureEM, adjusted_rand_index
+from pluralign.em import adjusted_rand_index
 from pluralign.experiments.prec.config import NOISE_NAMES, PrecConfig, parse_noise
 from pluralign.experiments.prec.offline import OfflineBundle, PreferenceSpace, load_or_build
 from pluralign.prec.decoders import ClusterDecoders, DecoderMixture
+from pluralign.prec.preset import PrecFit, fit_prec
 from pluralign.prec.labelers import make_population, step_scores
 from pluralign.rl.ppo import PPOConfig, evaluate_policy_episodes, train_ppo
 from pluralign.rl.reward import EncoderDecoderReward, StandardizeFeatures
@@ -112,22 +115,16 @@ def make_problem(bundle: OfflineBundle, config: PrecConfig, seed: int, features:
     return Problem(pop.weights, pop.mode, ratings, feats, phi, kinds)
 
 
-def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int = 0) -> tuple[MixtureEM, DecoderMixture]:
-    """Leaky EM (seed 000 eq. 10-13) over K cluster decoders."""
+def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int = 0) -> tuple[PrecFit, DecoderMixture]:
+    """Leaky EM (seed 000 eq. 10-13) over K cluster decoders with the shared PREC preset
+    (:func:`pluralign.prec.preset.fit_prec`: EM for 1 < K < N, the fixed pooled / per-user endpoints at
+    K = 1 and K = N)."""
     model = DecoderMixture(problem.ratings, segment_features=problem.segment_features, config=config.decoder,
                            seed=derive_int(seed, replicate, "decoders", K))
-    em_cfg = EMConfig(
-        n_components=int(K),
-        assignment="leaky",
-        leak=config.leak,
-        prior="fixed",
-        init="random",
-        n_restarts=config.em_restarts,
-        max_iter=config.em_max_iter,
-        tol=1e-6,
-        seed=derive_int(seed, replicate, "em", K),
-    )
-    return MixtureEM(model, em_cfg).fit(), model
+    fit = fit_prec(model, problem.ratings, problem.segment_features, K, leak=config.leak,
+                   n_restarts=config.em_restarts, max_iter=config.em_max_iter,
+                   seed=derive_int(seed, replicate, "em", K))
+    return fit, model
 
 
 def _em_task(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int):
@@ -138,7 +135,7 @@ def _em_task(problem: Problem, config: PrecConfig, K: int, seed: int, replicate:
     threadpool_limits(1)
     t0 = time.perf_counter()
     em, _ = fit_clusters(problem, config, K, seed, replicate)
-    return np.asarray(em.labels_), em.params_, float(em.result_.objective), len(em.trace_), time.perf_counter() - t0
+    return np.asarray(em.labels), em.params, float(em.objective), len(em.trace), time.perf_counter() - t0
 
 
 def cluster_decoder(decoders: ClusterDecoders, k: int) -> torch.nn.Module:

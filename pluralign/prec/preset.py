@@ -22,11 +22,16 @@ individualized PbRL setting", sec. 4.2) are fixed assignments, not EM: :func:`fi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from typing import Any
+
 import numpy as np
 
 from pluralign.em import EMConfig, MixtureEM
+from pluralign.seeding import derive
 
-__all__ = ["PREC_EM", "prec_em_config", "user_label_features", "fit_prec_clusters", "fixed_assignment_weights"]
+__all__ = ["PREC_EM", "PrecFit", "prec_em_config", "user_label_features", "fit_prec", "fit_prec_clusters",
+           "fixed_assignment_weights"]
 
 PREC_EM = {"assignment": "leaky", "prior": "fixed", "init": "kmeans++", "tol": 1e-6}
 """The EM settings every PREC fit shares (see the module docstring for the source of each)."""
@@ -71,6 +76,49 @@ def fit_prec_clusters(model, ratings, segment_features: np.ndarray, K: int, *, l
     cfg = prec_em_config(K, leak=leak, n_restarts=n_restarts, max_iter=max_iter, seed=seed)
     feats = user_label_features(ratings, segment_features, seed=seed)
     return MixtureEM(model, cfg).fit(user_features=feats)
+
+
+@dataclass
+class PrecFit:
+    """The K cluster decoders of one PREC fit and how users were assigned to them.
+
+    ``em`` is the fitted :class:`pluralign.em.MixtureEM` for 1 < K < N, ``None`` at the fixed endpoints
+    (K = 1, K = N), where ``objective`` is the fixed assignment's log-likelihood sum_i log L_{i, z_i}
+    and ``trace`` is empty."""
+
+    params: Any
+    labels: np.ndarray
+    objective: float
+    n_iter: int
+    rho: np.ndarray
+    trace: list = field(default_factory=list)
+    em: MixtureEM | None = None
+
+
+def fit_prec(model, ratings, segment_features: np.ndarray, K: int, *, leak: float, n_restarts: int,
+             max_iter: int, seed: int) -> PrecFit:
+    """One PREC fit of K decoders on ``model`` (a :class:`pluralign.prec.DecoderMixture` on ``ratings``):
+
+    * 1 < K < N: leaky EM with the :data:`PREC_EM` preset (:func:`fit_prec_clusters`);
+    * K = 1 (pooled) and K = N (one decoder per user on that user's labels only, sec. 4.2): the fixed
+      assignment of :func:`fixed_assignment_weights`, one M-step with the Adam budget of a whole EM run
+      (``n_steps * (1 + max_iter)``), so the endpoints get as much training as the clustered fits."""
+    N = int(ratings.n_users)
+    if 1 < K < N:
+        em = fit_prec_clusters(model, ratings, segment_features, K, leak=leak, n_restarts=n_restarts,
+                               max_iter=max_iter, seed=seed)
+        return PrecFit(em.params_, np.asarray(em.labels_), float(em.objective_), int(em.n_iter_), em.rho_,
+                       em.trace_, em)
+    W = fixed_assignment_weights(N, K)
+    base = model.config
+    model.config = replace(base, n_steps=base.n_steps * (1 + int(max_iter)))
+    try:
+        params = model.m_step(model.init_params(K, derive(seed, "fixed-assignment")), W)
+    finally:
+        model.config = base
+    labels = np.arange(N) % K
+    objective = float(np.asarray(model.log_likelihood(params))[np.arange(N), labels].sum())
+    return PrecFit(params, labels, objective, 0, np.full(K, 1.0 / K))
 
 
 def fixed_assignment_weights(n_users: int, K: int) -> np.ndarray:

@@ -118,8 +118,8 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     np.testing.assert_array_equal(o.ratings.label, (scores >= 7).astype(float))  # oracle = threshold rule
     e1, _ = pipeline.fit_clusters(p1, cfg, 2, 5)
     e2, _ = pipeline.fit_clusters(p2, cfg, 2, 5)
-    np.testing.assert_array_equal(e1.labels_, e2.labels_)
-    torch.testing.assert_close(e1.params_.W2, e2.params_.W2)
+    np.testing.assert_array_equal(e1.labels, e2.labels)
+    torch.testing.assert_close(e1.params.W2, e2.params.W2)
     nf = pipeline.feature_module(bundle, False)  # Fig. 12 ablation: standardized raw state-action
     assert pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, nf).segment_features.shape[2] == 17 + 6
 
