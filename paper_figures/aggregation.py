@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,8 @@ def plot(results: dict, path: Path, profile: str | None = None, seed: int | None
 
     for a in ax.flat:
         a.yaxis.label.set_fontsize(8)
-    fig.suptitle(caption("Personalization and aggregation (seeds 003, 004); panel 5c over replicates", profile,
-                         seed), fontsize=10)
+    reps = results["centroid"]["labels"][0]["kl"]["oracle"]["utilitarian"]["n_seeds"] if results["centroid"]["labels"] else 0
+    seeds = None if seed is None else f"derive({seed}, r) for r < {reps} in panel 5c"
+    text = "Personalization and aggregation (seeds 003, 004)"
+    fig.suptitle(textwrap.fill(caption(text, profile, seeds), 150), fontsize=10)
     return save(fig, path)

@@ -14,6 +14,7 @@ from pluralign.runs import Profile, settings_for
 from pluralign.sims import aggregation
 from pluralign.sims.aggregation import centroid
 from pluralign.sims.aggregation import PROFILES
+from tests.sims.rerun import check_rerun
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
@@ -69,29 +70,13 @@ def test_policy_and_welfare_helpers():
     np.testing.assert_allclose(centroid.normalized_welfare(p, np.array([[0.0, 2.0]])), [0.75])
 
 
-def _cells(out):
-    return {p.name: p.read_bytes() for p in sorted((out / "cells").glob("*.json"))}
-
-
 def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
-    settings = settings_for(PROFILES, "smoke")
-    first = aggregation.run(settings, 3, tmp_path / "a", progress=False)
-    cells, results = _cells(tmp_path / "a"), (tmp_path / "a" / "results.json").read_bytes()
-    assert len(cells) == len([k for _, m in aggregation.PARTS for k in m.cells(getattr(settings, _), 3)])
-
-    def boom(*args, **kw):  # a re-run with every cell present must not compute any
-        raise AssertionError("a finished cell was recomputed")
-
-    monkeypatch.setattr(aggregation, "_work", boom)
-    again = aggregation.run(settings, 3, tmp_path / "a", progress=False)
-    assert _cells(tmp_path / "a") == cells and (tmp_path / "a" / "results.json").read_bytes() == results
-    assert again == json.loads(results)
-    monkeypatch.undo()
-    # the same seed in a fresh folder gives the same numbers (the cells' compute seconds aside)
-    fresh = aggregation.run(settings, 3, tmp_path / "b", progress=False)
+    # cells keep their compute seconds, so a fresh run's cell files differ; its numbers do not
+    first, fresh = check_rerun(aggregation, settings_for(PROFILES, "smoke"), 3, tmp_path, monkeypatch,
+                               same_cells=False)
     for part in ("personalization", "rules", "centroid"):
         assert fresh[part] == first[part]
-    other = aggregation.run(settings, 4, tmp_path / "c", progress=False)
+    other = aggregation.run(settings_for(PROFILES, "smoke"), 4, tmp_path / "other", progress=False)
     assert other["centroid"]["closed_form"] != first["centroid"]["closed_form"]
 
 
