@@ -1,40 +1,55 @@
-"""The figure of ``pluralign sims aggregation`` (six panels, matplotlib Agg)."""
+"""The figure of ``pluralign sims aggregation`` (seeds 003, 004): six panels drawn from the study's results
+(:func:`pluralign.sims.aggregation.run`), in the package style (:mod:`pluralign.paper_figures.style`)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from pluralign.paper_figures.style import CAPSIZE, caption, color_for, figure, save
 
-COLORS = {"pooled": "C0", "pooled_population": "C0", "individual": "C1", "shared": "C2", "clustered": "C3", "oracle": "k"}
-
-
-def _log_ticks(a, ms) -> None:
-    a.set_xscale("log")
-    a.minorticks_off()
-    a.set_xticks(ms, [str(m) for m in ms])
+__all__ = ["plot"]
 
 
-def plot(results: dict, path: Path) -> Path:
-    fig, ax = plt.subplots(2, 3, figsize=(16, 9))
+def _value(v) -> tuple[float, float]:
+    """(mean, s.e.m.) of a :func:`pluralign.runs.mean_sem` dict; a plain number has no error bar."""
+    if isinstance(v, dict):
+        return float(v["mean"]), float(v["sem"])
+    return float(v), 0.0
+
+
+def _vs_labels(ax, rows: list[dict], models, solid: str, dashed: tuple[str, ...], get=lambda r: r) -> None:
+    """Curves against labels per user (log axis, one tick per grid value): one colour per model, key
+    ``solid`` as a solid line with markers (and error bars when the values carry an s.e.m.), the keys of
+    ``dashed`` as thinner dashed / dotted lines."""
+    ms = [r["labels_per_user"] for r in rows]
+    for model in models:
+        c = color_for(model)
+        y = np.array([_value(get(r)[model][solid]) for r in rows])
+        ax.errorbar(ms, y[:, 0], yerr=y[:, 1] if y[:, 1].any() else None, fmt="-o", color=c, capsize=CAPSIZE,
+                    label=f"{model}: {solid}")
+        for key, ls in zip(dashed, ("--", ":")):
+            ax.plot(ms, [_value(get(r)[model][key])[0] for r in rows], ls, color=c, alpha=0.7)
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(ms, [str(m) for m in ms])
+    ax.set_xlabel("labels per user")
+    ax.legend(fontsize=8)
+
+
+def plot(results: dict, path: Path, profile: str | None = None, seed: int | None = None) -> Path:
+    """The six panels (personalization bias / variance, the pooled centroid, minority welfare vs split,
+    welfare vs labels per user, social-choice rules, misreport search) to ``path`` (PNG + PDF)."""
+    fig, ax = figure(3, 2)
 
     # 1. personalization bias / variance
     a = ax[0, 0]
-    rows = results["personalization"]["rows"]
-    ms = [r["labels_per_user"] for r in rows]
-    for model in ("pooled", "individual", "shared", "clustered"):
-        c = COLORS[model]
-        a.plot(ms, [r[model]["mse"] for r in rows], "-o", color=c, label=f"{model} MSE")
-        a.plot(ms, [r[model]["bias2"] for r in rows], "--", color=c, alpha=0.7)
-        a.plot(ms, [r[model]["variance"] for r in rows], ":", color=c, alpha=0.7)
-    _log_ticks(a, ms)
-    a.set_xlabel("labels per user")
+    _vs_labels(a, results["personalization"]["rows"], ("pooled", "individual", "shared", "clustered"),
+               "mse", ("bias2", "variance"))
     a.set_ylabel("error of P(a > b)  (solid MSE, -- bias², : variance)")
     a.set_title("1. personalized rewards: bias / variance (seed 003)")
-    a.legend(fontsize=8)
 
     # 2. pooled BT centroid: closed form vs simulation
     a = ax[0, 1]
@@ -55,26 +70,20 @@ def plot(results: dict, path: Path) -> Path:
     pis = [r["pi"] for r in sp]
     for model in ("pooled_population", "pooled", "clustered", "oracle"):
         st = "--" if model == "pooled_population" else "-o"
-        a.plot(pis, [r["kl"][model]["minority"] for r in sp], st, color=COLORS[model], label=f"{model}: minority")
-    a.plot(pis, [r["kl"]["pooled"]["majority"] for r in sp], ":", color="C0", label="pooled: majority")
+        a.plot(pis, [r["kl"][model]["minority"] for r in sp], st, color=color_for(model), label=f"{model}: minority")
+    a.plot(pis, [r["kl"]["pooled"]["majority"] for r in sp], ":", color=color_for("pooled"), label="pooled: majority")
     a.set_ylim(0, 1.05)
     a.set_xlabel("majority share π")
     a.set_ylabel("normalized welfare (KL-regularized policy)")
     a.set_title("5b. minority welfare: pooled vs K = 2")
     a.legend(fontsize=8)
 
-    # 4. welfare vs labels per user
+    # 4. welfare vs labels per user (mean +- s.e.m. over replicates)
     a = ax[1, 0]
-    lab = results["centroid"]["labels"]
-    ms = [r["labels_per_user"] for r in lab]
-    for model in ("pooled", "clustered", "individual", "oracle"):
-        a.plot(ms, [r["kl"][model]["utilitarian"] for r in lab], "-o", color=COLORS[model], label=f"{model}: mean")
-        a.plot(ms, [r["kl"][model]["minority"] for r in lab], "--", color=COLORS[model], alpha=0.7)
-    _log_ticks(a, ms)
-    a.set_xlabel("labels per user")
+    _vs_labels(a, results["centroid"]["labels"], ("pooled", "clustered", "individual", "oracle"),
+               "utilitarian", ("minority",), get=lambda r: r["kl"])
     a.set_ylabel("normalized welfare (solid mean, -- minority)")
     a.set_title("5c. welfare vs labels per user")
-    a.legend(fontsize=8)
 
     # 5. social choice rules
     a = ax[1, 1]
@@ -101,8 +110,10 @@ def plot(results: dict, path: Path) -> Path:
     a.set_ylabel("fraction of instances with a profitable misreport (no payments)")
     a.set_title("4. misreport search: VCG payments vs none")
 
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    for a in ax.flat:
+        a.yaxis.label.set_fontsize(8)
+    reps = results["centroid"]["labels"][0]["kl"]["oracle"]["utilitarian"]["n_seeds"] if results["centroid"]["labels"] else 0
+    seeds = None if seed is None else f"derive({seed}, r) for r < {reps} in panel 5c"
+    text = "Personalization and aggregation (seeds 003, 004)"
+    fig.suptitle(textwrap.fill(caption(text, profile, seeds), 150), fontsize=10)
+    return save(fig, path)

@@ -12,23 +12,36 @@ from typing import Annotated
 
 import typer
 
-from pluralign.runs import Profile, prepare_run
+from pluralign.runs import Profile, prepare_run, settings_for
 from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
 
 app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", no_args_is_help=True)
 
 
+def _settings(profiles: dict, profile: Profile):
+    """A study's settings for ``profile``, validated; a bad value is a clean error naming the field."""
+    try:
+        settings = settings_for(profiles, profile)
+        settings.validate()
+    except ValueError as exc:
+        fail(str(exc))
+    return settings
+
+
 @app.command("sim")
 def sim(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """The PAL simulation: accuracy vs K, vs samples per seen / unseen user, random vs active queries."""
+    from pluralign.paper_figures.pal_sim import d2_pictures, plot
     from pluralign.sims import pal_sim
 
-    cfg = {"profile_settings": pal_sim.PROFILES[Profile(profile).value]}
-    out_dir = prepare_run("pal sim", out, profile, seed, cfg)
-    res = pal_sim.run(profile, seed, out_dir)
-    for name, chk in res["summary"]["checks"].items():
-        typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}")
-    typer.echo(f"wrote {out_dir / 'pal_sim.json'}, {out_dir / 'pal_sim.png'}, {out_dir / 'pal_sim_d2.png'}")
+    settings = _settings(pal_sim.PROFILES, profile)
+    out_dir = prepare_run("pal sim", out, profile, seed, settings)
+    res = pal_sim.run(settings, seed, out_dir)
+    name = Profile(profile).value
+    figs = [plot(res, out_dir / "pal_sim.png", profile=name), d2_pictures(res, out_dir / "pal_sim_d2.png", profile=name)]
+    for check, chk in res["summary"]["checks"].items():
+        typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {check}")
+    typer.echo(f"wrote {out_dir / 'results.json'}, {', '.join(map(str, figs))}")
 
 
 @app.command("persona")
@@ -73,12 +86,14 @@ def persona(
 @app.command("bounds")
 def bounds(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """Thm. 1/2 vs Prop. C.4: per-user samples to a target excess risk as D grows (K fixed) and as K grows."""
-    from pluralign.sims import pal_bounds as pal_bounds_check
+    from pluralign.paper_figures.pal_bounds import plot
+    from pluralign.sims import pal_bounds
 
-    cfg = {"profile_settings": pal_bounds_check.PROFILES[Profile(profile).value]}
-    out_dir = prepare_run("pal bounds", out, profile, seed, cfg)
-    res = pal_bounds_check.run(profile, seed, out_dir)
+    settings = _settings(pal_bounds.PROFILES, profile)
+    out_dir = prepare_run("pal bounds", out, profile, seed, settings)
+    res = pal_bounds.run(settings, seed, out_dir)
+    png = plot(res, out_dir / "pal_bounds.png", profile=Profile(profile).value)
     for r in res["rows"]:
-        typer.echo(f"D={r['D']:>4} K={r['K']:>2}  m*(PAL, fit w) = {r['m_star_pal']:8.1f}   "
-                   f"m*(free ideal point) = {r['m_star_free']:8.1f}")
-    typer.echo(f"wrote {out_dir / 'pal_bounds.json'}, {out_dir / 'pal_bounds.png'}")
+        typer.echo(f"D={r['D']:>4} K={r['K']:>2}  m*(PAL, fit w) = {float(r['m_star_pal']):8.1f}   "
+                   f"m*(free ideal point) = {float(r['m_star_free']):8.1f}")  # JSON writes inf as "inf"
+    typer.echo(f"wrote {out_dir / 'results.json'}, {png}")

@@ -11,6 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from pluralign.choice import choice_loglik
 from pluralign.data import Choices
 from pluralign.pal import PALRewardModel, active_query_order, random_query_order
+from pluralign.seeding import as_generator
 
 __all__ = ["prototype_recovery", "anchored_prototypes", "oracle_map_group_points", "fewshot_curves",
            "samples_to_reach", "active_ratio"]
@@ -24,7 +25,7 @@ def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray
     Alignment: PAL-A's ideal points live in the item space, where comparisons identify them: the score
     -||A(x - a)||^2 = -x'Mx + 2x'Ma + const (M = A'A) determines M up to scale and then M a, whatever
     orthogonal / scale ambiguity the learned map has -- so no Procrustes step is needed, only the
-    permutation of the prototypes. What comparisons pin down is a *through M*, so ``sims.pal_sim`` binds
+    permutation of the prototypes. What comparisons pin down is a *through M*, so ``pluralign.sims.pal_sim`` binds
     on ``metric`` = M* = A*'A* (the utility metric: distances are the rms differences of the utilities the
     prototypes induce, up to sqrt(d/4)) and also reports ``metric`` = A*, which under-weights the
     directions the data inform best relative to the weak ones. With K != K* the min(K, K*) best pairs are
@@ -49,14 +50,15 @@ def prototype_recovery(learned: np.ndarray, true: np.ndarray, metric: np.ndarray
 def anchored_prototypes(weights: np.ndarray, ideal: np.ndarray, estimator: str = "group_mean",
                         embedded: np.ndarray | None = None, seed: int = 0) -> dict:
     """Anchored prototype estimates from a fitted PAL-A's user weights (N, K) and learned ideal points
-    (N, d) -- what choices identify when PAL-A's raw prototypes are not (see :mod:`sims.pal_sim`).
+    (N, d) -- what choices identify when PAL-A's raw prototypes are not (see :mod:`pluralign.sims.pal_sim`).
 
     * ``purest``     -- for each learned prototype k, the ideal point of the single user with the largest
       weight on k (one user's estimate: its full per-user noise);
     * ``group_mean`` -- for each k, the mean learned ideal point of the users whose *dominant* weight is
       k (argmax_k w_ik), i.e. a group estimate whose per-user noise shrinks as 1/sqrt(group size); a k
       that dominates no user falls back to its purest user (listed in ``fallback``);
-    * ``cluster_mean`` -- the users grouped by K-means (K clusters, k-means++ with 10 starts, ``seed``)
+    * ``cluster_mean`` -- the users grouped by K-means (K clusters, k-means++ with 10 starts, integer
+      ``seed``, e.g. from ``pluralign.seeding.derive_int``)
       of their ideal points as the model sees them, ``embedded`` (N, D) = f(a_i) (default: the ideal
       points themselves), and each cluster's mean learned ideal point. Unlike the dominant weight it
       does not assume the learner put each group near a vertex: the learned simplex can hold a group at
@@ -142,12 +144,14 @@ def fewshot_curves(model: PALRewardModel, pool: Choices, test: Choices, ms: list
                    active: bool = True, n_particles: int = 1000, localize_epochs: int = 300) -> dict:
     """Unseen-user accuracy on ``test`` after localizing w on the first m pool queries of each user,
     the queries picked at random or actively (nested orders, so larger m extends smaller m), plus the
-    zero-shot accuracy with the population-average weights."""
+    zero-shot accuracy with the population-average weights. ``seed``: an integer or a Generator (e.g.
+    ``pluralign.seeding.derive(seed, rep, "fewshot")``), which draws the random orders and the active
+    search's particles."""
     ms = sorted(int(m) for m in ms)
     per_user = pool.user_indices()
     if ms and ms[-1] > min(len(ix) for ix in per_user):
         raise ValueError(f"ms: m = {ms[-1]} exceeds the smallest per-user pool")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     out = {"m": ms, "zero_shot": model.accuracy(test, weights=model.population_weights())}
     orders = {"random": [ix[random_query_order(pool.subset(ix), ms[-1], rng)] for ix in per_user]}
     if active:

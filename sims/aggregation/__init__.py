@@ -1,8 +1,9 @@
 """``pluralign sims aggregation``: personalization and aggregation after Park et al. (seed 003) and the
 centroid collapse of one Bradley-Terry reward on a mixture of opposed groups (seed 004).
 
-Parts (each in its own helper module, each cell stored by :class:`pluralign.cli.common.CellStore` so an
-interrupted run resumes):
+Parts (each in its own helper module with its settings dataclass; every cell is kept in a
+:class:`pluralign.runs.CellStore`, so an interrupted run resumes, and the cells are independent, run by
+:func:`pluralign.runs.run_cells`):
 
 1. ``personalization`` (:mod:`pluralign.sims.aggregation.personalization`) — bias^2 / variance / MSE of shared-
    representation personalized rewards vs individual, pooled and clustered models as labels per user shrink.
@@ -11,101 +12,128 @@ interrupted run resumes):
 5. ``centroid`` (:mod:`pluralign.sims.aggregation.centroid`) — closed-form pooled BT centroid vs simulation, minority
    welfare vs split (50/50 .. 90/10, including 51/49), welfare vs labels per user.
 
-Writes ``config.json``, ``results.json`` and ``aggregation.png`` under ``--out``.
+:func:`run` writes ``results.json`` (numbers only) and ``cells/`` under ``out``; the command
+(:mod:`pluralign.cli.sims`) adds ``config.json`` and the figure (:func:`pluralign.paper_figures.aggregation.plot`,
+``aggregation.png`` + PDF). Seeds: every cell's streams are children of the one base seed
+(:mod:`pluralign.seeding`), named after the part and the cell (e.g. ``derive(seed, rep, "labels", m)``).
 """
 
 from __future__ import annotations
 
-import copy
 import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from pluralign.runs import CellStore, Profile, prepare_run, write_json
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt
+from pluralign.runs import CellStore, Profile, read_json, run_cells, write_json
+from pluralign.sims.aggregation import centroid, personalization, rules
+from pluralign.sims.aggregation.centroid import (CentroidSettings, ClosedFormSettings, LabelsSettings,
+                                                 SplitSettings)
+from pluralign.sims.aggregation.personalization import PersonalizationSettings
+from pluralign.sims.aggregation.rules import (MechanismSettings, PoolingSettings, RulesSettings,
+                                              SocialChoiceSettings)
 
-_SPLITS = [0.5, 0.51, 0.6, 0.7, 0.8, 0.9]
+__all__ = ["Settings", "PROFILES", "run", "PersonalizationSettings", "RulesSettings", "SocialChoiceSettings",
+           "PoolingSettings", "MechanismSettings", "CentroidSettings", "ClosedFormSettings", "SplitSettings",
+           "LabelsSettings"]
 
-PROFILES: dict[str, dict] = {
-    "quick": {
-        "personalization": {
-            "n_users": 60, "dim": 20, "rank": 3, "n_groups": 3, "spread": 0.3, "scale": 2.0,
-            "labels_per_user": [2, 5, 10, 25, 50], "reps": 3, "test_per_user": 50, "l2_individual": 1.0,
-            "em_restarts": 1, "em_iter": 20,
-        },
-        "rules": {
-            "social_choice": {"splits": _SPLITS, "n_users": 100, "n_items": 72, "b": 2.0, "c": 0.5, "within_sd": 0.3},
-            "pooling": {"n_profiles": 300},
-            "mechanism": {
-                "shapes": [[2, 2], [2, 4], [3, 3], [4, 2], [4, 5], [6, 3]], "instances_per_shape": 90,
-                "random_weights": True, "grid_resolution": 6, "random_samples": 256, "grad_starts": 4,
-                "grad_steps": 150,
-            },
-        },
-        "centroid": {
-            "closed_form": {"b": 2.0, "c": 0.5, "splits": _SPLITS, "n_large": 10**9, "n_records": 50_000},
-            "split": {"b": 2.0, "c": 0.5, "splits": _SPLITS, "n_users": 100, "labels_per_user": 20, "n_items": 72,
-                      "tau": 0.2, "l2": 0.1, "em_restarts": 3, "em_iter": 50},
-            "labels": {"b": 2.0, "c": 0.5, "dim": 6, "pi": 0.7, "n_users": 60, "within_sd": 0.5, "n_items": 200,
-                       "tau": 0.2, "l2": 1.0, "em_restarts": 2, "em_iter": 30, "nash_shift": 0.01,
-                       "labels_per_user": [1, 2, 4, 8, 16, 32, 64], "reps": 2},
-        },
-    },
+PARTS = (("rules", rules), ("centroid", centroid), ("personalization", personalization))
+"""The parts in the order they run; each module has ``cells(cfg, seed)`` and ``summarize(cfg, seed, result)``."""
+
+
+@dataclass
+class Settings:
+    """Everything a run of ``pluralign sims aggregation`` depends on (written to config.json)."""
+
+    personalization: PersonalizationSettings = field(default_factory=PersonalizationSettings)
+    """Part 1: bias / variance of personalized rewards."""
+    rules: RulesSettings = field(default_factory=RulesSettings)
+    """Parts 2-4: social choice, opinion pools, misreports against VCG."""
+    centroid: CentroidSettings = field(default_factory=CentroidSettings)
+    """Part 5: the pooled Bradley-Terry centroid and welfare (seed 004)."""
+    n_jobs: int = 1
+    """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
+
+    def validate(self) -> None:
+        """``ValueError`` naming the first field that cannot run."""
+        if int(self.n_jobs) < 1:
+            raise ValueError(f"n_jobs: must be >= 1, got {self.n_jobs}")
+        checks = {
+            "personalization.reps": self.personalization.reps, "personalization.n_users": self.personalization.n_users,
+            "centroid.labels.reps": self.centroid.labels.reps, "centroid.split.n_users": self.centroid.split.n_users,
+            "rules.mechanism.instances_per_shape": self.rules.mechanism.instances_per_shape,
+            "rules.pooling.n_profiles": self.rules.pooling.n_profiles,
+        }
+        for name, v in checks.items():
+            if int(v) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {v}")
+        for name, splits in (("rules.social_choice.splits", self.rules.social_choice.splits),
+                             ("centroid.closed_form.splits", self.centroid.closed_form.splits),
+                             ("centroid.split.splits", self.centroid.split.splits)):
+            if not splits or not all(0.5 <= float(p) < 1.0 for p in splits):
+                raise ValueError(f"{name}: majority shares must lie in [0.5, 1), got {list(splits)}")
+
+
+_QUICK = Settings(n_jobs=2)
+
+PROFILES: dict[Profile, Settings] = {
+    Profile.smoke: Settings(
+        personalization=replace(_QUICK.personalization, n_users=10, dim=6, rank=2, n_groups=2, labels_per_user=(5,),
+                                reps=2, test_per_user=10, em_iter=5),
+        rules=RulesSettings(
+            social_choice=replace(_QUICK.rules.social_choice, splits=(0.5, 0.9), n_users=20, n_items=24),
+            pooling=PoolingSettings(n_profiles=20),
+            mechanism=replace(_QUICK.rules.mechanism, shapes=((2, 2), (3, 3)), instances_per_shape=10,
+                              random_samples=32, grad_steps=20, grad_starts=2, grid_resolution=3)),
+        centroid=CentroidSettings(
+            closed_form=replace(_QUICK.centroid.closed_form, splits=(0.5, 0.9), n_large=10**7, n_records=1000),
+            split=replace(_QUICK.centroid.split, splits=(0.5, 0.9), n_users=20, labels_per_user=10, n_items=24,
+                          em_restarts=1, em_iter=5),
+            labels=replace(_QUICK.centroid.labels, labels_per_user=(4,), reps=1, n_users=12, n_items=30,
+                           em_restarts=1, em_iter=5)),
+        n_jobs=1),
+    Profile.quick: _QUICK,
+    Profile.paper: Settings(
+        personalization=replace(_QUICK.personalization, n_users=200, labels_per_user=(1, 2, 5, 10, 25, 50, 100),
+                                reps=10, em_restarts=3, em_iter=50),
+        rules=replace(_QUICK.rules, pooling=PoolingSettings(n_profiles=3000),
+                      mechanism=replace(_QUICK.rules.mechanism, instances_per_shape=500)),
+        centroid=CentroidSettings(
+            closed_form=replace(_QUICK.centroid.closed_form, n_large=10**11, n_records=1_000_000),
+            split=replace(_QUICK.centroid.split, n_users=400, em_restarts=5),
+            labels=replace(_QUICK.centroid.labels, n_users=200, reps=10,
+                           labels_per_user=(1, 2, 4, 8, 16, 32, 64, 128, 256))),
+        n_jobs=4),
 }
+"""The profiles: quick is the default settings (minutes on 2 CPUs), smoke and paper rescale it."""
 
 
-def _smoke() -> dict:
-    c = copy.deepcopy(PROFILES["quick"])
-    c["personalization"].update(n_users=10, dim=6, rank=2, n_groups=2, labels_per_user=[5], reps=2,
-                                test_per_user=10, em_iter=5)
-    c["rules"]["social_choice"].update(splits=[0.5, 0.9], n_users=20, n_items=24)
-    c["rules"]["pooling"]["n_profiles"] = 20
-    c["rules"]["mechanism"].update(shapes=[[2, 2], [3, 3]], instances_per_shape=10, random_samples=32, grad_steps=20,
-                                   grad_starts=2, grid_resolution=3)
-    c["centroid"]["closed_form"].update(splits=[0.5, 0.9], n_large=10**7, n_records=1000)
-    c["centroid"]["split"].update(splits=[0.5, 0.9], n_users=20, labels_per_user=10, n_items=24, em_restarts=1, em_iter=5)
-    c["centroid"]["labels"].update(labels_per_user=[4], reps=1, n_users=12, n_items=30, em_restarts=1, em_iter=5)
-    return c
-
-
-def _paper() -> dict:
-    c = copy.deepcopy(PROFILES["quick"])
-    c["personalization"].update(n_users=200, labels_per_user=[1, 2, 5, 10, 25, 50, 100], reps=10, em_restarts=3, em_iter=50)
-    c["rules"]["mechanism"]["instances_per_shape"] = 500
-    c["rules"]["pooling"]["n_profiles"] = 3000
-    c["centroid"]["closed_form"].update(n_large=10**11, n_records=1_000_000)
-    c["centroid"]["split"].update(n_users=400, em_restarts=5)
-    c["centroid"]["labels"].update(n_users=200, reps=10, labels_per_user=[1, 2, 4, 8, 16, 32, 64, 128, 256])
-    return c
-
-
-PROFILES["smoke"] = _smoke()
-PROFILES["paper"] = _paper()
-
-
-def cli(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
-    """Centroid collapse, social choice, pooling, mechanisms (seeds 003, 004)."""
+def _work(out: Path, key: str, config: dict, fn, args: tuple) -> None:
+    """One cell: compute, then store its numbers and its compute time."""
     import torch
-    from tqdm.auto import tqdm
-
-    from pluralign.sims.aggregation import centroid as _aggregation_centroid, personalization as _aggregation_personalization, rules as _aggregation_rules
-    from pluralign.paper_figures.aggregation import plot
 
     torch.set_num_threads(1)
-    cfg = PROFILES[Profile(profile).value]
-    root = prepare_run("sims aggregation", out, profile, seed, cfg)
-    store = CellStore(root)
+    t = time.perf_counter()
+    result = fn(*args)
+    CellStore(out).save(key, config, {"result": result, "seconds": round(time.perf_counter() - t, 3)})
 
-    def progress(it, desc):
-        return tqdm(list(it), desc=desc, leave=False)
 
-    t0 = time.time()
-    results = {}
+def run(settings: Settings, seed: int, out: Path, progress: bool = True) -> dict:
+    """Run (or resume) every cell of every part; write ``out/results.json`` and return its contents.
+
+    ``timings_s`` are the cells' compute seconds summed per part (a resumed run reports the seconds the
+    cells took when they ran, so a re-run writes the same file)."""
+    settings.validate()
+    out = Path(out)
+    store = CellStore(out)
+    tasks = [(out, key, {"part": name, **config}, fn, args)
+             for name, mod in PARTS for key, config, fn, args in mod.cells(getattr(settings, name), seed)]
+    run_cells(_work, [t for t in tasks if not store.done(t[1])], n_jobs=settings.n_jobs, desc="sims aggregation",
+              progress=progress)
+    results: dict = {}
     timings = {}
-    for name, mod in (("rules", _aggregation_rules), ("centroid", _aggregation_centroid),
-                      ("personalization", _aggregation_personalization)):
-        t = time.time()
-        results[name] = mod.run(cfg[name], seed, store, progress)
-        timings[name] = round(time.time() - t, 2)
-    results["timings_s"] = {**timings, "total": round(time.time() - t0, 2)}
-    write_json(root / "results.json", results)
-    plot(results, root / "aggregation.png")
-    print(f"wrote {root / 'results.json'} and {root / 'aggregation.png'} ({results['timings_s']['total']:.0f} s)")
+    for name, mod in PARTS:
+        cells = {key: store.load(key)["metrics"] for key, *_ in mod.cells(getattr(settings, name), seed)}
+        results[name] = mod.summarize(getattr(settings, name), seed, lambda key: cells[key]["result"])
+        timings[name] = round(sum(c["seconds"] for c in cells.values()), 2)
+    results["timings_s"] = {**timings, "total": round(sum(timings.values()), 2)}
+    return read_json(write_json(out / "results.json", results))  # exactly what the file holds

@@ -21,40 +21,87 @@ K) we record the accuracy curve over m and interpolate m*(eps), the smallest m w
 <= eps. Theory: ``theory.pal_bounds.sample_complexity`` of ``thm2_bound`` (a new user under PAL: O~(K))
 and ``prop_c4_bound`` (free ideal points: O(D)), whose constants are loose; the figure therefore
 compares shapes: every curve is divided by its value at the smallest D.
+
+Each (D, K, replicate) is one :class:`pluralign.runs.CellStore` cell (independent, run through
+:func:`pluralign.runs.run_cells`); replicate r of base seed s draws its population from ``derive(s, r,
+"problem")``. :func:`run` writes ``results.json``; the figure is :func:`pluralign.paper_figures.pal_bounds.plot`
+(``pluralign pal bounds`` draws ``pal_bounds.png``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.optimize import minimize
-from scipy.special import log_expit
-from tqdm.auto import tqdm
 
-from pluralign.runs import CellStore, Profile, write_json
+from pluralign.choice import choice_probs, log_sigmoid
 from pluralign.data import Choices
 from pluralign.pal import PALA, PALConfig, PALRewardModel, make_map
 from pluralign.pal.evaluation import samples_to_reach
-from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
+from pluralign.runs import CellStore, Profile, mean_sem, read_json, run_cells, write_json
+from pluralign.seeding import derive
+from pluralign.sims.pal_sim.problem import PALSimConfig, ideal_point_utilities, make_problem, require_counts
+from pluralign.theory.pal_bounds import prop_c4_bound, sample_complexity, thm2_bound
 
-__all__ = ["PROFILES", "oracle_pal", "fit_free_ideal_points", "run_cell", "run"]
+__all__ = ["Settings", "PROFILES", "oracle_pal", "fit_free_ideal_points", "run_cell", "run"]
 
-PROFILES: dict[str, dict] = {
-    "smoke": dict(D_grid=[3], K=2, K_grid=[2], K_D=3, m_grid=[2, 8], n_users=3, n_test=30, seeds=[0],
-                  eps=0.05, localize_epochs=30),
-    "quick": dict(D_grid=[4, 8, 16, 32], K=3, K_grid=[2, 6], K_D=32, m_grid=[2, 4, 8, 16, 32, 64, 128, 256],
-                  n_users=25, n_test=200, seeds=[0], eps=0.03, localize_epochs=200),
-    "paper": dict(D_grid=[4, 8, 16, 32, 64], K=3, K_grid=[2, 4, 6, 8], K_D=64,
-                  m_grid=[2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], n_users=100, n_test=400, seeds=[0, 1, 2],
-                  eps=0.03, localize_epochs=300),
+
+@dataclass
+class Settings:
+    """Everything a run of ``pluralign pal bounds`` depends on (written to config.json)."""
+
+    D_grid: tuple[int, ...] = (4, 8, 16, 32)
+    """Item dimensions D swept at K = ``K``."""
+    K: int = 3
+    """Number of prototypes while D is swept."""
+    K_grid: tuple[int, ...] = (2, 6)
+    """Numbers of prototypes swept at D = ``K_D``."""
+    K_D: int = 32
+    """Item dimension while K is swept."""
+    m_grid: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)
+    """Comparisons per user m of the accuracy curves."""
+    n_users: int = 25
+    """New users per cell (each fitted on its own m comparisons)."""
+    n_test: int = 200
+    """Held-out comparisons per user."""
+    n_seeds: int = 1
+    """Replicates (populations) per (D, K): replicate r of base seed s draws from ``derive(s, r, ...)``."""
+    eps: float = 0.03
+    """Target excess 0-1 risk of m*(eps)."""
+    beta: float = 10.0
+    """Inverse temperature of the logit choices (the fitted models are correctly specified)."""
+    localize_epochs: int = 200
+    """Adam epochs of PAL's per-user weights."""
+    n_jobs: int = 1
+    """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
+
+    def validate(self) -> None:
+        """``ValueError`` naming the first field that cannot run."""
+        require_counts(self, ("K", "K_D", "n_users", "n_test", "n_seeds", "localize_epochs", "n_jobs"),
+                       ("D_grid", "K_grid", "m_grid"))
+        if not 0 < self.eps < 1:
+            raise ValueError(f"eps: must lie in (0, 1), got {self.eps}")
+        if self.beta <= 0:
+            raise ValueError(f"beta: must be > 0, got {self.beta}")
+
+
+PROFILES: dict[Profile, Settings] = {
+    Profile.smoke: Settings(D_grid=(3,), K=2, K_grid=(2,), K_D=3, m_grid=(2, 8), n_users=3, n_test=30, eps=0.05,
+                            localize_epochs=30),
+    Profile.quick: Settings(n_jobs=2),
+    Profile.paper: Settings(D_grid=(4, 8, 16, 32, 64), K_grid=(2, 4, 6, 8), K_D=64,
+                            m_grid=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), n_users=100, n_test=400, n_seeds=3,
+                            localize_epochs=300, n_jobs=4),
 }
 
 
 def oracle_pal(A: np.ndarray, P: np.ndarray) -> PALRewardModel:
     """PAL-A set to the ground truth: linear map A (D x D) and prototypes P (K x D) (pass sqrt(beta) A
     for data with inverse temperature beta)."""
+    import torch
+
     K, D = P.shape
     cfg = PALConfig(model="A", map="linear", n_prototypes=K, d_latent=D)
     mod = PALA(make_map(D, D, "linear"), D, 0, K)
@@ -82,17 +129,11 @@ def fit_free_ideal_points(data: Choices, A: np.ndarray, ridge: float | None = No
 
         def obj(a, L=L, o=o):
             s = L @ a + o
-            p = np.exp(log_expit(-s))  # sigma(-s)
-            return -log_expit(s).sum() + 0.5 * ridge * a @ a, -(L.T @ p) + ridge * a
+            p = np.exp(log_sigmoid(-s))  # sigma(-s)
+            return -log_sigmoid(s).sum() + 0.5 * ridge * a @ a, -(L.T @ p) + ridge * a
 
         out[u] = minimize(obj, np.zeros(D), jac=True, method="L-BFGS-B").x
     return out
-
-
-def _ideal_utilities(data: Choices, A: np.ndarray, ideal: np.ndarray) -> np.ndarray:
-    fx = data.features @ A.T
-    fa = ideal[data.user] @ A.T
-    return -((fx - fa[:, None]) ** 2).sum(-1)
 
 
 def expected_accuracy(u_hat: np.ndarray, p_true: np.ndarray) -> float:
@@ -100,19 +141,19 @@ def expected_accuracy(u_hat: np.ndarray, p_true: np.ndarray) -> float:
     return float(np.mean(p_true[np.arange(len(u_hat)), u_hat.argmax(1)]))
 
 
-def run_cell(D: int, K: int, m_grid, n_users: int, n_test: int, seed: int, beta: float = 10.0,
+def run_cell(D: int, K: int, m_grid, n_users: int, n_test: int, seed: int, rep: int, beta: float = 10.0,
              localize_epochs: int = 200) -> dict:
-    """Expected-accuracy curves over m for PAL (fit w) and free ideal points (fit a) at one (D, K, seed),
-    and the Bayes accuracy."""
+    """Expected-accuracy curves over m for PAL (fit w) and free ideal points (fit a) at one (D, K) in
+    replicate ``rep`` of base ``seed`` (population from ``derive(seed, rep, "problem")``), and the Bayes
+    accuracy."""
     sim = PALSimConfig(d=D, n_prototypes_true=K, setting="mixture", n_seen=1, n_train=1, n_unseen=n_users,
                        n_pool=max(m_grid), n_test=n_test, min_separation=min(1.0, 0.8 * np.sqrt(2)), beta=beta)
-    prob = make_problem(sim, seed)
+    prob = make_problem(sim, derive(seed, rep, "problem"))
     A = np.sqrt(beta) * prob.A  # the logit scale folded into the metric
     est = oracle_pal(A, prob.prototypes)
     test = prob.unseen_test
-    u_true = _ideal_utilities(test, A, prob.ideal_unseen)
-    p_true = np.exp(u_true - u_true.max(1, keepdims=True))
-    p_true /= p_true.sum(1, keepdims=True)
+    u_true = ideal_point_utilities(test, A, prob.ideal_unseen)
+    p_true = choice_probs(u_true)
     per_user = prob.unseen_pool.user_indices()
     res = {"m": list(m_grid), "bayes_acc": expected_accuracy(u_true, p_true), "pal": [], "free": []}
     for m in m_grid:
@@ -120,15 +161,11 @@ def run_cell(D: int, K: int, m_grid, n_users: int, n_test: int, seed: int, beta:
         W = est.localize(sub, epochs=localize_epochs, l2=0.0)
         res["pal"].append(expected_accuracy(est.utilities(test, weights=W), p_true))
         a_hat = fit_free_ideal_points(sub, A)
-        res["free"].append(expected_accuracy(_ideal_utilities(test, A, a_hat), p_true))
+        res["free"].append(expected_accuracy(ideal_point_utilities(test, A, a_hat), p_true))
     return res
 
 
 def _theory(D_grid, K, K_grid, K_D, eps_theory=0.5) -> dict:
-    try:
-        from pluralign.theory.pal_bounds import prop_c4_bound, sample_complexity, thm2_bound
-    except ImportError:  # pragma: no cover - the theory layer ships with the package
-        return {}
     kw = dict(N=100, B=1.0)
     return {"eps": eps_theory, "note": "clipped loss range B = 1; N = 100 (Thm. 2 and Prop. C.4's per-user parts)",
             "thm2_vs_D": [sample_complexity(thm2_bound, eps_theory, D=D, K=K, **kw) for D in D_grid],
@@ -137,70 +174,48 @@ def _theory(D_grid, K, K_grid, K_D, eps_theory=0.5) -> dict:
             "prop_c4_vs_K": [sample_complexity(prop_c4_bound, eps_theory, D=K_D, K=k, **kw) for k in K_grid]}
 
 
-def run(profile: Profile | str, seed: int, out: Path) -> dict:
-    profile = Profile(profile).value
-    p = PROFILES[profile]
+def _cells(st: Settings, seed: int) -> list[tuple[str, int, int, int]]:
+    """(key, D, K, replicate) for every cell (base seed ``seed`` in every key)."""
+    specs = [(D, st.K) for D in st.D_grid] + [(st.K_D, k) for k in st.K_grid if k != st.K or st.K_D not in st.D_grid]
+    return [(f"D={D}_K={K}_rep={r}_seed={seed}", D, K, r) for D, K in specs for r in range(st.n_seeds)]
+
+
+def _work(out: Path, key: str, D: int, K: int, rep: int, st: Settings, seed: int) -> None:
+    """One cell: compute and store it."""
+    import torch
+
     torch.set_num_threads(1)
+    CellStore(out).save(key, {"D": D, "K": K, "rep": rep, "base_seed": seed},
+                        run_cell(D, K, st.m_grid, st.n_users, st.n_test, seed, rep, beta=st.beta,
+                                 localize_epochs=st.localize_epochs))
+
+
+def run(settings: Settings, seed: int, out: Path, progress: bool = True) -> dict:
+    """Run (or resume) every cell; write ``out/results.json`` (m*(eps) per (D, K), the excess-risk curves as
+    mean +- s.e.m. over replicates, the theory's sample complexities) and return its contents."""
+    settings.validate()
+    out = Path(out)
     store = CellStore(out)
-    specs = [(D, p["K"]) for D in p["D_grid"]] + [(p["K_D"], k) for k in p["K_grid"] if k != p["K"] or p["K_D"] not in p["D_grid"]]
-    cells = [(D, K, s) for D, K in specs for s in p["seeds"]]
-    for D, K, s in tqdm(cells, desc="pal bounds cells"):
-        key = f"D={D}_K={K}_seed={s}_base={seed}"
-        if not store.done(key):
-            store.save(key, {"D": D, "K": K, "seed": s, "base_seed": seed},
-                       run_cell(D, K, p["m_grid"], p["n_users"], p["n_test"], seed * 1000 + s,
-                                localize_epochs=p["localize_epochs"]))
-    allc = [c for c in store.all() if c["config"]["base_seed"] == seed]
-    curves = {}
-    for c in allc:
-        curves.setdefault((c["config"]["D"], c["config"]["K"]), []).append(c["metrics"])
-    eps = p["eps"]
+    cells = _cells(settings, seed)
+    run_cells(_work, [(out, key, D, K, r, settings, seed) for key, D, K, r in cells if not store.done(key)],
+              n_jobs=settings.n_jobs, desc="pal bounds cells", progress=progress)
+    curves: dict = {}
+    for key, D, K, _ in cells:
+        curves.setdefault((D, K), []).append(store.load(key)["metrics"])
+    eps, m_grid = settings.eps, list(settings.m_grid)
     rows = []
     for (D, K), ms in sorted(curves.items()):
-        pal = np.mean([np.array(m["pal"]) - m["bayes_acc"] for m in ms], 0)  # minus excess risk
-        free = np.mean([np.array(m["free"]) - m["bayes_acc"] for m in ms], 0)
-        rows.append({"D": D, "K": K, "m": p["m_grid"], "bayes_acc": float(np.mean([m["bayes_acc"] for m in ms])),
-                     "pal_excess": (-pal).tolist(), "free_excess": (-free).tolist(),
-                     "m_star_pal": samples_to_reach(p["m_grid"], pal, -eps),
-                     "m_star_free": samples_to_reach(p["m_grid"], free, -eps), "n_seeds": len(ms)})
-    res = {"profile": profile, "seed": seed, "eps": eps, "rows": rows,
-           "theory": _theory(p["D_grid"], p["K"], p["K_grid"], p["K_D"])}
-    write_json(out / "pal_bounds.json", res)
-    _plot(res, p, out / "pal_bounds.png")
-    return res
-
-
-def _plot(res: dict, p: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    th = res["theory"]
-    for ax, vary, grid, fixed in ((axes[0], "D", p["D_grid"], ("K", p["K"])), (axes[1], "K", p["K_grid"], ("D", p["K_D"]))):
-        rows = [r for r in res["rows"] if r[fixed[0]] == fixed[1] and r[vary] in grid]
-        rows.sort(key=lambda r: r[vary])
-        x = np.array([r[vary] for r in rows], float)
-        for key, lab, col in (("m_star_pal", "PAL: fit w (empirical)", "tab:blue"),
-                              ("m_star_free", "free ideal point: fit a (empirical)", "tab:red")):
-            y = np.array([r[key] for r in rows], float)
-            ok = np.isfinite(y)
-            if ok.any():
-                ax.plot(x[ok], y[ok] / y[ok][0], "o-", color=col, label=lab)
-        if th:
-            for key, lab, col in ((f"thm2_vs_{vary}", "Thm. 2 bound (shape)", "tab:blue"),
-                                  (f"prop_c4_vs_{vary}", "Prop. C.4 bound (shape)", "tab:red")):
-                y = np.array(th[key], float)
-                xs = np.array(grid, float)
-                ax.plot(xs, y / y[0], "--", color=col, alpha=0.6, label=lab)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xlabel(vary)
-        ax.set_ylabel(f"m* (excess 0-1 risk <= {res['eps']}), / value at smallest {vary}")
-        ax.set_title(f"samples per user vs {vary} ({fixed[0]} = {fixed[1]})")
-        ax.legend(fontsize=7)
-    fig.suptitle("PAL Thm. 1/2 vs Prop. C.4 (seed 002, sec. 4.1): per-user sample complexity")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        row = {"D": D, "K": K, "m": m_grid, "bayes_acc": mean_sem([m["bayes_acc"] for m in ms])["mean"]}
+        for name in ("pal", "free"):
+            excess = np.array([m["bayes_acc"] - np.array(m[name]) for m in ms])  # (replicates, m)
+            stats = [mean_sem(excess[:, j]) for j in range(len(m_grid))]
+            row[f"{name}_excess"] = [s["mean"] for s in stats]
+            row[f"{name}_excess_sem"] = [s["sem"] for s in stats]
+            row[f"m_star_{name}"] = samples_to_reach(m_grid, -np.array(row[f"{name}_excess"]), -eps)
+        row["n_seeds"] = len(ms)
+        rows.append(row)
+    res = {"seed": seed, "eps": eps, "rows": rows,
+           "grids": {"D_grid": list(settings.D_grid), "K": settings.K, "K_grid": list(settings.K_grid),
+                     "K_D": settings.K_D},
+           "theory": _theory(settings.D_grid, settings.K, settings.K_grid, settings.K_D)}
+    return read_json(write_json(out / "results.json", res))  # exactly what the file holds

@@ -49,27 +49,33 @@ mixture or partition users) and PAL-A with a linear map learned from the compari
   lot even in the A* metric; a convex max-margin (linear SVM) fit of (M, M a_k) on the same data does
   no better (0.11 / 0.20-0.28 in seeds 0 / 1).
 
-Each (panel, setting, K or n, seed) is one CellStore cell; ``pal_sim.json`` holds every cell, the
-summary (mean +- s.e. over seeds) and the done-when checks; ``pal_sim.png`` and ``pal_sim_d2.png`` the
-figures. Run with ``pluralign pal sim --profile quick``.
+The seed numbers quoted above (seeds 0-9, "seed 1's worst prototype") are runs under the earlier seeding
+scheme (replicate s drew its population from base seed + s); under :mod:`pluralign.seeding` replicate r
+of base seed s draws from ``derive(s, r, ...)``, other populations with the same distribution.
+
+Each (panel, setting, K or n, replicate) is one :class:`pluralign.runs.CellStore` cell, and so is each
+d = 2 picture (the study stores the points to draw; :mod:`pluralign.paper_figures.pal_sim` only draws);
+the cells are independent and run through :func:`pluralign.runs.run_cells`. :func:`run` writes
+``results.json``: every cell, the summary (mean +- s.e.m. over replicates, :func:`pluralign.runs.mean_sem`)
+and the done-when checks. Run with ``pluralign pal sim --profile quick`` (which also draws ``pal_sim.png``
+and ``pal_sim_d2.png``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-from pluralign.runs import CellStore, Profile, write_json
 from pluralign.pal import PALConfig, PALRewardModel
 from pluralign.pal.evaluation import (active_ratio, anchored_prototypes, fewshot_curves, oracle_map_group_points,
-                            prototype_recovery)
-from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
+                                      prototype_recovery)
+from pluralign.runs import CellStore, Profile, mean_sem, read_json, run_cells, write_json
+from pluralign.seeding import derive, derive_int
+from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem, require_counts
 
-__all__ = ["PROFILES", "run_cell", "run", "summarize"]
+__all__ = ["Settings", "D2Settings", "PROFILES", "pal_config", "run_cell", "d2_cell", "run", "summarize"]
 
 PROTOTYPE_TOLERANCE = 0.25
 """Done-when threshold, fixed before the first run: every matched learned prototype lies within this
@@ -80,27 +86,85 @@ the first runs used A* and it is still reported (the switch is explained in the 
 RECOVERY_METRIC = ("utility: ||M*(p_hat - p)|| with M* = A*'A*, relative to min_{k != l} ||M*(p_k - p_l)||; for "
                    "items x ~ N(0, I/d) it is sqrt(d/4) times the rms difference of the choice-relevant utilities "
                    "2 x'M*p the two prototypes give. Also reported: ||A*(p_hat - p)|| (the first runs' metric)")
-"""The binding distance, as written to ``pal_sim.json``."""
+"""The binding distance, as written to ``results.json``."""
 
 ANCHOR_ESTIMATOR = ("cluster_mean: K-means (K clusters, k-means++, 10 starts) of the seen users' learned ideal "
                     "points through the learned map, f_hat(w_i P_hat); anchored prototype = each cluster's mean "
                     "learned ideal point w_i P_hat. Also reported: group_mean (users grouped by dominant weight "
                     "argmax_k w_ik), purest (single user with the largest w_ik), raw P_hat")
-"""The binding anchored estimator, as written to ``pal_sim.json``."""
+"""The binding anchored estimator, as written to ``results.json``."""
 
-PROFILES: dict[str, dict] = {
-    "smoke": dict(sim=dict(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10, n_pool=8),
-                  seeds=[0], K_grid=[1, 2], n_grid=[10], m_grid=[2, 8], epochs=40, settings=["mixture"],
-                  n_particles=50, d2=dict(n_seen=8, n_train=20, n_unseen=3, n_pool=10), localize_epochs=30,
-                  recovery_epochs=60),
-    "quick": dict(sim={}, seeds=[0, 1], K_grid=[1, 2, 3, 4, 5, 6], n_grid=[10, 25, 50, 100, 200],
-                  m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=400, settings=["mixture", "partition"],
-                  n_particles=1000, d2=dict(n_seen=60, n_train=100, n_unseen=6, n_pool=40), localize_epochs=150,
-                  recovery_epochs=1500),
-    "paper": dict(sim={}, seeds=[0, 1, 2, 3, 4], K_grid=[1, 2, 3, 4, 5, 6, 8], n_grid=[10, 25, 50, 100, 200, 400],
-                  m_grid=[1, 2, 5, 10, 20, 40, 80], epochs=600, settings=["mixture", "partition"],
-                  n_particles=3000, d2=dict(n_seen=100, n_train=100, n_unseen=10, n_pool=40), localize_epochs=400,
-                  recovery_epochs=3000),
+SETUPS = ("mixture", "partition")
+
+
+@dataclass
+class D2Settings:
+    """Sizes of the App. D.1 / D.2 pictures at d = 2 (the other ground-truth settings as in ``sim``)."""
+
+    n_seen: int = 60
+    """Seen users."""
+    n_train: int = 100
+    """Training comparisons per seen user."""
+    n_unseen: int = 6
+    """Unseen users, localized from their first ``n_shown`` pool queries."""
+    n_pool: int = 40
+    """Pool queries per unseen user."""
+    n_shown: int = 10
+    """Few-shot samples m the unseen users are localized from (at most ``n_pool``)."""
+
+
+@dataclass
+class Settings:
+    """Everything a run of ``pluralign pal sim`` depends on (written to config.json)."""
+
+    sim: PALSimConfig = field(default_factory=PALSimConfig)
+    """Ground truth and data sizes (its ``setting`` is swept over ``setups``)."""
+    n_seeds: int = 2
+    """Replicates (populations) per cell: replicate r of base seed s draws from ``derive(s, r, ...)``."""
+    K_grid: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    """Fig. 5 (b): numbers of prototypes K fitted."""
+    n_grid: tuple[int, ...] = (10, 25, 50, 100, 200)
+    """Fig. 5 (c): training comparisons per seen user (at K = K*)."""
+    m_grid: tuple[int, ...] = (1, 2, 5, 10, 20, 40, 80)
+    """Fig. 5 (d): few-shot samples m of the unseen users (at most ``sim.n_pool``)."""
+    epochs: int = 400
+    """Training epochs of PAL-A (panels b, c and the d = 2 pictures)."""
+    setups: tuple[str, ...] = SETUPS
+    """Populations swept: 'mixture' (Dirichlet weights) and / or 'partition' (every user at a prototype)."""
+    n_particles: int = 1000
+    """Weight particles of the active query search."""
+    d2: D2Settings = field(default_factory=D2Settings)
+    """The d = 2 pictures (App. D.1 / D.2)."""
+    localize_epochs: int = 150
+    """Adam epochs of an unseen user's weights (few-shot and the pictures)."""
+    recovery_epochs: int = 1500
+    """Training epochs of the prototype-recovery cells (panel r, K = K*)."""
+    n_jobs: int = 1
+    """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
+
+    def validate(self) -> None:
+        """``ValueError`` naming the first field that cannot run."""
+        self.sim.validate()
+        require_counts(self, ("n_seeds", "epochs", "n_particles", "localize_epochs", "recovery_epochs", "n_jobs"),
+                       ("K_grid", "n_grid", "m_grid"))
+        if max(self.m_grid) > self.sim.n_pool:
+            raise ValueError(f"m_grid: m = {max(self.m_grid)} exceeds the pool of sim.n_pool = {self.sim.n_pool}")
+        if not self.setups or set(self.setups) - set(SETUPS):
+            raise ValueError(f"setups: each must be one of {list(SETUPS)}, got {list(self.setups)}")
+        if not 1 <= self.d2.n_shown <= self.d2.n_pool:
+            raise ValueError(f"d2.n_shown: must be between 1 and d2.n_pool = {self.d2.n_pool}, got {self.d2.n_shown}")
+
+
+PROFILES: dict[Profile, Settings] = {
+    Profile.smoke: Settings(sim=PALSimConfig(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10,
+                                             n_pool=8),
+                            n_seeds=1, K_grid=(1, 2), n_grid=(10,), m_grid=(2, 8), epochs=40, setups=("mixture",),
+                            n_particles=50, d2=D2Settings(n_seen=8, n_train=20, n_unseen=3, n_pool=10),
+                            localize_epochs=30, recovery_epochs=60),
+    Profile.quick: Settings(n_jobs=2),
+    Profile.paper: Settings(n_seeds=5, K_grid=(1, 2, 3, 4, 5, 6, 8), n_grid=(10, 25, 50, 100, 200, 400), epochs=600,
+                            n_particles=3000, d2=D2Settings(n_seen=100, n_train=100, n_unseen=10, n_pool=40),
+                            localize_epochs=400, recovery_epochs=3000, n_jobs=4),
 }
 
 
@@ -110,21 +174,30 @@ def pal_config(K: int, epochs: int, seed: int) -> PALConfig:
                      lr_weights=5e-2, seed=seed)
 
 
-def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_particles: int = 1000,
+def run_cell(sim: PALSimConfig, K: int, seed: int, rep: int, epochs: int, *, ms=(), n_particles: int = 1000,
              localize_epochs: int = 300, active: bool = True, keep_model: bool = False,
-             oracle_floor: bool = False) -> dict:
-    """Fit PAL-A with K prototypes on one sampled population; held-out seen accuracy, prototype and
-    ideal-point recovery, and (if ``ms``) the unseen users' few-shot curves."""
-    prob = make_problem(sim, seed)
+             oracle_floor: bool = False, tag: str | None = None) -> dict:
+    """Fit PAL-A with K prototypes on replicate ``rep`` of base ``seed``'s population; held-out seen
+    accuracy, prototype and ideal-point recovery, and (if ``ms``) the unseen users' few-shot curves.
+
+    Streams: the population from ``derive(seed, rep, "problem")``, PAL-A's initialization from
+    ``derive_int(seed, rep, "pal")``, the K-means of the anchored estimate from ``derive_int(seed, rep,
+    "kmeans")`` and the few-shot queries from ``derive(seed, rep, "fewshot")`` (with ``tag``, e.g. a d = 2
+    picture, the keys are (rep, tag, ...))."""
+    import torch
+
+    keys = (rep,) if tag is None else (rep, tag)
+    prob = make_problem(sim, derive(seed, *keys, "problem"))
     d = sim.d
-    cfg = replace(pal_config(K, epochs, seed), d_latent=d)
+    cfg = replace(pal_config(K, epochs, derive_int(seed, *keys, "pal")), d_latent=d)
     model = PALRewardModel(cfg).fit(prob.train)
     learned_P = model.model_.prototypes.detach().numpy().astype(float)
     ideal_hat = model.weights_ @ learned_P
     group = anchored_prototypes(model.weights_, ideal_hat, "group_mean")
     with torch.no_grad():
         embedded = model.model_.f(torch.as_tensor(ideal_hat, dtype=torch.float32)).numpy().astype(float)
-    cluster = anchored_prototypes(model.weights_, ideal_hat, "cluster_mean", embedded=embedded, seed=seed)
+    cluster = anchored_prototypes(model.weights_, ideal_hat, "cluster_mean", embedded=embedded,
+                                  seed=derive_int(seed, *keys, "kmeans"))
     spread = np.sqrt((((prob.ideal_seen - prob.ideal_seen.mean(0)) @ prob.A.T) ** 2).sum(1).mean())
     out = {
         "train_acc": model.accuracy(prob.train),
@@ -148,8 +221,9 @@ def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_part
         out[key] = {**prototype_recovery(points, prob.prototypes, metric=prob.A), **extra}
         out[key + "_utility"] = prototype_recovery(points, prob.prototypes, metric=prob.A.T @ prob.A)
     if ms:
-        out["fewshot"] = fewshot_curves(model, prob.unseen_pool, prob.unseen_test, list(ms), seed=seed + 10_000,
-                                        active=active, n_particles=n_particles, localize_epochs=localize_epochs)
+        out["fewshot"] = fewshot_curves(model, prob.unseen_pool, prob.unseen_test, list(ms),
+                                        seed=derive(seed, *keys, "fewshot"), active=active,
+                                        n_particles=n_particles, localize_epochs=localize_epochs)
         if active:
             f = out["fewshot"]
             out["fewshot"]["active_ratio"] = active_ratio(f["m"], f["random"], f["active"])
@@ -158,62 +232,92 @@ def run_cell(sim: PALSimConfig, K: int, seed: int, epochs: int, *, ms=(), n_part
     return out
 
 
-def _cells(p: dict) -> list[tuple[str, dict]]:
-    """(key, spec) for every cell of the profile."""
-    K_true = replace(PALSimConfig(), **p["sim"]).n_prototypes_true
+def d2_cell(sim: PALSimConfig, seed: int, epochs: int, localize_epochs: int, n_shown: int) -> dict:
+    """App. D.1 / D.2 at d = 2: fit PAL-A at K = K*, localize the unseen users from their first ``n_shown``
+    pool queries, and return the numbers the picture draws (``points``: true and learned ideal points of
+    the seen users, true and localized ideal points of the unseen users, true and learned prototypes)."""
+    r = run_cell(sim, sim.n_prototypes_true, seed, 0, epochs, keep_model=True, tag=f"d2_{sim.setting}")
+    model, prob = r.pop("_model"), r.pop("_problem")
+    P_hat = model.model_.prototypes.detach().numpy().astype(float)
+    first = np.concatenate([ix[:n_shown] for ix in prob.unseen_pool.user_indices()])
+    W_u = model.localize(prob.unseen_pool.subset(np.sort(first), reindex_users=False), epochs=localize_epochs)
+    points = {"ideal_seen_true": prob.ideal_seen, "ideal_seen_learned": model.weights_ @ P_hat,
+              "ideal_unseen_true": prob.ideal_unseen, "ideal_unseen_localized": W_u @ P_hat,
+              "prototypes_true": prob.prototypes, "prototypes_learned": P_hat}
+    return {**{k: r[k] for k in ("seen_acc", "prototypes", "ideal_point_rmse")}, "m_shown": int(n_shown),
+            "points": {k: np.asarray(v, float).tolist() for k, v in points.items()}}
+
+
+def _cells(st: Settings, seed: int) -> list[tuple[str, dict]]:
+    """(key, spec) for every cell of the settings (base seed ``seed`` in every key: folders can hold runs of
+    several base seeds)."""
+    K_true = st.sim.n_prototypes_true
     cells = []
-    for seed in p["seeds"]:
-        for setting in p["settings"]:
-            for K in p["K_grid"]:
-                with_fs = K == K_true
-                cells.append((f"panel=b_setting={setting}_K={K}_seed={seed}",
-                              dict(panel="b", setting=setting, K=K, n_train=None, seed=seed, fewshot=with_fs)))
+    for rep in range(st.n_seeds):
+        for setting in st.setups:
+            for K in st.K_grid:
+                cells.append((f"panel=b_setting={setting}_K={K}_rep={rep}_seed={seed}",
+                              dict(panel="b", setting=setting, K=K, n_train=None, rep=rep, fewshot=K == K_true)))
             # prototype recovery at K = K*, trained longer: on noiseless (separable) comparisons the
             # logistic fit keeps growing the map's scale and its geometry converges slowly
-            cells.append((f"panel=r_setting={setting}_seed={seed}",
-                          dict(panel="r", setting=setting, K=K_true, n_train=None, seed=seed, fewshot=False,
-                               epochs=p["recovery_epochs"])))
-            for n in p["n_grid"]:
-                cells.append((f"panel=c_setting={setting}_n={n}_seed={seed}",
-                              dict(panel="c", setting=setting, K=K_true, n_train=n, seed=seed, fewshot=False)))
+            cells.append((f"panel=r_setting={setting}_rep={rep}_seed={seed}",
+                          dict(panel="r", setting=setting, K=K_true, n_train=None, rep=rep, fewshot=False,
+                               epochs=st.recovery_epochs)))
+            for n in st.n_grid:
+                cells.append((f"panel=c_setting={setting}_n={n}_rep={rep}_seed={seed}",
+                              dict(panel="c", setting=setting, K=K_true, n_train=n, rep=rep, fewshot=False)))
+    for setting in SETUPS:  # the App. D pictures show both populations
+        cells.append((f"panel=d2_setting={setting}_seed={seed}", dict(panel="d2", setting=setting, K=K_true)))
     return cells
 
 
-def run(profile: Profile | str, seed: int, out: Path) -> dict:
-    """Run (or resume) every cell of ``profile``; write ``pal_sim.json`` and the figures under ``out``."""
-    profile = Profile(profile).value
-    p = PROFILES[profile]
-    base = replace(PALSimConfig(), **p["sim"])
-    store = CellStore(out)
+def _d2_sim(st: Settings, setting: str) -> PALSimConfig:
+    d2 = st.d2
+    return replace(st.sim, d=2, setting=setting, n_seen=d2.n_seen, n_train=d2.n_train, n_unseen=d2.n_unseen,
+                   n_pool=d2.n_pool)
+
+
+def _work(out: Path, key: str, spec: dict, st: Settings, seed: int) -> None:
+    """One cell: compute and store it."""
+    import torch
+
     torch.set_num_threads(1)
-    for key, spec in tqdm(_cells(p), desc="pal sim cells"):
-        if store.done(key):
-            continue
-        sim = replace(base, setting=spec["setting"])
+    if spec["panel"] == "d2":
+        sim = _d2_sim(st, spec["setting"])
+        metrics = d2_cell(sim, seed, st.epochs, st.localize_epochs, st.d2.n_shown)
+    else:
+        sim = replace(st.sim, setting=spec["setting"])
         if spec["n_train"] is not None:
             sim = replace(sim, n_train=spec["n_train"])
-        metrics = run_cell(sim, spec["K"], seed + spec["seed"], spec.get("epochs", p["epochs"]),
-                           ms=p["m_grid"] if spec["fewshot"] else (), n_particles=p["n_particles"],
-                           localize_epochs=p["localize_epochs"], oracle_floor=spec["panel"] == "r")
-        store.save(key, {**spec, "sim": asdict(sim), "base_seed": seed}, metrics)
-    d2 = _d2_pictures(p, seed, out)
-    cells = [c for c in store.all() if c["config"].get("base_seed") == seed]
-    summary = summarize(cells, K_true=base.n_prototypes_true)
-    results = {"profile": profile, "seed": seed, "sim": asdict(base), "anchor_estimator": ANCHOR_ESTIMATOR,
-               "prototype_tolerance": PROTOTYPE_TOLERANCE, "recovery_metric": RECOVERY_METRIC, "pal": asdict(pal_config(base.n_prototypes_true, p["epochs"], seed)),
-               "summary": summary, "d2": d2, "cells": cells}
-    write_json(out / "pal_sim.json", results)
-    _plot(summary, out / "pal_sim.png")
-    return results
+        metrics = run_cell(sim, spec["K"], seed, spec["rep"], spec.get("epochs", st.epochs),
+                           ms=st.m_grid if spec["fewshot"] else (), n_particles=st.n_particles,
+                           localize_epochs=st.localize_epochs, oracle_floor=spec["panel"] == "r")
+    CellStore(out).save(key, {**spec, "sim": asdict(sim), "base_seed": seed}, metrics)
 
 
-def _mean_se(xs):
-    xs = np.asarray(xs, float)
-    return float(xs.mean()), float(xs.std(ddof=1) / np.sqrt(len(xs))) if len(xs) > 1 else 0.0
+def run(settings: Settings, seed: int, out: Path, progress: bool = True) -> dict:
+    """Run (or resume) every cell; write ``out/results.json`` (summary, checks, d = 2 points, every cell)
+    and return its contents."""
+    settings.validate()
+    out = Path(out)
+    store = CellStore(out)
+    cells = _cells(settings, seed)
+    run_cells(_work, [(out, key, spec, settings, seed) for key, spec in cells if not store.done(key)],
+              n_jobs=settings.n_jobs, desc="pal sim cells", progress=progress)
+    done = [store.load(key) for key, _ in cells]
+    d2 = {c["config"]["setting"]: c["metrics"] for c in done if c["config"]["panel"] == "d2"}
+    panels = [c for c in done if c["config"]["panel"] != "d2"]
+    K_true = settings.sim.n_prototypes_true
+    results = {"seed": seed, "sim": asdict(settings.sim), "anchor_estimator": ANCHOR_ESTIMATOR,
+               "prototype_tolerance": PROTOTYPE_TOLERANCE, "recovery_metric": RECOVERY_METRIC,
+               "pal": asdict(pal_config(K_true, settings.epochs, derive_int(seed, 0, "pal"))),
+               "summary": summarize(panels, K_true=K_true), "d2": d2, "cells": panels}
+    return read_json(write_json(out / "results.json", results))  # exactly what the file holds
 
 
 def summarize(cells: list[dict], K_true: int) -> dict:
-    """Means +- standard errors over seeds per panel and the done-when checks."""
+    """Means +- standard errors over replicates per panel (:func:`pluralign.runs.mean_sem`) and the
+    done-when checks."""
     s: dict = {"b": {}, "c": {}, "d": {}, "r": {}, "checks": {}}
     for panel, xkey in (("b", "K"), ("c", "n_train")):
         for setting in sorted({c["config"]["setting"] for c in cells}):
@@ -223,28 +327,28 @@ def summarize(cells: list[dict], K_true: int) -> dict:
                 if cf["panel"] == panel and cf["setting"] == setting:
                     rows.setdefault(cf[xkey], []).append(c["metrics"])
             s[panel][setting] = [
-                {xkey: x, "seen_acc": _mean_se([m["seen_acc"] for m in ms]),
-                 "train_acc": _mean_se([m["train_acc"] for m in ms]),
-                 "oracle_seen_acc": _mean_se([m["oracle_seen_acc"] for m in ms]),
-                 "proto_max_dist_over_min_sep": _mean_se([m["prototypes"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_max_dist_over_min_sep": _mean_se([m["anchors"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_group_max_dist_over_min_sep": _mean_se([m["anchors_group"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_cluster_max_dist_over_min_sep": _mean_se([m["anchors_cluster"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_cluster_utility_max_dist_over_min_sep": _mean_se(
+                {xkey: x, "seen_acc": mean_sem([m["seen_acc"] for m in ms]),
+                 "train_acc": mean_sem([m["train_acc"] for m in ms]),
+                 "oracle_seen_acc": mean_sem([m["oracle_seen_acc"] for m in ms]),
+                 "proto_max_dist_over_min_sep": mean_sem([m["prototypes"]["max_dist_over_min_sep"] for m in ms]),
+                 "anchor_max_dist_over_min_sep": mean_sem([m["anchors"]["max_dist_over_min_sep"] for m in ms]),
+                 "anchor_group_max_dist_over_min_sep": mean_sem([m["anchors_group"]["max_dist_over_min_sep"] for m in ms]),
+                 "anchor_cluster_max_dist_over_min_sep": mean_sem([m["anchors_cluster"]["max_dist_over_min_sep"] for m in ms]),
+                 "anchor_cluster_utility_max_dist_over_min_sep": mean_sem(
                      [m["anchors_cluster_utility"]["max_dist_over_min_sep"] for m in ms]),
-                 "ideal_point_rmse": _mean_se([m["ideal_point_rmse"] for m in ms]),
-                 "ideal_point_spread": _mean_se([m["ideal_point_spread"] for m in ms]), "n_seeds": len(ms)}
+                 "ideal_point_rmse": mean_sem([m["ideal_point_rmse"] for m in ms]),
+                 "ideal_point_spread": mean_sem([m["ideal_point_spread"] for m in ms]), "n_seeds": len(ms)}
                 for x, ms in sorted(rows.items())]
     for setting, rows in s["b"].items():
         by_K = {r["K"]: r for r in rows}
         if 1 in by_K and K_true in by_K:
-            gain = 100 * (by_K[K_true]["seen_acc"][0] - by_K[1]["seen_acc"][0])
+            gain = 100 * (by_K[K_true]["seen_acc"]["mean"] - by_K[1]["seen_acc"]["mean"])
             s["checks"][f"{setting}: acc(K=K*) - acc(K=1) [points] >= 5"] = {"value": gain, "pass": gain >= 5}
     for setting in sorted({c["config"]["setting"] for c in cells}):
         ms = [c["metrics"] for c in cells if c["config"]["panel"] == "r" and c["config"]["setting"] == setting]
         if not ms:
             continue
-        s["r"][setting] = {k: _mean_se([m[k] for m in ms]) for k in ("seen_acc", "ideal_point_rmse", "ideal_point_spread")}
+        s["r"][setting] = {k: mean_sem([m[k] for m in ms]) for k in ("seen_acc", "ideal_point_rmse", "ideal_point_spread")}
         s["r"][setting]["epochs"] = [c["config"].get("epochs") for c in cells if c["config"]["panel"] == "r"][0]
         for what, base in (("raw learned prototypes", "prototypes"),
                            ("anchored prototypes, purest user (old estimator)", "anchors"),
@@ -256,12 +360,13 @@ def summarize(cells: list[dict], K_true: int) -> dict:
                 if not all(key in m for m in ms):
                     continue
                 per_seed = [m[key]["max_dist_over_min_sep"] for m in ms]
-                r, se = _mean_se(per_seed)
-                s["r"][setting][key] = (r, se)
+                ms_key = mean_sem(per_seed)
+                s["r"][setting][key] = ms_key
                 s["r"][setting][key + "_per_seed"] = per_seed
                 s["checks"][f"{setting}: {what}, max matched distance / min true separation ({metric}) "
                             f"<= {PROTOTYPE_TOLERANCE}"] = {
-                    "value": r, "se": se, "per_seed": per_seed, "pass": r <= PROTOTYPE_TOLERANCE,
+                    "value": ms_key["mean"], "sem": ms_key["sem"], "per_seed": per_seed,
+                    "pass": ms_key["mean"] <= PROTOTYPE_TOLERANCE,
                     "all_seeds_pass": max(per_seed) <= PROTOTYPE_TOLERANCE,
                     "binding": key == "anchors_cluster_utility" and setting == "partition"}
     for setting in sorted({c["config"]["setting"] for c in cells}):
@@ -269,20 +374,20 @@ def summarize(cells: list[dict], K_true: int) -> dict:
         if not fs:
             continue
         ms = fs[0]["metrics"]["fewshot"]["m"]
-        d = {"m": ms, "zero_shot": _mean_se([c["metrics"]["fewshot"]["zero_shot"] for c in fs]),
-             "seen_acc": _mean_se([c["metrics"]["seen_acc"] for c in fs])}
+        d = {"m": ms, "zero_shot": mean_sem([c["metrics"]["fewshot"]["zero_shot"] for c in fs]),
+             "seen_acc": mean_sem([c["metrics"]["seen_acc"] for c in fs])}
         for name in ("random", "active"):
             if name in fs[0]["metrics"]["fewshot"]:
                 arr = np.array([c["metrics"]["fewshot"][name] for c in fs])
-                d[name] = [_mean_se(arr[:, j]) for j in range(len(ms))]
+                d[name] = [mean_sem(arr[:, j]) for j in range(len(ms))]
         if "active" in d:
-            d["active_ratio"] = active_ratio(ms, [a for a, _ in d["random"]], [a for a, _ in d["active"]])
+            d["active_ratio"] = active_ratio(ms, [a["mean"] for a in d["random"]], [a["mean"] for a in d["active"]])
         s["d"][setting] = d
-        seen = d["seen_acc"][0]
-        ok_m = [m for m, (a, _) in zip(ms, d["random"]) if m <= 40 and seen - a <= 0.02]
+        seen = d["seen_acc"]["mean"]
+        ok_m = [m for m, a in zip(ms, d["random"]) if m <= 40 and seen - a["mean"] <= 0.02]
         s["checks"][f"{setting}: unseen (random queries, m <= 40) within 2 points of seen"] = {
             "value": {"smallest_m": min(ok_m) if ok_m else None,
-                      "gap_at_m": {m: 100 * (seen - a) for m, (a, _) in zip(ms, d["random"])}},
+                      "gap_at_m": {m: 100 * (seen - a["mean"]) for m, a in zip(ms, d["random"])}},
             "pass": bool(ok_m)}
         if "active_ratio" in d:
             r = [row for row in d["active_ratio"] if row["m_random"] <= 40]
@@ -290,80 +395,3 @@ def summarize(cells: list[dict], K_true: int) -> dict:
                 "value": r, "pass": all(row["m_active"] <= row["m_random"] for row in r)
                 and any(row["m_active"] < row["m_random"] for row in r)}
     return s
-
-
-def _d2_pictures(p: dict, seed: int, out: Path) -> dict:
-    """App. D.1 / D.2: at d = 2, true vs learned prototypes and ideal points (seen users; unseen users
-    localized from 10 random samples)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    info = {}
-    for ax, setting in zip(axes, ("mixture", "partition")):
-        sim = replace(PALSimConfig(), **{**p["sim"], "d": 2, "setting": setting, **p["d2"]})
-        r = run_cell(sim, sim.n_prototypes_true, seed, p["epochs"], keep_model=True)
-        model, prob = r.pop("_model"), r.pop("_problem")
-        P_hat = model.model_.prototypes.detach().numpy()
-        m = min(10, sim.n_pool)
-        first = np.concatenate([ix[:m] for ix in prob.unseen_pool.user_indices()])
-        W_u = model.localize(prob.unseen_pool.subset(np.sort(first), reindex_users=False), epochs=p["localize_epochs"])
-        a_true, a_hat = prob.ideal_seen, model.weights_ @ P_hat
-        for i in range(len(a_true)):
-            ax.plot([a_true[i, 0], a_hat[i, 0]], [a_true[i, 1], a_hat[i, 1]], color="0.8", lw=0.7, zorder=1)
-        ax.scatter(*a_true.T, s=12, c="tab:blue", label="true ideal points (seen)", zorder=2)
-        ax.scatter(*a_hat.T, s=12, c="tab:orange", label="learned ideal points (seen)", zorder=2)
-        ax.scatter(*prob.ideal_unseen.T, s=40, facecolors="none", edgecolors="tab:green", label="true (unseen)")
-        ax.scatter(*(W_u @ P_hat).T, s=40, marker="+", c="tab:green", label=f"localized (unseen, m={m})")
-        ax.scatter(*prob.prototypes.T, s=220, marker="*", c="k", label="true prototypes")
-        ax.scatter(*P_hat.T, s=120, marker="X", c="tab:red", label="learned prototypes")
-        ax.set_title(f"d = 2, {setting}: seen acc {r['seen_acc']:.3f}, proto dist/sep "
-                     f"{r['prototypes']['max_dist_over_min_sep']:.2f}", fontsize=9)
-        ax.set_aspect("equal")
-        info[setting] = {k: r[k] for k in ("seen_acc", "prototypes", "ideal_point_rmse")}
-    axes[0].legend(fontsize=7, loc="best")
-    fig.suptitle("PAL-A at d = 2 (seed 002, App. D.1 / D.2)")
-    fig.tight_layout()
-    fig.savefig(out / "pal_sim_d2.png", dpi=120)
-    plt.close(fig)
-    return info
-
-
-def _plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for panel, ax, xkey, title in (("b", axes[0], "K", "(b) seen users vs K"),
-                                   ("c", axes[1], "n_train", "(c) seen users vs comparisons per user")):
-        for setting, rows in summary[panel].items():
-            x = [r[xkey] for r in rows]
-            y = np.array([r["seen_acc"] for r in rows])
-            ax.errorbar(x, y[:, 0], yerr=y[:, 1], marker="o", capsize=3, label=setting)
-        ax.set_title(title)
-        ax.set_xlabel(xkey)
-        ax.set_ylabel("held-out accuracy")
-        ax.legend()
-    if panel == "c":
-        axes[1].set_xscale("log")
-    ax = axes[2]
-    for setting, d in summary["d"].items():
-        for name, ls in (("random", "-"), ("active", "--")):
-            if name in d:
-                y = np.array(d[name])
-                ax.errorbar(d["m"], y[:, 0], yerr=y[:, 1], ls=ls, marker="o", capsize=3, label=f"{setting}, {name}")
-        ax.axhline(d["seen_acc"][0], color="0.5", lw=0.8, ls=":")
-        ax.axhline(d["zero_shot"][0], color="0.7", lw=0.8, ls="-.")
-    ax.set_xscale("log")
-    ax.set_title("(d) unseen users vs few-shot samples m\n(dotted: seen acc; dash-dot: zero-shot)")
-    ax.set_xlabel("m")
-    ax.set_ylabel("held-out accuracy")
-    ax.legend(fontsize=7)
-    fig.suptitle("PAL-A simulation (seed 002, sec. 4.2, Fig. 5)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

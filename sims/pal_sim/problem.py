@@ -18,9 +18,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pluralign.choice import sample_choice
 from pluralign.data import Choices
+from pluralign.seeding import derive
 
-__all__ = ["PALSimConfig", "PALProblem", "make_problem"]
+__all__ = ["PALSimConfig", "PALProblem", "make_problem", "ideal_point_utilities", "require_counts"]
+
+
+def require_counts(obj, counts=(), grids=()) -> None:
+    """``ValueError`` naming the first field of ``obj`` among ``counts`` that is not an integer >= 1, or
+    among ``grids`` (tuples of integers) that is empty or holds a value < 1."""
+    for name in counts:
+        if int(getattr(obj, name)) < 1:
+            raise ValueError(f"{name}: must be >= 1, got {getattr(obj, name)}")
+    for name in grids:
+        grid = getattr(obj, name)
+        if not grid or min(int(v) for v in grid) < 1:
+            raise ValueError(f"{name}: needs at least one value, all >= 1, got {list(grid)}")
 
 
 @dataclass
@@ -55,9 +69,7 @@ class PALSimConfig:
     def validate(self) -> None:
         if self.setting not in ("mixture", "partition"):
             raise ValueError(f"setting: expected 'mixture' or 'partition', got {self.setting!r}")
-        for name in ("d", "n_prototypes_true", "n_seen", "n_unseen", "n_train", "n_test", "n_pool"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        require_counts(self, ("d", "n_prototypes_true", "n_seen", "n_unseen", "n_train", "n_test", "n_pool"))
         if self.n_options < 2:
             raise ValueError(f"n_options: must be >= 2, got {self.n_options}")
         if self.min_separation < 0 or self.dirichlet_alpha <= 0:
@@ -90,9 +102,15 @@ class PALProblem:
 
     def true_utilities(self, choices: Choices, ideal: np.ndarray) -> np.ndarray:
         """-||f*(x_j) - f*(a_i)||^2 for every option of every record."""
-        fx = choices.features @ self.A.T
-        fa = ideal[choices.user] @ self.A.T
-        return -((fx - fa[:, None, :]) ** 2).sum(-1)
+        return ideal_point_utilities(choices, self.A, ideal)
+
+
+def ideal_point_utilities(choices: Choices, A: np.ndarray, ideal: np.ndarray) -> np.ndarray:
+    """Ideal-point utilities -||A x_j - A a_i||^2 (records, options) of the options x_j of every record of
+    ``choices`` for its user i, whose ideal point is ``ideal[i]``; A (d, d) is the map."""
+    fx = choices.features @ A.T
+    fa = ideal[choices.user] @ A.T
+    return -((fx - fa[:, None, :]) ** 2).sum(-1)
 
 
 def _prototypes(K: int, d: int, sep: float, rng: np.random.Generator, max_tries: int = 10_000) -> np.ndarray:
@@ -110,18 +128,18 @@ def _choices(users: np.ndarray, ideal: np.ndarray, A: np.ndarray, n_opt: int, be
     if beta is None:
         chosen = dist.argmin(axis=1)
     else:
-        u = -beta * dist
-        p = np.exp(u - u.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
-        chosen = (p.cumsum(1) > rng.random((len(users), 1))).argmax(1)
+        chosen = sample_choice(-beta * dist, rng)  # multinomial logit, one uniform per record
     return Choices(user=users, features=X, chosen=chosen, n_users=ideal.shape[0])
 
 
 def make_problem(config: PALSimConfig, seed) -> PALProblem:
-    """Sample a ground truth and its seen / held-out / few-shot data from ``seed``."""
+    """Sample a ground truth and its seen / held-out / few-shot data from ``seed`` (an integer, or a
+    Generator such as ``pluralign.seeding.derive(seed, rep, "problem")``, used as is). The map, the
+    prototypes and the users' weights are drawn before the comparisons, so configs that differ only in
+    the numbers of comparisons share them."""
     c = config
     c.validate()
-    rng = np.random.default_rng(seed)
+    rng = derive(seed, name="seed")
     K, d = c.n_prototypes_true, c.d
     A = rng.normal(0.0, 1.0 / np.sqrt(d), size=(d, d))
     P = _prototypes(K, d, c.min_separation, rng)

@@ -2,6 +2,7 @@
 criterion: the simulated pooled Bradley-Terry MLE matches the closed-form centroid within 1e-3."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,8 +10,11 @@ from typer.testing import CliRunner
 
 from pluralign.cli import app
 from pluralign.personalization import pooled_bt_saturated
+from pluralign.runs import Profile, settings_for
+from pluralign.sims import aggregation
 from pluralign.sims.aggregation import centroid
 from pluralign.sims.aggregation import PROFILES
+from tests.sims.rerun import check_rerun
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
@@ -18,7 +22,7 @@ def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["sims", "aggregation", "--profile", "smoke", "--seed", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    for name in ("config.json", "results.json", "aggregation.png"):
+    for name in ("config.json", "results.json", "aggregation.png", "aggregation.pdf"):
         assert (out / name).stat().st_size > 0
     r = json.loads((out / "results.json").read_text())
     assert set(r) >= {"personalization", "rules", "centroid", "timings_s"}
@@ -36,7 +40,7 @@ def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
 
 
 def test_pooled_bt_matches_closed_form_centroid_for_large_n():
-    cfg = PROFILES["quick"]["centroid"]["closed_form"]
+    cfg = PROFILES[Profile.quick].centroid.closed_form
     B = centroid.group_betas(cfg)
     for pi in (0.5, 0.51, 0.9):
         theta = pooled_bt_saturated(np.eye(2), B, np.array([pi, 1 - pi]))
@@ -46,7 +50,7 @@ def test_pooled_bt_matches_closed_form_centroid_for_large_n():
 
 
 def test_split_welfare_pooled_fails_minority_clustering_serves_it():
-    cfg = dict(PROFILES["quick"]["centroid"]["split"], n_users=40, em_restarts=2, em_iter=30)
+    cfg = replace(PROFILES[Profile.quick].centroid.split, n_users=40, em_restarts=2, em_iter=30)
     out = centroid.split_welfare(cfg, 0.8, seed=0)  # 8 minority users
     kl = out["kl"]
     assert kl["pooled_population"]["minority"] < 0.2 < 0.9 < kl["oracle"]["minority"]
@@ -64,3 +68,35 @@ def test_policy_and_welfare_helpers():
     p = centroid.policy(np.array([[0.0, np.log(3.0)]]), 1.0)
     np.testing.assert_allclose(p, [[0.25, 0.75]])
     np.testing.assert_allclose(centroid.normalized_welfare(p, np.array([[0.0, 2.0]])), [0.75])
+
+
+def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
+    # cells keep their compute seconds, so a fresh run's cell files differ; its numbers do not
+    first, fresh = check_rerun(aggregation, settings_for(PROFILES, "smoke"), 3, tmp_path, monkeypatch,
+                               same_cells=False)
+    for part in ("personalization", "rules", "centroid"):
+        assert fresh[part] == first[part]
+    other = aggregation.run(settings_for(PROFILES, "smoke"), 4, tmp_path / "other", progress=False)
+    assert other["centroid"]["closed_form"] != first["centroid"]["closed_form"]
+
+
+def test_labels_rows_are_mean_and_sem_over_replicates():
+    cfg = settings_for(PROFILES, "smoke").centroid
+    cfg = replace(cfg, labels=replace(cfg.labels, reps=3))
+
+    def result(key):  # replicate r's cell reports welfare r
+        if "_labels_" not in key:
+            return {"cell": key}
+        r = float(key.split("rep=")[1].split("_")[0])
+        return {t: {"oracle": {"utilitarian": r}} for t in ("kl", "argmax")}
+
+    row = centroid.summarize(cfg, 0, result)["labels"][0]["kl"]["oracle"]["utilitarian"]
+    assert row == {"mean": 1.0, "sem": pytest.approx(1 / np.sqrt(3)), "n_seeds": 3}
+
+
+def test_bad_settings_name_the_field():
+    s = settings_for(PROFILES, "smoke")
+    with pytest.raises(ValueError, match="n_jobs"):
+        replace(s, n_jobs=0).validate()
+    with pytest.raises(ValueError, match="centroid.split.splits"):
+        replace(s, centroid=replace(s.centroid, split=replace(s.centroid.split, splits=(0.2,)))).validate()

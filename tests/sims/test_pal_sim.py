@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pluralign.cli import app
+from pluralign.runs import Profile, settings_for
+from pluralign.sims import pal_sim
+from tests.sims.rerun import check_rerun
 from pluralign.pal.evaluation import (active_ratio, anchored_prototypes, oracle_map_group_points, prototype_recovery,
                             samples_to_reach)
 from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
@@ -171,17 +174,17 @@ def test_cli_sim_smoke(tmp_path):
     out = tmp_path / "sim"
     res = CliRunner().invoke(app, ["pal", "sim", "--profile", "smoke", "--seed", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    for f in ("config.json", "pal_sim.json", "pal_sim.png", "pal_sim_d2.png"):
+    for f in ("config.json", "results.json", "pal_sim.png", "pal_sim_d2.png", "pal_sim.pdf", "pal_sim_d2.pdf"):
         assert (out / f).exists()
-    r = json.loads((out / "pal_sim.json").read_text())
+    r = json.loads((out / "results.json").read_text())
     assert {"b", "c", "d", "checks"} <= set(r["summary"])
     d = r["summary"]["d"]["mixture"]
     assert len(d["random"]) == len(d["active"]) == len(d["m"])
-    assert len(list((out / "cells").glob("*.json"))) == 4  # b: K=1,2; c: n=10; r: recovery
-    assert r["summary"]["r"]["mixture"]["anchors"][0] >= 0
-    assert r["summary"]["r"]["mixture"]["anchors_group"][0] >= 0
-    assert r["summary"]["r"]["mixture"]["anchors_cluster"][0] >= 0
-    assert r["summary"]["r"]["mixture"]["anchors_cluster_utility"][0] >= 0
+    assert len(list((out / "cells").glob("*.json"))) == 4 + 2  # b: K=1,2; c: n=10; r: recovery; d = 2: 2 pictures
+    assert r["summary"]["r"]["mixture"]["anchors"]["mean"] >= 0
+    assert r["summary"]["r"]["mixture"]["anchors_group"]["mean"] >= 0
+    assert r["summary"]["r"]["mixture"]["anchors_cluster"]["mean"] >= 0
+    assert r["summary"]["r"]["mixture"]["anchors_cluster_utility"]["mean"] >= 0
     assert r["recovery_metric"].startswith("utility")
     binding = [c for c in r["summary"]["checks"].values() if c.get("binding")]
     assert all("per_seed" in c for c in binding)
@@ -202,3 +205,31 @@ def test_utility_metric_is_the_rms_utility_difference(seed, d):
     rms = np.sqrt(np.mean((2 * x @ M @ (p_hat - p)) ** 2))
     r = prototype_recovery(p_hat[None], np.stack([p, p + 1e3]), metric=M)  # the far one is never matched
     assert r["matched_dist"][0] == pytest.approx(np.sqrt(d / 4) * rms, rel=0.02)
+
+
+def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
+    first, _ = check_rerun(pal_sim, settings_for(pal_sim.PROFILES, Profile.smoke), 2, tmp_path, monkeypatch)
+    assert set(first["d2"]) == {"mixture", "partition"}
+    assert {"ideal_seen_true", "ideal_unseen_localized", "prototypes_learned"} <= set(first["d2"]["partition"]["points"])
+
+
+def test_summary_error_bars_are_mean_sem_over_replicates():
+    cells = [{"config": {"panel": "b", "setting": "mixture", "K": 2, "n_train": None},
+              "metrics": {"seen_acc": a, "train_acc": a, "oracle_seen_acc": 1.0, "ideal_point_rmse": 0.1,
+                          "ideal_point_spread": 1.0,
+                          **{k: {"max_dist_over_min_sep": 0.1} for k in ("prototypes", "anchors", "anchors_group",
+                                                                         "anchors_cluster", "anchors_cluster_utility")}}}
+             for a in (0.7, 0.8, 0.9)]
+    row = pal_sim.summarize(cells, K_true=2)["b"]["mixture"][0]
+    assert row["seen_acc"] == {"mean": pytest.approx(0.8), "sem": pytest.approx(0.1 / np.sqrt(3)), "n_seeds": 3}
+
+
+def test_bad_settings_name_the_field():
+    from dataclasses import replace
+
+    st = settings_for(pal_sim.PROFILES, Profile.smoke)
+    for bad, field in ((replace(st, n_seeds=0), "n_seeds"), (replace(st, m_grid=(2, 99)), "m_grid"),
+                       (replace(st, setups=("clusters",)), "setups"),
+                       (replace(st, d2=replace(st.d2, n_shown=99)), "d2.n_shown")):
+        with pytest.raises(ValueError, match=field):
+            bad.validate()

@@ -1,0 +1,56 @@
+"""The Thm. 1 vs Prop. C.4 check (seed 002, sec. 4.1): the free-ideal-point baseline, the oracle PAL twin,
+the study's resumable cells, and the ``pluralign pal bounds`` command at smoke size."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pluralign.cli import app
+from pluralign.runs import Profile, settings_for
+from pluralign.sims import pal_bounds
+from pluralign.sims.pal_bounds import fit_free_ideal_points, oracle_pal
+from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
+from tests.sims.rerun import check_rerun
+
+
+def test_free_ideal_points_are_consistent():
+    errs = []
+    for n in (300, 20_000):
+        cfg = PALSimConfig(d=3, n_prototypes_true=2, n_seen=1, n_train=1, n_unseen=2, n_pool=n, n_test=1, beta=5.0,
+                           min_separation=0.5)
+        pr = make_problem(cfg, 0)
+        A = np.sqrt(5.0) * pr.A
+        a_hat = fit_free_ideal_points(pr.unseen_pool, A, ridge=1e-6)
+        errs.append(np.linalg.norm((a_hat - pr.ideal_unseen) @ A.T, axis=1))  # error in the metric
+    assert np.all(errs[1] < errs[0]) and errs[1].max() < 0.1
+    est = oracle_pal(A, pr.prototypes)  # the exact twin scores like the ground truth
+    np.testing.assert_allclose(est.utilities(pr.unseen_pool, weights=pr.w_unseen)[:50],
+                               5.0 * pr.true_utilities(pr.unseen_pool, pr.ideal_unseen)[:50], rtol=1e-3, atol=1e-3)
+
+
+def test_cli_bounds_smoke(tmp_path):
+    res = CliRunner().invoke(app, ["pal", "bounds", "--profile", "smoke", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert b["rows"] and "thm2_vs_D" in b["theory"] and (tmp_path / "b" / "pal_bounds.png").exists()
+    assert (tmp_path / "b" / "pal_bounds.pdf").exists() and (tmp_path / "b" / "config.json").exists()
+
+
+def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
+    st = replace(settings_for(pal_bounds.PROFILES, Profile.smoke), n_seeds=2)
+    first, _ = check_rerun(pal_bounds, st, 1, tmp_path, monkeypatch)
+    row = first["rows"][0]
+    assert row["n_seeds"] == 2 and len(row["pal_excess_sem"]) == len(row["m"]) and min(row["pal_excess_sem"]) >= 0
+
+
+def test_bad_settings_name_the_field():
+    st = settings_for(pal_bounds.PROFILES, Profile.smoke)
+    for bad, field in ((replace(st, n_seeds=0), "n_seeds"), (replace(st, m_grid=()), "m_grid"),
+                       (replace(st, eps=1.5), "eps"), (replace(st, beta=0.0), "beta")):
+        with pytest.raises(ValueError, match=field):
+            bad.validate()
