@@ -10,7 +10,7 @@ import numpy as np
 
 from pluralign.paper_figures.style import CAPSIZE, caption, color_for, figure, save
 
-__all__ = ["plot"]
+__all__ = ["plot", "draw"]
 
 
 def _value(v) -> tuple[float, float]:
@@ -117,3 +117,8 @@ def plot(results: dict, path: Path, profile: str | None = None, seed: int | None
     text = "Personalization and aggregation (seeds 003, 004)"
     fig.suptitle(textwrap.fill(caption(text, profile, seeds), 150), fontsize=10)
     return save(fig, path)
+
+
+def draw(results: dict, out: Path, profile: str | None = None) -> list[Path]:
+    """Every figure of the study into ``out`` (the command's output folder)."""
+    return [plot(results, Path(out) / "aggregation.png", profile=profile, seed=results.get("seed"))]

@@ -53,8 +53,11 @@ class Settings:
     n_jobs: int = 1
     """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """``ValueError`` naming the first field that cannot run."""
+        """``ValueError`` naming the first field that cannot run (also run on construction)."""
         if int(self.n_jobs) < 1:
             raise ValueError(f"n_jobs: must be >= 1, got {self.n_jobs}")
         checks = {
@@ -129,7 +132,7 @@ def run(settings: Settings, seed: int, out: Path, progress: bool = True) -> dict
              for name, mod in PARTS for key, config, fn, args in mod.cells(getattr(settings, name), seed)]
     run_cells(_work, [t for t in tasks if not store.done(t[1])], n_jobs=settings.n_jobs, desc="sims aggregation",
               progress=progress)
-    results: dict = {}
+    results: dict = {"seed": int(seed)}
     timings = {}
     for name, mod in PARTS:
         cells = {key: store.load(key)["metrics"] for key, *_ in mod.cells(getattr(settings, name), seed)}

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pluralign.choice import sample_choice
+from pluralign.seeding import derive, derive_int
+
 TRUE_B = np.array([1.5, 1.0])
 
 
@@ -43,13 +46,12 @@ class BayesSettings:
 
 
 def simulate(N: int, n: int, rng: np.random.Generator, b=TRUE_B):
+    """One choice per user among n options with N(0, I) features, types b / -b with equal probability
+    (multinomial logit, :func:`pluralign.choice.sample_choice`); returns (X, chosen, betas)."""
     betas = np.stack([-np.asarray(b, float), np.asarray(b, float)])  # ordered by first coordinate
     types = rng.integers(0, 2, size=N)
     X = rng.standard_normal((N, n, betas.shape[1]))
-    u = np.einsum("mnd,md->mn", X, betas[types])
-    p = np.exp(u - u.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    chosen = (rng.random(N)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)
+    chosen = sample_choice(np.einsum("mnd,md->mn", X, betas[types]), rng)
     return X, chosen, betas
 
 
@@ -94,7 +96,8 @@ def pad_sets(X: np.ndarray, n_max: int | None = None) -> tuple[np.ndarray, np.nd
 
 
 def null_space_n2(b=TRUE_B, seed: int = 0) -> np.ndarray:
-    """Orthonormal basis (P, r) of the n = 2 unidentified directions at the truth, from the theory layer.
+    """Orthonormal basis (P, r) of the n = 2 unidentified directions at the truth, from the theory layer
+    (``seed``: the integer seed of :func:`theory.identifiability.local_identifiability`'s random choice sets).
 
     Parameter order (atoms row-major, then the first M - 1 weights) is the one
     :func:`theory.identifiability.choice_jacobian` uses."""
@@ -115,7 +118,7 @@ def _posterior_summary(idata, betas: np.ndarray, n: int, N: int, seed: int) -> d
     theta = np.concatenate([B.reshape(len(B), -1), W[:, :1]], axis=1)
     theta0 = np.concatenate([betas.reshape(-1), [0.5]])
     dev = theta - theta0
-    Q, _ = np.linalg.qr(null_space_n2(seed=seed))
+    Q, _ = np.linalg.qr(null_space_n2(seed=derive_int(seed, "null_space")))
     comp = np.linalg.svd(np.eye(len(theta0)) - Q @ Q.T)[0][:, : len(theta0) - Q.shape[1]]
     summ = az.summary(idata, var_names=["sym", "w"], kind="all")
     sym = post["sym"].values.reshape(-1, d)
@@ -134,16 +137,15 @@ def _posterior_summary(idata, betas: np.ndarray, n: int, N: int, seed: int) -> d
     }
 
 
-def compare(s: BayesSettings | None = None, seed: int = 0, ns=(2, 3), mode: str = "NUMBA",
-            keep_draws: bool = False) -> dict:
+def compare(s: BayesSettings, seed: int, ns=(2, 3), mode: str = "NUMBA", keep_draws: bool = False) -> dict:
     """Posteriors for each n in ``ns`` (same users' count, fresh data), from ONE compiled model: the data are
     swapped with ``pm.set_data``.  ``mode`` is the PyTensor backend ("NUMBA": no C compiler needed, and the
-    compile is paid once)."""
+    compile is paid once).  Seeds: the data of n come from ``derive(seed, "data", n)``, the sampler of n is
+    seeded by ``derive_int(seed, "mcmc", n)``, the null space by ``derive_int(seed, "null_space")``."""
     import pymc as pm
 
-    s = s or BayesSettings()
     n_max = max(ns)
-    data = {n: simulate(s.N, n, np.random.default_rng([seed, n])) for n in ns}
+    data = {n: simulate(s.N, n, derive(seed, "data", n)) for n in ns}
     X0, c0, _ = data[ns[0]]
     model = build_model(X0, c0, s.prior_sd, n_max=n_max)
     out = {}
@@ -153,14 +155,10 @@ def compare(s: BayesSettings | None = None, seed: int = 0, ns=(2, 3), mode: str 
         with model:
             pm.set_data({"X": Xp, "mask": mask.astype(float), "chosen": chosen.astype("int64")})
             idata = pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, cores=1, progressbar=False,
-                              random_seed=seed, compute_convergence_checks=False, compile_kwargs={"mode": mode})
+                              random_seed=derive_int(seed, "mcmc", n), compute_convergence_checks=False,
+                              compile_kwargs={"mode": mode})
         out[f"n={n}"] = _posterior_summary(idata, betas, n, s.N, seed)
         if keep_draws:
             out[f"n={n}"]["sym_draws"] = idata.posterior["sym"].values.reshape(-1, betas.shape[1]).tolist()
     return out
 
-
-if __name__ == "__main__":  # pragma: no cover - manual run
-    import json
-
-    print(json.dumps(compare(), indent=1, default=float))

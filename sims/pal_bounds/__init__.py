@@ -77,8 +77,11 @@ class Settings:
     n_jobs: int = 1
     """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """``ValueError`` naming the first field that cannot run."""
+        """``ValueError`` naming the first field that cannot run (also run on construction)."""
         require_counts(self, ("K", "K_D", "n_users", "n_test", "n_seeds", "localize_epochs", "n_jobs"),
                        ("D_grid", "K_grid", "m_grid"))
         if not 0 < self.eps < 1:

@@ -142,8 +142,11 @@ class Settings:
     n_jobs: int = 1
     """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """``ValueError`` naming the first field that cannot run."""
+        """``ValueError`` naming the first field that cannot run (also run on construction)."""
         self.sim.validate()
         require_counts(self, ("n_seeds", "epochs", "n_particles", "localize_epochs", "recovery_epochs", "n_jobs"),
                        ("K_grid", "n_grid", "m_grid"))

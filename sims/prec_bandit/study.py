@@ -1,17 +1,68 @@
-"""The bandit-PREC study (cells, aggregation, figure); the command is :func:`sims.prec_bandit.cli`, whose
-module docstring describes the design."""
+"""Bandit-PREC, the bandit twin of PREC (seed 000): welfare vs the number of clusters K (command:
+``pluralign sims prec-bandit``).
 
+What it tests. PREC (seed 000) learns K cluster reward decoders over a shared frozen encoder by leaky EM
+over users and trains one policy per cluster. Its motivation is narrow, skewed per-user coverage: one
+reward per user (K = N) sees too little of the behaviour space, one pooled reward (K = 1) averages away
+genuine disagreement. This study puts the same reward side (decoders, leaky EM, labelers, teachers,
+welfare: the code the MuJoCo pipeline uses) on a testbed whose optimum is computable, so the claim
+"some intermediate K beats both K = 1 and K = N" can be checked cheaply and exactly.
+
+The testbed (``sims/prec_bandit/world.py``):
+
+* Behaviours. A behaviour is a trajectory of T = 30 steps of a latent style z_t in R^3: a per-behaviour
+  mean c_b plus an AR(1) fluctuation. The true reward features are phi_t = sigmoid(z_t) in (0, 1)^3
+  (C = 3, seed 000 sec. 4.1). The means trade the features off against each other — c_b lies near the
+  plane sum_c z_c = const, plus a small common "quality" shift — as speed, effort and posture do in the
+  MuJoCo tasks; without a trade-off one behaviour would be best for everybody and K would not matter.
+* Observations and the frozen "encoder". A policy never sees phi: it sees observations s_t = tanh(A z_t)
+  + noise (8 dims) plus 4 dims of unpredictable distractor noise. The stand-in for seed 000's frozen
+  self-predictive (SPR) encoder is a linear encoder fitted WITHOUT labels on the pool's transitions: the
+  top-d canonical directions between s_t and s_{t+1} (the most mutually predictable directions of
+  consecutive observations — a closed-form linear analogue of SPR's objective), d = 6. It is frozen before
+  any label is seen. The ablation replaces it with an untrained (random Gaussian) linear encoder of the
+  same shape, standardised the same way ("random features"). Neither is tuned to the rewards.
+* Users and labels. N = 30 users with weights on the simplex from a 3-mode Dirichlet mixture
+  (:mod:`pluralign.prec.labelers`); 10-point step scores, good iff the segment score >= 7, passed through
+  the B-Pref teachers of :mod:`pluralign.bpref` (oracle, noise1, noise2 = mixed teachers at Table 1's two
+  levels). Each user labels M = 50 whole behaviours (segment = behaviour) drawn from a user-skewed slice
+  of a shared pool (300 behaviours in the quick profile, 400 in the paper profile): behaviours near a user-specific coverage centre in style space, drawn
+  independently of the user's preferences (narrow, skewed coverage).
+* Learning. K cluster decoders (MLP, one hidden layer of 16 (32 in the paper profile), on the frozen features; segment score eq. 6,
+  leaky BCE eq. 13) fitted by leaky EM (nu = 0.1, re-estimated priors, k-means++ init on per-user
+  logistic-regression coefficients) through :class:`pluralign.em.MixtureEM`. K = 1 is the pooled decoder
+  and K = N one decoder per user (fixed identity assignment: no EM), each trained with the same Adam
+  budget as the full EM run.
+* Policies and welfare. Cluster k's "policy" picks, from 200 fresh candidate behaviours, the one with
+  the highest learned segment score; user i receives the behaviour of its cluster (EM's assignment) and
+  its utility is its TRUE segment score of that behaviour (10-point scale). Welfare (seed 000 App. C.2):
+  utilitarian mean, egalitarian 10th percentile, Nash geometric mean (utilities are in (0, 10), so Nash
+  needs no shift). For reference the results also hold the welfare of the ideal per-user choice and of the
+  best single behaviour for all.
+
+Seeds (:mod:`pluralign.seeding`): replicate r of base seed s has the world ``derive(s, r, "world")``, the
+labels ``derive(s, r, "labels", noise)``, the decoders' torch seed ``derive_int(s, r, "decoders")``, the
+fixed-assignment initialisation ``derive(s, r, "init")`` and the EM seed ``derive_int(s, r, "em")``.
+
+Cells: one per (noise, K, features, replicate), written atomically under ``OUT/cells`` (re-runs skip finished
+cells). Results: ``results.json`` (per-cell metrics, mean and s.e.m. over seeds, the done-when table); the
+figure ``welfare_vs_K.png`` is drawn from it by :mod:`pluralign.paper_figures.prec_bandit`.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from pluralign.runs import CellStore, Profile, run_cells, write_json
+from pluralign.runs import CellStore, Profile, mean_sem, run_cells, write_json
+from pluralign.seeding import derive, derive_int
 from pluralign.sims.prec_bandit.world import WorldSettings, make_world
+
+__all__ = ["FEATURES", "MEASURES", "NOISES", "PROFILES", "StudySettings", "cell_key", "done_when", "paired",
+           "run", "run_cell", "summarize"]
 
 NOISES = ("oracle", "noise1", "noise2")
 FEATURES = ("encoder", "random")
@@ -25,13 +76,13 @@ class StudySettings:
     world: WorldSettings = field(default_factory=WorldSettings)
     """Sizes and constants of the testbed."""
     Ks: tuple[int, ...] = (1, 2, 3, 5, 10, 30)
-    """Numbers of clusters (K = 1 pooled, K = n_users one per user)."""
+    """Numbers of clusters (K = 1 pooled, K = n_users one per user); must contain 1 and n_users."""
     noises: tuple[str, ...] = NOISES
     """Teachers (oracle and Table 1's two mixed levels)."""
     features: tuple[str, ...] = FEATURES
     """Frozen encoder features and the random-feature ablation."""
     n_seeds: int = 5
-    """Seeds (worlds) per cell; seeds are seed, seed + 1, ..."""
+    """Replicates (worlds) per cell; replicate r of base seed s is seeded by derive(s, r, ...)."""
     n_hidden: int = 16
     """Hidden width of each cluster decoder."""
     lr: float = 0.03
@@ -49,17 +100,25 @@ class StudySettings:
     n_jobs: int = 2
     """Worker processes."""
 
+    def __post_init__(self):
+        if 1 not in self.Ks or self.world.n_users not in self.Ks:
+            raise ValueError("Ks: must contain 1 and n_users")
+        for name, given, allowed in (("noises", self.noises, NOISES), ("features", self.features, FEATURES)):
+            if not given or set(given) - set(allowed):
+                raise ValueError(f"{name}: must be a non-empty subset of {allowed}, got {tuple(given)}")
+        for name in ("n_seeds", "n_jobs", "n_restarts"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
 
-def settings_for(profile: Profile) -> StudySettings:
-    profile = Profile(profile)
-    if profile == Profile.smoke:
-        w = WorldSettings(n_users=6, n_labels=12, n_pool=60, n_candidates=30)
-        return StudySettings(
-            world=w, Ks=(1, 2, 6), noises=("oracle", "noise2"), n_seeds=1, n_steps=10, max_iter=2, n_jobs=1
-        )
-    if profile == Profile.quick:
-        return StudySettings(world=WorldSettings(n_pool=300))
-    return StudySettings(n_seeds=10, n_steps=200, max_iter=15, n_restarts=3, n_hidden=32, n_jobs=8)
+
+PROFILES = {
+    Profile.smoke: StudySettings(
+        world=WorldSettings(n_users=6, n_labels=12, n_pool=60, n_candidates=30),
+        Ks=(1, 2, 6), noises=("oracle", "noise2"), n_seeds=1, n_steps=10, max_iter=2, n_jobs=1,
+    ),
+    Profile.quick: StudySettings(world=WorldSettings(n_pool=300)),
+    Profile.paper: StudySettings(n_seeds=10, n_steps=200, max_iter=15, n_restarts=3, n_hidden=32, n_jobs=8),
+}
 
 
 # ---------------------------------------------------------------------------- one cell
@@ -81,8 +140,9 @@ def _user_features(ratings, feats: np.ndarray) -> np.ndarray:
     return out
 
 
-def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int) -> dict:
-    """Fit K decoders for one (noise, features, seed) world and evaluate the welfare of their policies."""
+def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int, rep: int) -> dict:
+    """Fit K decoders for replicate ``rep`` of base ``seed`` (one world, one teacher, one feature set) and
+    evaluate the welfare of their policies."""
     import torch
 
     from pluralign.bpref import make_teacher
@@ -92,20 +152,20 @@ def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int) ->
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    world = make_world(st.world, seed)
+    world = make_world(st.world, seed, rep)
     N = st.world.n_users
-    label_rng = np.random.default_rng(np.random.SeedSequence([int(seed), NOISES.index(noise), 29]))
     ratings = make_teacher(noise).label(
-        world.true_step_scores(), world.label_user, label_rng, segment=world.label_segment, n_users=N
+        world.true_step_scores(), world.label_user, derive(seed, rep, "labels", noise),
+        segment=world.label_segment, n_users=N,
     )
     feats = world.pool_feat[features]
     cfg = DecoderConfig(n_hidden=st.n_hidden, n_steps=st.n_steps, lr=st.lr, weight_decay=st.weight_decay)
-    model = DecoderMixture(ratings, feats, cfg, seed=seed)
+    model = DecoderMixture(ratings, feats, cfg, seed=derive_int(seed, rep, "decoders"))
     em_info: dict = {}
     if K == 1 or K == N:  # pooled / one decoder per user: a fixed assignment, no EM
         budget = replace(cfg, n_steps=st.n_steps * (1 + st.max_iter))
         model.config = budget
-        params = model.m_step(model.init_params(K, np.random.default_rng(seed)), np.eye(K)[np.arange(N) % K])
+        params = model.m_step(model.init_params(K, derive(seed, rep, "init")), np.eye(K)[np.arange(N) % K])
         labels = np.arange(N) % K
     else:
         em_cfg = EMConfig(
@@ -117,7 +177,7 @@ def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int) ->
             n_restarts=st.n_restarts,
             max_iter=st.max_iter,
             tol=1e-6,
-            seed=seed,
+            seed=derive_int(seed, rep, "em"),
         )
         em = MixtureEM(model, em_cfg).fit(user_features=_user_features(ratings, feats))
         params, labels = em.params_, em.labels_
@@ -148,14 +208,14 @@ def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int) ->
     }
 
 
-def cell_key(noise: str, K: int, features: str, seed: int) -> str:
-    return f"noise={noise}_K={K}_features={features}_seed={seed}"
+def cell_key(noise: str, K: int, features: str, seed: int, rep: int) -> str:
+    return f"noise={noise}_K={K}_features={features}_seed={seed}_rep={rep}"
 
 
-def _work(st: StudySettings, out: Path, noise: str, K: int, features: str, seed: int) -> str:
-    key = cell_key(noise, K, features, seed)
-    metrics = run_cell(st, noise, K, features, seed)
-    CellStore(out).save(key, {"noise": noise, "K": K, "features": features, "seed": seed}, metrics)
+def _work(st: StudySettings, out: Path, noise: str, K: int, features: str, seed: int, rep: int) -> str:
+    key = cell_key(noise, K, features, seed, rep)
+    metrics = run_cell(st, noise, K, features, seed, rep)
+    CellStore(out).save(key, {"noise": noise, "K": K, "features": features, "seed": seed, "rep": rep}, metrics)
     return key
 
 
@@ -172,33 +232,25 @@ def summarize(cells: list[dict], st: StudySettings) -> dict:
     for f, by_noise in table.items():
         for n, by_k in by_noise.items():
             for k, vals in by_k.items():
-                for meas, v in vals.items():
-                    v = np.asarray(v, dtype=float)
-                    sem = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
-                    summary.setdefault(f, {}).setdefault(n, {}).setdefault(k, {})[meas] = {
-                        "mean": float(v.mean()), "sem": sem, "n_seeds": int(v.size)
-                    }
+                summary.setdefault(f, {}).setdefault(n, {})[k] = {meas: mean_sem(v) for meas, v in vals.items()}
     return {"summary": summary, "done_when": done_when(summary, st), "paired_noise2": paired(cells, st)}
 
 
 def paired(cells: list[dict], st: StudySettings, noise: str = "noise2", features: str = "encoder") -> dict:
-    """Per-seed paired differences (mean, s.e.m.) of each K in {2, 3, 5, 10} against K = 1 and K = N —
-    the same world, users and labels, so the seed-to-seed spread of the world cancels."""
+    """Per-replicate paired differences (mean, s.e.m.) of each K in {2, 3, 5, 10} against K = 1 and K = N —
+    the same world, users and labels, so the replicate-to-replicate spread of the world cancels."""
     N = st.world.n_users
-    by = {(c["config"]["K"], c["config"]["seed"]): c["metrics"] for c in cells
+    by = {(c["config"]["K"], c["config"]["rep"]): c["metrics"] for c in cells
           if c["config"]["noise"] == noise and c["config"]["features"] == features}
     out: dict = {}
     for k in (2, 3, 5, 10):
         for base in (1, N):
-            seeds = sorted(sd for (kk, sd) in by if kk == k and (base, sd) in by)
-            if not seeds:
+            reps = sorted(r for (kk, r) in by if kk == k and (base, r) in by)
+            if not reps:
                 continue
             for m in MEASURES:
-                d = np.array([by[(k, sd)][m] - by[(base, sd)][m] for sd in seeds])
-                sem = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
-                out.setdefault(str(k), {}).setdefault(f"minus_K{base}", {})[m] = {
-                    "mean": float(d.mean()), "sem": sem, "n_seeds": int(d.size)
-                }
+                out.setdefault(str(k), {}).setdefault(f"minus_K{base}", {})[m] = mean_sem(
+                    by[(k, r)][m] - by[(base, r)][m] for r in reps)
     return out
 
 
@@ -221,57 +273,19 @@ def done_when(summary: dict, st: StudySettings) -> dict:
     return {"checked": True, "winning_K": winners, "holds": bool(winners)}
 
 
-def plot(summary: dict, st: StudySettings, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    colors = {"oracle": "tab:green", "noise1": "tab:orange", "noise2": "tab:red"}
-    for ax, meas in zip(axes, MEASURES):
-        for f, style in (("encoder", "-o"), ("random", "--s")):
-            for n in st.noises:
-                s = summary.get(f, {}).get(n)
-                if not s:
-                    continue
-                ks = sorted(int(k) for k in s)
-                mu = [s[str(k)][meas]["mean"] for k in ks]
-                se = [s[str(k)][meas]["sem"] for k in ks]
-                ax.errorbar(ks, mu, yerr=se, fmt=style, color=colors.get(n, "k"), capsize=3, ms=4,
-                            label=f"{n}, {f}", alpha=1.0 if f == "encoder" else 0.6)
-        ax.set_xscale("log")
-        ax.set_xticks(list(st.Ks))
-        ax.set_xticklabels([str(k) for k in st.Ks])
-        ax.set_xlabel("K (number of cluster decoders)")
-        ax.set_title(f"{meas} welfare")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("true 10-point score (mean ± s.e.m.)")
-    axes[-1].legend(fontsize=7, loc="best")
-    fig.suptitle(f"bandit-PREC: N = {st.world.n_users}, M = {st.world.n_labels}, T = {st.world.horizon}, "
-                 f"{st.n_seeds} seeds")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-# ---------------------------------------------------------------------------- command
-def run(st: StudySettings, out: Path, seed: int, progress: bool = True) -> dict:
+# ---------------------------------------------------------------------------- the study
+def run(settings: StudySettings, seed: int, out: Path, progress: bool = True) -> dict:
+    """Every (replicate, features, noise, K) cell (finished cells are skipped), then ``out/results.json``:
+    the settings, the base seed, the summary (mean +- s.e.m.), the done-when check, the paired differences
+    and every cell."""
+    out = Path(out)
+    st = settings
     store = CellStore(out)
-    seeds = [seed + r for r in range(st.n_seeds)]
-    todo = [
-        (st, out, n, K, f, s)
-        for s in seeds
-        for f in st.features
-        for n in st.noises
-        for K in st.Ks
-        if not store.done(cell_key(n, K, f, s))
-    ]
+    grid = [(n, K, f, seed, r) for r in range(st.n_seeds) for f in st.features for n in st.noises for K in st.Ks]
+    todo = [(st, out, *g) for g in grid if not store.done(cell_key(*g))]
     run_cells(_work, todo, n_jobs=st.n_jobs, desc="sims prec-bandit", progress=progress)
-    keys = {cell_key(n, K, f, s) for s in seeds for f in st.features for n in st.noises for K in st.Ks}
+    keys = {cell_key(*g) for g in grid}
     cells = [c for c in store.all() if c["key"] in keys]
-    res = summarize(cells, st)
-    res["cells"] = cells
+    res = {"settings": asdict(st), "seed": int(seed), **summarize(cells, st), "cells": cells}
     write_json(out / "results.json", res)
-    plot(res["summary"], st, out / "welfare_vs_K.png")
     return res

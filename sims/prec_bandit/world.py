@@ -1,7 +1,8 @@
 """The world of the bandit-PREC testbed: behaviours, observations, the frozen encoder, users, coverage.
 
-See :mod:`sims.prec_bandit` for the design and why it is an honest stand-in for seed 000's pipeline.
-Everything is a deterministic function of (settings, seed).
+See :mod:`pluralign.sims.prec_bandit.study` for the design and why it is an honest stand-in for seed 000's
+pipeline. Everything is a deterministic function of (settings, seed, replicate): the world of replicate r of
+base seed s is drawn from the one stream ``pluralign.seeding.derive(s, r, "world")``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from pluralign.prec.labelers import Population, dirichlet_population, step_scores
+from pluralign.seeding import derive
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,10 @@ def random_encoder(rng, obs: np.ndarray, d: int):
     return mu, R / sd
 
 
-def make_world(s: WorldSettings, seed: int) -> World:
-    """Sample the world of one seed (pool, candidates, encoders, users, labelled segments)."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7411]))
+def make_world(s: WorldSettings, seed: int, rep: int) -> World:
+    """Sample the world of replicate ``rep`` of base ``seed`` (pool, candidates, encoders, users, labelled
+    segments), all from the stream ``derive(seed, rep, "world")``."""
+    rng = derive(seed, rep, "world")
     A = rng.normal(0.0, 1.0 / np.sqrt(3), size=(3, s.obs_dim))
     pool_c, pool_z = _behaviours(rng, s.n_pool, s)
     _, cand_z = _behaviours(rng, s.n_candidates, s)
@@ -154,9 +157,7 @@ def make_world(s: WorldSettings, seed: int) -> World:
     users, segs = [], []
     for i in range(s.n_users):
         d2 = ((pool_c - centers[i]) ** 2).sum(1)
-        logits = -d2 / (2 * s.coverage**2)
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
+        p = softmax(-d2 / (2 * s.coverage**2))
         k = min(s.n_labels, int(np.count_nonzero(p)))
         segs.append(rng.choice(s.n_pool, size=s.n_labels, replace=k < s.n_labels, p=p))
         users.append(np.full(s.n_labels, i))

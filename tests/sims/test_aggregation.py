@@ -97,6 +97,6 @@ def test_labels_rows_are_mean_and_sem_over_replicates():
 def test_bad_settings_name_the_field():
     s = settings_for(PROFILES, "smoke")
     with pytest.raises(ValueError, match="n_jobs"):
-        replace(s, n_jobs=0).validate()
+        replace(s, n_jobs=0)
     with pytest.raises(ValueError, match="centroid.split.splits"):
-        replace(s, centroid=replace(s.centroid, split=replace(s.centroid.split, splits=(0.2,)))).validate()
+        replace(s, centroid=replace(s.centroid, split=replace(s.centroid.split, splits=(0.2,))))

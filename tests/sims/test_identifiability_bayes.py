@@ -32,3 +32,4 @@ def test_null_space_is_the_symmetric_move_of_the_pair():
     N = null_space_n2()
     assert N.shape == (5, 2)  # params: beta_0 (2), beta_1 (2), w_0; unidentified: (v, -v, 0)
     assert np.allclose(N[:2], -N[2:4], atol=1e-8) and np.allclose(N[4], 0, atol=1e-8)
+

@@ -5,6 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from pluralign.cli import app
+from pluralign.runs import Profile, settings_for
+from pluralign.sims.mmra import PROFILES, study
+from tests.sims._study_checks import check_resumes_and_reproduces
 
 
 def test_cli_smoke(tmp_path):
@@ -12,7 +15,7 @@ def test_cli_smoke(tmp_path):
     r = CliRunner().invoke(app, ["sims", "mmra", "--profile", "smoke", "--out", str(out)])
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
-    assert (out / "max_regret.png").stat().st_size > 0
+    assert (out / "max_regret.png").stat().st_size > 0 and (out / "max_regret.pdf").stat().st_size > 0
     cell = res["cells"][0]["metrics"]
     from pluralign.sims.mmra import ROWS
 
@@ -31,6 +34,18 @@ def test_cli_smoke(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cell["ae"]["hedge_converged"] == (cell["ae"]["hedge_gap"] <= cfg["config"]["hedge_tol"] + 1e-12)
     assert res["summary"]["n_seeds"] == 1
+    assert res["summary"]["mmra_ae"]["max_regret_sem"] == 0.0 and "max_regret_std" not in res["summary"]["mmra_ae"]
+
+
+def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    s = replace(settings_for(PROFILES, Profile.smoke), n_seeds=2, n_users=60, testbed="random")
+    res = check_resumes_and_reproduces(study, s, 2, tmp_path, monkeypatch)
+    assert sorted(c["key"] for c in res["cells"]) == [f"random_n=3_m=1_seed=2_rep={r}" for r in (0, 1)]
+    a, b = (c["metrics"]["estimated_table"]["true"] for c in res["cells"])
+    assert a != b  # replicate r has its own random testbed, derive_int(seed, r, "testbed")
+    assert res["summary"]["n_seeds"] == 2 and res["summary"]["mmra_ae"]["max_regret_sem"] > 0
 
 
 def test_cli_rejects_bad_n_options(tmp_path):

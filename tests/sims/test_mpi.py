@@ -7,7 +7,9 @@ from typer.testing import CliRunner
 
 from pluralign.cli import app
 from pluralign.emdpo import load_mpi_items, mpi_testbed
-from pluralign.sims.mpi import binary_invisible_check
+from pluralign.runs import Profile, settings_for
+from pluralign.sims.mpi import PROFILES, binary_invisible_check, study
+from tests.sims._study_checks import check_resumes_and_reproduces
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
@@ -16,17 +18,36 @@ def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
     assert (out / "accuracy.png").stat().st_size > 0 and (out / "config.json").exists()
+    assert (out / "accuracy.pdf").stat().st_size > 0
     for n in (2, 3):
         row = res["summary"][f"n={n}"]
         assert set(row) == {"em_dpo", "cluster_dpo", "vanilla_dpo", "true_label_dpo"}
         for t in ("P1", "P2", "P3"):
             assert 0.0 <= row["em_dpo"][f"{t}_accuracy_mean"] <= 1.0
+            assert row["em_dpo"][f"{t}_accuracy_sem"] == 0.0  # one seed: s.e.m. 0 (pluralign.runs.mean_sem)
     cells = sorted(p.name for p in (out / "cells").glob("*.json"))
-    assert cells == ["n=2_seed=3.json", "n=3_seed=3.json"]
+    assert cells == ["n=2_seed=3_rep=0.json", "n=3_seed=3_rep=0.json"]
     mtime = (out / "cells" / cells[0]).stat().st_mtime_ns
     r2 = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--seed", "3", "--out", str(out)])
     assert r2.exit_code == 0 and (out / "cells" / cells[0]).stat().st_mtime_ns == mtime  # cell skipped
     assert json.loads((out / "results.json").read_text())["summary"] == res["summary"]
+
+
+def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    s = replace(settings_for(PROFILES, Profile.smoke), n_seeds=2, n_users=60)
+    res = check_resumes_and_reproduces(study, s, 1, tmp_path, monkeypatch)
+    assert sorted(c["key"] for c in res["cells"]) == [f"n={n}_seed=1_rep={r}" for n in (2, 3) for r in (0, 1)]
+    row = res["summary"]["n=3"]["em_dpo"]
+    assert row["n_seeds"] == 2 and row["P3_accuracy_sem"] > 0 and "P3_accuracy_std" not in row
+
+
+def test_bad_overrides_are_clean_errors(tmp_path):
+    for args, field in ((["--n-users", "5"], "n_users"), (["--n-seeds", "0"], "n_seeds"),
+                        (["--inventory", "7"], "inventory")):
+        r = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--out", str(tmp_path / "o"), *args])
+        assert r.exit_code != 0 and field in r.output and "Traceback" not in r.output
 
 
 def test_cli_missing_data_is_a_clean_error(tmp_path):
@@ -36,7 +57,7 @@ def test_cli_missing_data_is_a_clean_error(tmp_path):
 
 
 def test_binary_invisible_check():
-    chk = binary_invisible_check(mpi_testbed(load_mpi_items("120")))
+    chk = binary_invisible_check(mpi_testbed(load_mpi_items("120"), seed=0), seed=0)
     assert chk["binary_max_abs_diff"] < 1e-12  # P1/P2 = -P1 at equal weights == indifferent users, n = 2
     assert chk["ternary_max_abs_diff"] > 0.05  # ... but not at n = 3
     assert chk["local_rank_n2"] == "12/17" and chk["local_rank_n3"] == "17/17"

@@ -50,7 +50,7 @@ def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypat
 
 def test_bad_settings_name_the_field():
     st = settings_for(pal_bounds.PROFILES, Profile.smoke)
-    for bad, field in ((replace(st, n_seeds=0), "n_seeds"), (replace(st, m_grid=()), "m_grid"),
-                       (replace(st, eps=1.5), "eps"), (replace(st, beta=0.0), "beta")):
-        with pytest.raises(ValueError, match=field):
-            bad.validate()
+    for changes, field in (({"n_seeds": 0}, "n_seeds"), ({"m_grid": ()}, "m_grid"), ({"eps": 1.5}, "eps"),
+                           ({"beta": 0.0}, "beta")):
+        with pytest.raises(ValueError, match=field):  # settings validate on construction
+            replace(st, **changes)

@@ -1,13 +1,17 @@
 """Smoke test of ``pluralign sims prec-bandit`` and checks of the bandit world."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 from typer.testing import CliRunner
 
 from pluralign.cli import app
-from pluralign.sims.prec_bandit.study import Profile, done_when, run_cell, settings_for
+from pluralign.runs import Profile, settings_for
+from pluralign.sims.prec_bandit import study
+from pluralign.sims.prec_bandit.study import PROFILES, done_when, run_cell
 from pluralign.sims.prec_bandit.world import WorldSettings, make_world
+from tests.sims._study_checks import check_resumes_and_reproduces
 
 
 def test_cli_smoke(tmp_path):
@@ -17,31 +21,42 @@ def test_cli_smoke(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["profile"] == "smoke" and cfg["seed"] == 3
     r = json.loads((out / "results.json").read_text())
-    st = settings_for(Profile.smoke)
+    st = settings_for(PROFILES, Profile.smoke)
     n_cells = len(st.Ks) * len(st.noises) * len(st.features) * st.n_seeds
     assert len(r["cells"]) == n_cells == len(list((out / "cells").glob("*.json")))
-    assert (out / "welfare_vs_K.png").stat().st_size > 1000
+    assert (out / "welfare_vs_K.png").stat().st_size > 1000 and (out / "welfare_vs_K.pdf").stat().st_size > 1000
     for c in r["cells"]:
         u = np.asarray(c["metrics"]["utilities"])
         assert np.all((u > 0) & (u < 10))
         assert c["metrics"]["utilitarian"] <= c["metrics"]["ideal_per_user"]["utilitarian"] + 1e-9
     # re-running skips finished cells and reproduces the same results
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}
+    text = (out / "results.json").read_text()
     res = CliRunner().invoke(app, ["sims", "prec-bandit", "--profile", "smoke", "--seed", "3", "--out", str(out)])
     assert res.exit_code == 0
     assert mtimes == {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}
+    assert (out / "results.json").read_text() == text
+
+
+def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
+    st = replace(settings_for(PROFILES, Profile.smoke), noises=("noise2",), features=("encoder",), n_seeds=2)
+    res = check_resumes_and_reproduces(study, st, 5, tmp_path, monkeypatch)
+    # replicates are distinct worlds (derive(seed, rep, ...)), each summarised as mean +- s.e.m.
+    by_rep = {c["config"]["rep"]: c["metrics"]["utilities"] for c in res["cells"] if c["config"]["K"] == 1}
+    assert sorted(by_rep) == [0, 1] and by_rep[0] != by_rep[1]
+    assert res["summary"]["encoder"]["noise2"]["1"]["utilitarian"]["n_seeds"] == 2
 
 
 def test_cell_is_deterministic():
-    st = settings_for(Profile.smoke)
-    a = run_cell(st, "noise2", 2, "encoder", 0)
-    b = run_cell(st, "noise2", 2, "encoder", 0)
+    st = settings_for(PROFILES, Profile.smoke)
+    a = run_cell(st, "noise2", 2, "encoder", 0, 0)
+    b = run_cell(st, "noise2", 2, "encoder", 0, 0)
     assert a["utilities"] == b["utilities"] and a["labels"] == b["labels"]
 
 
 def test_world_coverage_is_user_skewed_and_encoder_is_label_free():
     s = WorldSettings(n_users=10, n_labels=20, n_pool=200, n_candidates=20)
-    w = make_world(s, 0)
+    w = make_world(s, 0, 0)
     assert w.label_segment.shape == (200,) and w.pool_phi.shape == (200, 30, 3)
     # each user's labelled behaviours sit closer to its own coverage centre than to others'
     c = w.pool_phi.mean(1)
@@ -51,14 +66,24 @@ def test_world_coverage_is_user_skewed_and_encoder_is_label_free():
     direct = 10 * np.einsum("ntc,uc->unt", w.cand_phi, w.population.weights).mean(2)
     np.testing.assert_allclose(U, direct)
     # features do not depend on the users (same world seed, different population size)
-    w2 = make_world(WorldSettings(n_users=7, n_labels=5, n_pool=200, n_candidates=20), 0)
+    w2 = make_world(WorldSettings(n_users=7, n_labels=5, n_pool=200, n_candidates=20), 0, 0)
     np.testing.assert_array_equal(w.pool_feat["encoder"], w2.pool_feat["encoder"])
 
 
 def test_done_when_logic():
-    st = settings_for(Profile.quick)
+    st = settings_for(PROFILES, Profile.quick)
     mk = lambda v: {m: {"mean": v, "sem": 0.0, "n_seeds": 5} for m in ("utilitarian", "egalitarian", "nash")}
     s = {"encoder": {"noise2": {"1": mk(5.0), "2": mk(5.5), "3": mk(4.0), "30": mk(5.2)}}}
     assert done_when(s, st) == {"checked": True, "winning_K": [2], "holds": True}
     s["encoder"]["noise2"]["2"]["nash"]["mean"] = 5.1
     assert done_when(s, st)["holds"] is False
+
+
+def test_bad_settings_name_the_field():
+    import pytest
+
+    st = settings_for(PROFILES, Profile.smoke)
+    with pytest.raises(ValueError, match="Ks"):
+        replace(st, Ks=(2, 6))
+    with pytest.raises(ValueError, match="noises"):
+        replace(st, noises=("noise9",))
