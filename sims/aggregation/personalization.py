@@ -54,7 +54,7 @@ def run_cell(cfg: dict, m: int, seed: int) -> dict:
     p_true = expit(true_diff)
     preds = {k: [] for k in MODELS}
     for r in range(cfg["reps"]):
-        train = syn.sample(m, rng=[seed, m, r])
+        train = syn.sample(m, rng=np.random.default_rng([seed, m, r]))
         fitted = _fit_models(train, cfg, seed=seed + r)
         for name, model in fitted.items():
             preds[name].append(model.reward(Xd, test.user))
