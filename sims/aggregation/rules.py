@@ -27,7 +27,7 @@ from pluralign.aggregation.pooling import bayes_update, coarsen, linear_pool, lo
 from pluralign.aggregation.social_choice import social_argmax
 
 RULE_LIST = [("utilitarian", 1.0), ("alpha=0.5", 0.5), ("nash", 0.0), ("alpha=-1", -1.0), ("alpha=-5", -5.0),
-             ("egalitarian", -np.inf), ("leximin", "leximin"), ("borda", "borda")]
+             ("maximin", -np.inf), ("leximin", "leximin"), ("borda", "borda")]
 
 
 def social_choice(cfg: dict, seed: int) -> list[dict]:
