@@ -87,9 +87,9 @@ class _Torch:
 
     def log_sigmoid(self, x):
         # F.logsigmoid computes min(x, 0) - log1p(exp(-|x|)): in float64 it matches scipy's log_expit to
-        # 1 ulp over [-700, 700], value and gradient (tests/pluralign/test_choice.py). -softplus(-x) does
-        # not: softplus turns linear above its threshold 20, an error of up to 1e-10 (relative) in
-        # log sigma(x) and 2e-9 in its gradient for x in (-37, -20).
+        # 1e-15 (relative) over [-700, 700], value and gradient (tests/pluralign/test_choice_users.py).
+        # -softplus(-x) does not: softplus turns linear above its threshold 20, an error of up to 1e-10
+        # (relative) in log sigma(x) and 2e-9 in its gradient for x in (-37, -20).
         return self.torch.nn.functional.logsigmoid(x)
 
     def sigmoid(self, x):
@@ -337,10 +337,11 @@ def plackett_luce_loglik(utilities, order, mask=None):
 
 # --------------------------------------------------------------------------- shared pieces
 def log_sigmoid(x):
-    """log sigma(x), elementwise, exact to an ulp for every finite x (numpy: ``scipy.special.log_expit``;
-    torch: ``F.logsigmoid``, min(x, 0) - log1p(exp(-|x|)); not ``-softplus(-x)``, whose linear branch
-    above softplus' threshold 20 is off by up to 1e-10 relative for x in (-37, -20)). The one place the
-    log-sigmoid is written: hot torch loops call this rather than a formula of their own."""
+    """log sigma(x), elementwise, exact to 1e-15 (relative) for every finite x (numpy:
+    ``scipy.special.log_expit``; torch: ``F.logsigmoid``, min(x, 0) - log1p(exp(-|x|)); not
+    ``-softplus(-x)``, whose linear branch above softplus' threshold 20 is off by up to 1e-10 relative for
+    x in (-37, -20)). The one place the log-sigmoid is written: hot torch loops call this (or
+    :func:`rating_loglik` with ``validate=False``) rather than a formula of their own."""
     return _backend(x).log_sigmoid(x)
 
 

@@ -86,7 +86,8 @@ class SyntheticPreferences:
         return np.einsum("...d,...d->...", np.asarray(features, dtype=float), w[np.asarray(user)])
 
     def sample(self, labels_per_user: int, rng) -> Choices:
-        """New comparisons from the same users (fresh features and labels)."""
+        """New comparisons from the same users (fresh features and labels). ``rng``: a
+        ``numpy.random.Generator`` or an integer seed (None or a list raises ``ValueError``)."""
         return _sample_pairs(self.theta @ self.A, labels_per_user, as_generator(rng, "rng"))
 
 

@@ -109,7 +109,8 @@ def test_fit_decoders_sparse_path_loss_is_rating_loglik():
     S = dec.segment_scores(x).detach().numpy()
     cfg = DecoderConfig(n_hidden=0, dtype="float64", optimizer="adam", n_steps=1, lr=1e-12)
     hist = fit_decoders(dec, x, y, rw, cw, cfg, torch.Generator().manual_seed(0))
-    want = sum(-rating_loglik(S[k, z == k], y.numpy()[z == k]).sum() / (z == k).sum() for k in range(K) if (z == k).any())
+    want = sum(-rating_loglik(S[k, z == k], y.numpy()[z == k]).sum() / (z == k).sum()
+               for k in range(K) if (z == k).any())
     np.testing.assert_allclose(hist[0], want, **CLOSE)
 
 
