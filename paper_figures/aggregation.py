@@ -89,7 +89,7 @@ def plot(results: dict, path: Path, profile: str | None = None, seed: int | None
     a = ax[1, 1]
     sc = results["rules"]["social_choice"]
     pis = [r["pi"] for r in sc]
-    for k, name in enumerate(["utilitarian", "nash", "alpha=-1", "egalitarian", "leximin", "borda"]):
+    for k, name in enumerate(["utilitarian", "nash", "alpha=-1", "maximin", "leximin", "borda"]):
         a.plot(pis, [r[name]["minority"] for r in sc], "-o", color=f"C{k}", label=name)
     a.set_ylim(0, 1.05)
     a.set_xlabel("majority share π")

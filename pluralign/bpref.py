@@ -46,8 +46,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
-
+from pluralign.choice import rating_prob, sample_btl
 from pluralign.data import Choices, Ratings
 
 __all__ = [
@@ -172,10 +171,14 @@ class GoodBadTeacher:
             kinds = np.asarray(SINGLE_TYPES, dtype=object)[rng.integers(0, len(SINGLE_TYPES), size=M)]
         else:
             kinds = np.full(M, self.kind, dtype=object)
-        u = rng.random(M)  # one uniform per label, used by whichever random rule applies to it
+        # One uniform per label, read by whichever random rule applies to it (stochastic, mistake or skip;
+        # a label has one type). sample_rating draws uniforms of its own, so the stochastic rule makes its
+        # draw (1 iff U < sigma(beta (S - tau))) on this shared U; for kind="stochastic" the labels equal
+        # sample_rating(beta (S - tau), rng) on the same rng (tests/pluralign/test_bpref.py).
+        u = rng.random(M)
         label, weight = rational.copy(), np.ones(M)
         m = kinds == "stochastic"
-        label[m] = (u[m] < expit(self.beta * (S[m] - self.tau))).astype(float)
+        label[m] = (u[m] < rating_prob(self.beta * (S[m] - self.tau))).astype(float)
         m = kinds == "myopic"
         if m.any():
             label[m] = (s[m] @ myopic_weights(T, self.gamma) >= self.tau).astype(float)
@@ -275,8 +278,7 @@ class PairwiseTeacher:
             pref = (D1 > D0).astype(int)
             u = rng.random(M)
         else:
-            u_bt = rng.random(M)
-            pref = (u_bt < expit(self.beta * (D1 - D0))).astype(int)
+            pref = sample_btl(self.beta * D1, self.beta * D0, rng)  # 1 = segment 1 wins, one uniform each
             u = rng.random(M)
         flip = u < self.eps_mistake
         pref[flip] = 1 - pref[flip]

@@ -12,12 +12,15 @@ response (n = 2) it is the standard DPO loss -log sigma(beta [(log pi_w - log re
 (Rafailov et al. 2023), which ``tests/pluralign/test_dpo.py`` checks.  EM-DPO's M-step (seed 001 App. B)
 is this loss with the E-step responsibilities gamma_ik as the per-example weights of type k.
 
-Everything is computed in log space (``torch.logsumexp``), so log-ratios of +-1e4 stay finite.
+The choice probability is :func:`pluralign.choice.choice_loglik` (the package's one multinomial logit),
+computed in log space, so log-ratios of +-1e4 stay finite.
 """
 
 from __future__ import annotations
 
 import torch
+
+from pluralign.choice import choice_loglik
 
 __all__ = ["implicit_rewards", "kwise_dpo_logprobs", "weighted_kwise_dpo_loss", "dpo_loss_pairwise"]
 
@@ -70,8 +73,7 @@ def kwise_dpo_logprobs(policy_logps, ref_logps, beta: float, chosen=None, mask=N
             raise ValueError("mask: every record needs at least 2 responses")
         if not mask.gather(1, chosen[:, None]).all():
             raise ValueError("chosen: points at a masked-out response")
-        r = r.masked_fill(~mask, float("-inf"))
-    return r.gather(1, chosen[:, None])[:, 0] - torch.logsumexp(r, dim=1)
+    return choice_loglik(r, chosen, mask, validate=False)  # checked above
 
 
 def weighted_kwise_dpo_loss(policy_logps, ref_logps, beta: float, chosen=None, weights=None, mask=None,

@@ -47,8 +47,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment, minimize
-from scipy.special import logsumexp
 
+from pluralign.choice import choice_loglik, choice_logprobs
+from pluralign.seeding import spawn
 from pluralign.theory import leaky_elbo as le
 
 __all__ = [
@@ -102,7 +103,7 @@ class EMConfig:
     tol: float = 1e-8
     """Stop when the objective improves by less than tol * (1 + |objective|)."""
     seed: int = 0
-    """Seed of every random choice the engine makes."""
+    """Seed of every random choice the engine makes: restart r draws from ``pluralign.seeding.derive(seed, r)``."""
 
     def __post_init__(self) -> None:
         if int(self.n_components) < 1:
@@ -255,7 +256,7 @@ class MixtureEM:
         objective, n_empty), ``objective_``, ``converged_``, ``n_iter_``, ``empty_components_``,
         ``result_`` (the best :class:`EMResult`) and ``restarts_`` (all of them).
         """
-        rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(self.config.seed).spawn(self.config.n_restarts)]
+        rngs = spawn(self.config.seed, self.config.n_restarts, name="seed")  # restart r: derive(seed, r)
         runs = [self._run(rng, user_features, responsibilities, r) for r, rng in enumerate(rngs)]
         best = max(runs, key=lambda r: r.objective)
         self.result_ = best
@@ -301,9 +302,11 @@ class LatentClassLogit:
 
     def _record_loglik(self, beta: np.ndarray) -> np.ndarray:
         """(M, K) log-probability of each record's choice under each taste vector."""
-        u = np.einsum("mnd,kd->mkn", self.X, beta)
-        u = np.where(self.mask[:, None, :], u, -np.inf)
-        return u[self._rows, :, self.chosen] - logsumexp(u, axis=2)
+        M, n, _ = self.X.shape
+        K = beta.shape[0]
+        u = np.einsum("mnd,kd->mkn", self.X, beta).reshape(M * K, n)
+        ll = choice_loglik(u, np.repeat(self.chosen, K), np.repeat(self.mask, K, axis=0), validate=False)
+        return ll.reshape(M, K)
 
     def log_likelihood(self, params: np.ndarray) -> np.ndarray:
         rec = self._record_loglik(np.atleast_2d(params)) * self.record_weight[:, None]
@@ -315,10 +318,9 @@ class LatentClassLogit:
         X, rows, chosen, mask = self.X, self._rows, self.chosen, self.mask
 
         def f(b):
-            u = np.where(mask, X @ b, -np.inf)
-            lse = logsumexp(u, axis=1)
-            p = np.exp(u - lse[:, None])
-            nll = -np.sum(rec_w * (u[rows, chosen] - lse)) + 0.5 * self.l2 * b @ b
+            lp = choice_logprobs(X @ b, mask, validate=False)  # (M, n), -inf at masked options
+            p = np.exp(lp)
+            nll = -np.sum(rec_w * lp[rows, chosen]) + 0.5 * self.l2 * b @ b
             grad_rec = X[rows, chosen] - np.einsum("mn,mnd->md", p, np.where(mask[:, :, None], X, 0.0))
             return nll, -(rec_w @ grad_rec) + self.l2 * b
 

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit, log_expit, logit
+from scipy.special import logit
 
-from pluralign.choice import choice_loglik
+from pluralign.choice import choice_loglik, rating_loglik, rating_prob, sample_btl
 from pluralign.data import Choices
 from pluralign.em import EMConfig, MixtureEM
+from pluralign.seeding import as_generator
 
 __all__ = [
     "SyntheticPreferences",
@@ -85,17 +86,18 @@ class SyntheticPreferences:
         return np.einsum("...d,...d->...", np.asarray(features, dtype=float), w[np.asarray(user)])
 
     def sample(self, labels_per_user: int, rng) -> Choices:
-        """New comparisons from the same users (fresh features and labels)."""
-        return _sample_pairs(self.theta @ self.A, labels_per_user, np.random.default_rng(rng))
+        """New comparisons from the same users (fresh features and labels). ``rng``: a
+        ``numpy.random.Generator`` or an integer seed (None or a list raises ``ValueError``)."""
+        return _sample_pairs(self.theta @ self.A, labels_per_user, as_generator(rng, "rng"))
 
 
 def _sample_pairs(W: np.ndarray, m: int, rng: np.random.Generator) -> Choices:
     n_users, d = W.shape
     user = np.repeat(np.arange(n_users), m)
     X = rng.standard_normal((user.size, 2, d))
-    diff = np.einsum("md,md->m", X[:, 0] - X[:, 1], W[user])
-    first_wins = rng.random(user.size) < expit(diff)
-    return Choices(user=user, features=X, chosen=np.where(first_wins, 0, 1), n_users=n_users)
+    diff = np.einsum("md,md->m", X[:, 0] - X[:, 1], W[user])  # r(x_0) - r(x_1)
+    first_wins = sample_btl(diff, np.zeros_like(diff), rng)
+    return Choices(user=user, features=X, chosen=1 - first_wins, n_users=n_users)
 
 
 def synthetic_low_rank(
@@ -118,7 +120,7 @@ def synthetic_low_rank(
         raise ValueError(f"rank: must be <= dim={dim}, got {rank}")
     if spread < 0 or scale <= 0:
         raise ValueError("spread / scale: spread must be >= 0 and scale > 0")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     A = np.linalg.qr(rng.standard_normal((dim, rank)))[0].T
     centers = scale * rng.standard_normal((n_groups, rank)) / np.sqrt(rank)
     group = np.arange(n_users) % n_groups
@@ -156,14 +158,16 @@ class RewardModelConfig:
 
 def _make_psi(d: int, cfg: RewardModelConfig, gen):
     torch = _torch()
+    from pluralign.torch_init import build
+
     if cfg.hidden:
-        psi = torch.nn.Sequential(
+        psi = build(lambda: torch.nn.Sequential(
             torch.nn.Linear(d, cfg.hidden), torch.nn.Tanh(), torch.nn.Linear(cfg.hidden, cfg.rep_dim)
-        )
+        ))
     else:
-        psi = torch.nn.Linear(d, cfg.rep_dim, bias=False)
+        psi = build(lambda: torch.nn.Linear(d, cfg.rep_dim, bias=False))
     psi = psi.double()
-    with torch.no_grad():
+    with torch.no_grad():  # every parameter drawn from gen (build left them uninitialised)
         for p in psi.parameters():
             fan_in = p.shape[-1] if p.ndim == 2 else 1
             p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) / np.sqrt(fan_in))
@@ -436,7 +440,7 @@ def _check_mixture(X, group_betas, group_weights):
 def mixture_win_prob(X, group_betas, group_weights) -> np.ndarray:
     """P_mix(first wins | x_j) = sum_g pi_g sigma(beta_g^T x_j) for each comparison x_j (m,)."""
     X, B, pi = _check_mixture(X, group_betas, group_weights)
-    return expit(X @ B.T) @ pi
+    return rating_prob(X @ B.T) @ pi
 
 
 def pooled_bt_population_mle(X, group_betas, group_weights, q=None, l2: float = 0.0) -> np.ndarray:
@@ -455,12 +459,12 @@ def pooled_bt_population_mle(X, group_betas, group_weights, q=None, l2: float = 
     if q.shape != (m,) or np.any(q < 0) or q.sum() <= 0:
         raise ValueError(f"q: expected {m} non-negative design probabilities")
     q = q / q.sum()
-    P = expit(X @ B.T) @ pi
+    P = rating_prob(X @ B.T) @ pi
 
     def f(th):
         s = X @ th
-        val = -(q * (P * log_expit(s) + (1 - P) * log_expit(-s))).sum() + 0.5 * l2 * th @ th
-        grad = -(q * (P - expit(s))) @ X + l2 * th
+        val = -(q * rating_loglik(s, P, validate=False)).sum() + 0.5 * l2 * th @ th  # soft label P
+        grad = -(q * (P - rating_prob(s))) @ X + l2 * th
         return val, grad
 
     res = minimize(f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"gtol": 1e-14, "ftol": 1e-16, "maxiter": 10_000})
@@ -480,4 +484,4 @@ def pooled_bt_saturated(X, group_betas, group_weights) -> np.ndarray:
     X, B, pi = _check_mixture(X, group_betas, group_weights)
     if X.shape[0] != X.shape[1] or np.linalg.matrix_rank(X) < X.shape[0]:
         raise ValueError(f"X: a saturated design needs a square invertible matrix, got shape {X.shape}")
-    return np.linalg.solve(X, logit(expit(X @ B.T) @ pi))
+    return np.linalg.solve(X, logit(rating_prob(X @ B.T) @ pi))

@@ -1,11 +1,18 @@
 """Social welfare of a population's utilities (seed 000, App. C.2).
 
 Given one utility per user (e.g. user i's true return under the policy of the cluster it is assigned
-to), three aggregates are reported:
+to), three aggregates are reported, as seed 000 App. C.2 prints them
+(W_util = (1/N) sum_i r_i, W_egal = Q_0.10(r), W_nash = (prod_i r_i)^(1/N)):
 
 * utilitarian  — the mean utility;
-* egalitarian  — the 10th percentile of the utilities (a soft minimum: how the worst-off decile fares);
+* egalitarian  — the 10th percentile of the utilities, Q_0.10 ("the bottom 10th percentile of the
+  individual reward distribution", seed 000 sec. 4.1 and App. C.2); the quantile is the parameter ``q``,
+  the paper's 0.1 by default;
 * Nash         — the geometric mean, computed in log space as exp(mean_i log u_i).
+
+"Egalitarian" means this quantile everywhere in the package. The minimum utility (the alpha -> -inf
+power mean of the social-choice rules) is a different measure and is called ``"maximin"``
+(:data:`pluralign.aggregation.social_choice.RULES`); ``egalitarian_welfare(u, q=0)`` equals it.
 
 Nash welfare is only defined for positive utilities. Non-positive values are NOT silently clipped:
 :func:`nash_welfare` raises ``ValueError`` unless the caller passes an explicit ``shift`` c, in which case
@@ -46,7 +53,8 @@ def utilitarian_welfare(u, axis: int = -1) -> np.ndarray | float:
 
 
 def egalitarian_welfare(u, q: float = 0.1, axis: int = -1) -> np.ndarray | float:
-    """The q-quantile of the utilities (default the 10th percentile; seed 000, App. C.2).
+    """W_egal = Q_q(u), the q-quantile of the utilities (default q = 0.1, the 10th percentile printed in
+    seed 000, App. C.2). ``q=0`` is the minimum (the ``"maximin"`` rule of the social-choice module).
 
     Uses numpy's default ('linear') interpolation between order statistics.
     """

@@ -1,7 +1,7 @@
 """Reward and opinion aggregation across people who disagree (seed 003, Park et al. 2024).
 
 * :mod:`pluralign.aggregation.social_choice` — the power-mean (alpha) family of welfare functions over
-  user rewards (utilitarian alpha = 1, Nash alpha -> 0, egalitarian alpha -> -inf), leximin and Borda.
+  user rewards (utilitarian alpha = 1, Nash alpha -> 0, maximin alpha -> -inf), leximin and Borda.
 * :mod:`pluralign.aggregation.pooling` — probabilistic opinion pools: linear, logarithmic and the
   power-pool family between them.
 * :mod:`pluralign.aggregation.mechanism` — VCG (Clarke pivot) payments that make truthful reporting a

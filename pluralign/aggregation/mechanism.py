@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pluralign.seeding import as_generator
 from pluralign.theory.validation import as_finite_array
 
 __all__ = [
@@ -263,8 +264,10 @@ def _with_report(truths: np.ndarray, i: int, cand: np.ndarray) -> np.ndarray:
     return prof
 
 
-def random_misreport_search(mech, truths, i: int, n_samples: int = 256, rng=None, payments: bool = True):
+def random_misreport_search(mech, truths, i: int, n_samples: int = 256, *, rng, payments: bool = True):
     """The largest gain U_i(misreport) - U_i(truth) over random candidate reports, per instance.
+
+    ``rng``: a ``numpy.random.Generator`` or an integer seed (required; None raises ``ValueError``).
 
     ``truths`` (B, n, d) are the true opinions (all others report truthfully: truthfulness as a dominant
     strategy is checked against arbitrary others by drawing arbitrary truths). Candidates: Dirichlet
@@ -272,7 +275,7 @@ def random_misreport_search(mech, truths, i: int, n_samples: int = 256, rng=None
     exaggerations t_i + c (t_i - o_{-i}) projected on the simplex. Returns (gains (B,), best reports
     (B, d)).
     """
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng, "rng")
     truths = mech.check(truths, "truths")
     B, n, d = truths.shape
     conc = np.exp(rng.uniform(np.log(0.05), np.log(5.0), size=(B, n_samples, 1)))

@@ -10,8 +10,13 @@ whose members are the classical welfare functions:
 
 * alpha = 1       utilitarian   (the weighted mean; any real rewards);
 * alpha -> 0      Nash          (the weighted geometric mean prod_i r_i^w_i, computed in log space);
-* alpha -> -inf   egalitarian   (the minimum; refined lexicographically by *leximin*);
+* alpha -> -inf   maximin       (the minimum: Rawls' maximin criterion; refined lexicographically by
+                                 *leximin*);
 * alpha -> +inf   the maximum.
+
+Vocabulary: the package says "egalitarian" only for seed 000's welfare measure, the 10th percentile
+W_egal = Q_0.10(r) of App. C.2 (:func:`pluralign.welfare.egalitarian_welfare`). The alpha -> -inf member
+here is the minimum and is called ``"maximin"``; the seed 003 summary on file names neither.
 
 For alpha != 1 rewards must be non-negative: they are utilities above a disagreement point (shift them
 with ``baseline``; the shift is part of the rule and must be reported). The family is the one singled out
@@ -23,21 +28,21 @@ do not have the paper's theorem numbering at hand, so the citations here are to 
 What each member satisfies (each line is a test in ``tests/pluralign/test_social_choice.py``; "x" marks
 a counterexample test):
 
-=========================  ==========  ====  ===========  =====  =======
-axiom                      util (1)    Nash  alpha in     min    leximin
+=========================  ==========  ====  ===========  =======  =======
+axiom                      util (1)    Nash  alpha in     maximin  leximin
                                        (0)   (-inf,1)\\{0}
-=========================  ==========  ====  ===========  =====  =======
-anonymity                  yes         yes   yes          yes    yes
-unanimity (M(c,...,c)=c)   yes         yes   yes          yes    --
-strong Pareto              yes         yes*  yes*         x      yes
-monotonicity (weak)        yes         yes   yes          yes    yes
-common-scale invariance    yes         yes   yes          yes    yes
-per-user scale invariance  x           yes   x            x      x
-per-user shift invariance  yes         x     x            x      x
-independence of            yes         yes*  yes*         x      yes
+=========================  ==========  ====  ===========  =======  =======
+anonymity                  yes         yes   yes          yes      yes
+unanimity (M(c,...,c)=c)   yes         yes   yes          yes      --
+strong Pareto              yes         yes*  yes*         x        yes
+monotonicity (weak)        yes         yes   yes          yes      yes
+common-scale invariance    yes         yes   yes          yes      yes
+per-user scale invariance  x           yes   x            x        x
+per-user shift invariance  yes         x     x            x        x
+independence of            yes         yes*  yes*         x        yes
 unconcerned users
-Pigou-Dalton transfers     indiff.     yes   yes          weak   yes
-=========================  ==========  ====  ===========  =====  =======
+Pigou-Dalton transfers     indiff.     yes   yes          weak     yes
+=========================  ==========  ====  ===========  =======  =======
 
 (* for strictly positive rewards; with a zero reward Nash and alpha < 0 collapse to 0.)
 Borda is anonymous and Pareto but fails independence of irrelevant alternatives (counterexample test).
@@ -60,8 +65,8 @@ __all__ = [
     "social_argmax",
 ]
 
-RULES = {"utilitarian": 1.0, "nash": 0.0, "egalitarian": -np.inf, "max": np.inf}
-"""Named members of the family and their alpha."""
+RULES = {"utilitarian": 1.0, "nash": 0.0, "maximin": -np.inf, "max": np.inf}
+"""Named members of the family and their alpha ("maximin" = the minimum, alpha -> -inf)."""
 
 
 def _alpha(alpha) -> float:

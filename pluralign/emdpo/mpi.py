@@ -29,6 +29,7 @@ import numpy as np
 from pluralign.datasets import dataset_dir, dataset_env_var
 
 from pluralign.emdpo.tabular import TabularTestbed
+from pluralign.seeding import as_generator
 
 __all__ = ["TRAITS", "PERSONALITIES", "PERSONALITY_PROBS", "MPIItems", "load_mpi_items", "paraphrase_prompts",
            "mpi_testbed", "default_mpi_dir"]
@@ -133,7 +134,7 @@ def mpi_testbed(items: MPIItems, n_prompts: int = 50, beta: float = 0.1, ref_sca
     prompts = paraphrase_prompts(n_prompts)
     X, Y = len(prompts), len(items.texts)
     psi = np.broadcast_to(items.psi[None], (X, Y, len(TRAITS))).copy()
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     log_ref = float(ref_scale) * rng.standard_normal((X, Y))
     tb = TabularTestbed(psi, log_ref, PERSONALITIES, PERSONALITY_PROBS, beta=beta, type_names=["P1", "P2", "P3"])
     tb.prompts = prompts

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
+from pluralign.choice import sample_choice
 from pluralign.data import Choices
+from pluralign.seeding import as_generator
 
 __all__ = ["TabularTestbed", "SampledChoices"]
 
@@ -82,7 +84,7 @@ class TabularTestbed:
         if not float(reward_scale) > 0:
             raise ValueError(f"reward_scale: must be > 0, got {reward_scale}")
         probs = np.asarray(type_probs, dtype=float)
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         psi = rng.standard_normal((int(n_prompts), int(n_responses), int(d)))
         betas = rng.standard_normal((probs.size, int(d))) * float(reward_scale) / np.sqrt(d)
         log_ref = float(ref_scale) * rng.standard_normal((int(n_prompts), int(n_responses)))
@@ -120,8 +122,7 @@ class TabularTestbed:
         ctx = rng.integers(0, self.n_prompts, size=M)
         opts = np.argsort(rng.random((M, self.n_responses)), axis=1)[:, :n]
         r = self.rewards()[types[user][:, None], ctx[:, None], opts] * float(choice_scale)
-        p = np.exp(log_softmax(r, axis=1))
-        chosen = (rng.random(M)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)
+        chosen = sample_choice(r, rng)
         return SampledChoices(Choices(user=user, context=ctx, options=opts, chosen=chosen), types)
 
     # ------------------------------------------------------------------ metrics

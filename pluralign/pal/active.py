@@ -26,16 +26,18 @@ from scipy.special import logsumexp
 from pluralign.choice import choice_logprobs
 from pluralign.data import Choices
 from pluralign.pal.train import PALRewardModel, _Batch
+from pluralign.seeding import as_generator
 
 __all__ = ["weight_particles", "query_logprob_table", "expected_information_gain", "active_query_order",
            "random_query_order"]
 
 
 def weight_particles(K: int, n_particles: int, rng, alpha: float = 1.0) -> np.ndarray:
-    """(n_particles + K, K): Dirichlet(alpha) draws on the simplex plus its K vertices."""
+    """(n_particles + K, K): Dirichlet(alpha) draws on the simplex plus its K vertices. ``rng``: a
+    ``numpy.random.Generator`` or an integer seed (required; None raises ``ValueError``)."""
     if K < 1 or n_particles < 0 or alpha <= 0:
         raise ValueError("K/n_particles/alpha: need K >= 1, n_particles >= 0, alpha > 0")
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng, "rng")
     return np.vstack([rng.dirichlet(np.full(K, alpha), size=n_particles), np.eye(K)])
 
 
@@ -85,7 +87,7 @@ def active_query_order(model: PALRewardModel, pool: Choices, m: int, *, n_partic
         raise ValueError(f"pool: expected the queries of one user, got {pool.n_users} users")
     if not 1 <= m <= len(pool):
         raise ValueError(f"m: must lie in 1..{len(pool)}, got {m}")
-    particles = weight_particles(model.config.n_prototypes, n_particles, seed, alpha)
+    particles = weight_particles(model.config.n_prototypes, n_particles, as_generator(seed, "seed"), alpha)
     table = query_logprob_table(model, pool, particles)
     log_post = np.full(len(particles), -np.log(len(particles)))
     available = np.ones(len(pool), dtype=bool)
@@ -103,7 +105,8 @@ def active_query_order(model: PALRewardModel, pool: Choices, m: int, *, n_partic
 
 
 def random_query_order(pool: Choices, m: int, seed=0) -> np.ndarray:
-    """m pool indices drawn uniformly without replacement (the seed's few-shot protocol)."""
+    """m pool indices drawn uniformly without replacement (the seed's few-shot protocol). ``seed``: an
+    integer or a ``numpy.random.Generator`` (None raises ``ValueError``)."""
     if not 1 <= m <= len(pool):
         raise ValueError(f"m: must lie in 1..{len(pool)}, got {m}")
-    return np.random.default_rng(seed).permutation(len(pool))[:m]
+    return as_generator(seed, "seed").permutation(len(pool))[:m]

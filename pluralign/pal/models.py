@@ -28,21 +28,32 @@ import math
 import torch
 from torch import nn
 
+from pluralign.torch_init import build, init_parameters_
+
 __all__ = ["make_map", "PALA", "PALB"]
 
 
-def make_map(d_in: int, d_out: int, kind: str = "mlp", hidden: int = 128) -> nn.Module:
+def _generator(generator: torch.Generator | None) -> torch.Generator:
+    """The generator to draw from: the caller's, or a fresh one seeded 0 (never torch's global RNG)."""
+    return generator if generator is not None else torch.Generator().manual_seed(0)
+
+
+def make_map(d_in: int, d_out: int, kind: str = "mlp", hidden: int = 128,
+             generator: torch.Generator | None = None) -> nn.Module:
     """The shared map: ``linear`` (d_in -> d_out, no bias) or ``mlp`` (Linear-GELU-Linear, the Tiny
-    strategy's 2-layer head on frozen embeddings)."""
+    strategy's 2-layer head on frozen embeddings). Torch's default initialisation, drawn from
+    ``generator`` (default: a generator seeded 0)."""
     if d_in < 1 or d_out < 1:
         raise ValueError(f"d_in/d_out: must be >= 1, got {d_in}, {d_out}")
     if kind == "linear":
-        return nn.Linear(d_in, d_out, bias=False)
-    if kind == "mlp":
+        factory = lambda: nn.Linear(d_in, d_out, bias=False)  # noqa: E731
+    elif kind == "mlp":
         if hidden < 1:
             raise ValueError(f"hidden: must be >= 1, got {hidden}")
-        return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
-    raise ValueError(f"map: expected 'linear' or 'mlp', got {kind!r}")
+        factory = lambda: nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))  # noqa: E731
+    else:
+        raise ValueError(f"map: expected 'linear' or 'mlp', got {kind!r}")
+    return init_parameters_(build(factory), _generator(generator))
 
 
 class _PALBase(nn.Module):
@@ -69,13 +80,18 @@ class _PALBase(nn.Module):
 
 
 class PALA(_PALBase):
-    """PAL-A (eq. 4-5): score_i(x) = -||f(x) - f(a_i)||^2 with a_i = sum_k w_ik p_k in the item space."""
+    """PAL-A (eq. 4-5): score_i(x) = -||f(x) - f(a_i)||^2 with a_i = sum_k w_ik p_k in the item space.
 
-    def __init__(self, f: nn.Module, d_in: int, n_users: int, n_prototypes: int, prototype_scale: float = 1.0):
+    The prototypes start at N(0, prototype_scale^2 I / d_in), drawn from ``generator`` (default: seeded 0).
+    """
+
+    def __init__(self, f: nn.Module, d_in: int, n_users: int, n_prototypes: int, prototype_scale: float = 1.0,
+                 generator: torch.Generator | None = None):
         super().__init__(n_users, n_prototypes)
         self.f = f
         self.d_in = int(d_in)
-        self.prototypes = nn.Parameter(torch.randn(n_prototypes, d_in) * prototype_scale / math.sqrt(d_in))
+        p0 = torch.randn(n_prototypes, d_in, generator=_generator(generator))
+        self.prototypes = nn.Parameter(p0 * prototype_scale / math.sqrt(d_in))
 
     def param_groups(self):
         return {"map": list(self.f.parameters()), "prototypes": [self.prototypes], "weights": [self.user_logits]}
@@ -100,6 +116,7 @@ class PALB(_PALBase):
 
     ``f`` takes the concatenation [x_c, x] (or x alone when ``d_context`` is 0) and outputs D numbers;
     ``g`` takes x_c and outputs K * D numbers (ignored, and free prototypes used, when ``d_context`` is 0).
+    Free prototypes start at N(0, I), drawn from ``generator`` (default: seeded 0).
     """
 
     def __init__(
@@ -111,6 +128,7 @@ class PALB(_PALBase):
         g: nn.Module | None = None,
         d_context: int = 0,
         init_scale: float = 10.0,
+        generator: torch.Generator | None = None,
     ):
         super().__init__(n_users, n_prototypes)
         if init_scale <= 0:
@@ -125,7 +143,7 @@ class PALB(_PALBase):
             self.free_prototypes = None
         else:
             self.g = None
-            self.free_prototypes = nn.Parameter(torch.randn(n_prototypes, d_latent))
+            self.free_prototypes = nn.Parameter(torch.randn(n_prototypes, d_latent, generator=_generator(generator)))
         self.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
 
     def param_groups(self):

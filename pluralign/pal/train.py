@@ -161,14 +161,14 @@ class PALRewardModel:
     def _build(self, d_in: int, n_users: int, seed: int):
         c = self.config
         d_ctx = 0 if self.context_features is None else int(np.asarray(self.context_features).shape[1])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            if c.model == "A":
-                f = make_map(d_in, c.d_latent, c.map, c.hidden)
-                return PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale)
-            f = make_map(d_in + d_ctx, c.d_latent, c.map, c.hidden)
-            g = make_map(d_ctx, c.n_prototypes * c.d_latent, c.map, c.hidden) if d_ctx else None
-            return PALB(f, n_users, c.n_prototypes, c.d_latent, g=g, d_context=d_ctx, init_scale=c.init_scale)
+        gen = torch.Generator().manual_seed(int(seed))  # f, then g, then the prototypes, in this order
+        if c.model == "A":
+            f = make_map(d_in, c.d_latent, c.map, c.hidden, generator=gen)
+            return PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale, generator=gen)
+        f = make_map(d_in + d_ctx, c.d_latent, c.map, c.hidden, generator=gen)
+        g = make_map(d_ctx, c.n_prototypes * c.d_latent, c.map, c.hidden, generator=gen) if d_ctx else None
+        return PALB(f, n_users, c.n_prototypes, c.d_latent, g=g, d_context=d_ctx, init_scale=c.init_scale,
+                    generator=gen)
 
     def _optimizer(self, groups: dict[str, list], which=("map", "prototypes", "weights")):
         c = self.config

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pluralign.choice import rating_loglik
 from pluralign.data import Ratings
 
 __all__ = ["DecoderConfig", "ClusterDecoders", "leaky_bce_loss", "fit_decoders", "DecoderMixture"]
@@ -201,8 +202,7 @@ def leaky_bce_loss(scores, label, record_weight, cluster_weight, tau: float = 0.
     ``cluster_weight`` (M, K): the EM weight of record m's user for cluster k. Clusters with zero total
     weight contribute nothing.
     """
-    s = scores - tau
-    nll = -(label[None, :] * F.logsigmoid(s) + (1.0 - label[None, :]) * F.logsigmoid(-s))  # (K, M)
+    nll = -rating_loglik(scores, label[None, :], tau, validate=False)  # (K, M)
     W = cluster_weight.T * record_weight[None, :]  # (K, M)
     tot = W.sum(dim=1)
     per_k = (W * nll).sum(dim=1) / torch.clamp(tot, min=torch.finfo(W.dtype).tiny)
@@ -238,8 +238,7 @@ def fit_decoders(
 
     def full_loss() -> torch.Tensor:
         if sparse:
-            s = decoders.pair_scores(x_p, k_nz, config.aggregate) - config.tau
-            nll = -(y_p * F.logsigmoid(s) + (1.0 - y_p) * F.logsigmoid(-s))
+            nll = -rating_loglik(decoders.pair_scores(x_p, k_nz, config.aggregate), y_p, config.tau, validate=False)
             per_k = torch.zeros(K, dtype=nll.dtype).index_add(0, k_nz, w_p * nll)
             return (per_k[tot > 0] / tot[tot > 0]).sum()
         sc = decoders.segment_scores(features, config.aggregate)[:, idx]
@@ -335,9 +334,8 @@ class DecoderMixture:
     @torch.no_grad()
     def record_loglik(self, params: ClusterDecoders) -> torch.Tensor:
         """(K, M) weighted log-likelihood of every record under every cluster decoder."""
-        s = params.segment_scores(self.features, self.config.aggregate)[:, self.segment_index] - self.config.tau
-        y = self.label[None, :]
-        return self.record_weight[None, :] * (y * F.logsigmoid(s) + (1.0 - y) * F.logsigmoid(-s))
+        s = params.segment_scores(self.features, self.config.aggregate)[:, self.segment_index]
+        return rating_loglik(s, self.label[None, :], self.config.tau, self.record_weight[None, :], validate=False)
 
     def log_likelihood(self, params: ClusterDecoders) -> np.ndarray:
         rec = self.record_loglik(params).to(torch.float64)

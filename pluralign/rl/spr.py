@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pluralign.seeding import as_generator
+from pluralign.torch_init import build, init_parameters_
+
 __all__ = ["SPRConfig", "SPREncoder", "fit_spr", "spr_windows"]
 
 
@@ -59,18 +62,23 @@ def _mlp(i: int, h: int, o: int) -> nn.Sequential:
 
 
 class SPREncoder(nn.Module):
-    """Encoder e(s, a) -> z (with its input standardization), latent transition h, projection g, head q."""
+    """Encoder e(s, a) -> z (with its input standardization), latent transition h, projection g, head q.
 
-    def __init__(self, obs_dim: int, act_dim: int, config: SPRConfig):
+    The weights are drawn from ``generator`` (default ``torch.Generator().manual_seed(config.seed)``) with
+    torch's default initialisation (:mod:`pluralign.torch_init`); torch's global RNG is not used.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, config: SPRConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.obs_dim, self.act_dim, self.config = int(obs_dim), int(act_dim), config
-        d, h = config.latent_dim, config.hidden
+        d, h, p = config.latent_dim, config.hidden, config.proj_dim
+        self.encoder = build(lambda: nn.Sequential(_mlp(obs_dim + act_dim, h, d), nn.LayerNorm(d)))
+        self.transition = build(lambda: nn.Sequential(_mlp(d + act_dim, h, d), nn.LayerNorm(d)))
+        self.projection = build(lambda: nn.Sequential(nn.Linear(d, p), nn.ReLU(), nn.Linear(p, p)))
+        self.prediction = build(lambda: nn.Linear(p, p))
+        init_parameters_(self, generator if generator is not None else torch.Generator().manual_seed(int(config.seed)))
         self.register_buffer("mean", torch.zeros(obs_dim + act_dim))
         self.register_buffer("std", torch.ones(obs_dim + act_dim))
-        self.encoder = nn.Sequential(_mlp(obs_dim + act_dim, h, d), nn.LayerNorm(d))
-        self.transition = nn.Sequential(_mlp(d + act_dim, h, d), nn.LayerNorm(d))
-        self.projection = nn.Sequential(nn.Linear(d, config.proj_dim), nn.ReLU(), nn.Linear(config.proj_dim, config.proj_dim))
-        self.prediction = nn.Linear(config.proj_dim, config.proj_dim)
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         """z = e((x - mean) / std) for a batch of state-action pairs (..., obs_dim), (..., act_dim)."""
@@ -118,9 +126,10 @@ def fit_spr(obs, act, episode, t, config: SPRConfig, progress: bool = False) -> 
     starts = spr_windows(episode, t, config.horizon)
     if len(starts) == 0:
         raise ValueError(f"episode: no run of {config.horizon + 1} consecutive steps to train SPR on")
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    enc = SPREncoder(obs.shape[1], act.shape[1], config)
+    # initialisation: torch.Generator seeded with config.seed (the numbers torch.manual_seed(seed) gave);
+    # mini-batches: the numpy Generator of config.seed
+    enc = SPREncoder(obs.shape[1], act.shape[1], config, torch.Generator().manual_seed(int(config.seed)))
+    rng = as_generator(config.seed, "seed")
     x = np.concatenate([obs, act], axis=1)
     enc.mean.copy_(torch.from_numpy(x.mean(0)))
     enc.std.copy_(torch.from_numpy(x.std(0) + 1e-6))

@@ -30,7 +30,7 @@ from pluralign.aggregation.social_choice import social_argmax
 from pluralign.seeding import derive, derive_int
 
 RULE_LIST = [("utilitarian", 1.0), ("alpha=0.5", 0.5), ("nash", 0.0), ("alpha=-1", -1.0), ("alpha=-5", -5.0),
-             ("egalitarian", -np.inf), ("leximin", "leximin"), ("borda", "borda")]
+             ("maximin", -np.inf), ("leximin", "leximin"), ("borda", "borda")]
 
 SPLITS = (0.5, 0.51, 0.6, 0.7, 0.8, 0.9)
 """Majority shares pi of the divided populations (50/50 .. 90/10, including 51/49)."""

@@ -216,6 +216,29 @@ def test_recovers_separated_clusters_and_is_deterministic():
         assert a.converged_
 
 
+def test_restart_r_draws_from_derive_seed_r():
+    """Restart r's stream is pluralign.seeding.derive(seed, r) (= the SeedSequence(seed).spawn children)."""
+    from pluralign.seeding import derive
+
+    class Spy(BernoulliMixture):
+        def init_params(self, K, rng):
+            self.draws.append(rng.random())
+            return super().init_params(K, rng)
+
+    model, _ = _problem(3, 12, 4, 2)
+    spy = Spy(model.n1, model.n0)
+    spy.draws = []
+    MixtureEM(spy, EMConfig(n_components=2, n_restarts=3, max_iter=2, seed=9)).fit()
+    want = []
+    for r in range(3):
+        g = derive(9, r)
+        g.permutation(np.arange(12) % 2)  # the random initial assignment comes first
+        want.append(g.random())
+    assert spy.draws == want
+    old = [np.random.default_rng(s) for s in np.random.SeedSequence(9).spawn(3)]
+    assert all(g.random() == derive(9, r).random() for r, g in enumerate(old))
+
+
 def test_kmeans_init_and_given_init():
     model, cls = _problem(11, 30, 8, 3)
     feats = np.eye(3)[cls] + 0.01 * np.random.default_rng(0).normal(size=(30, 3))

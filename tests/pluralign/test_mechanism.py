@@ -146,6 +146,20 @@ def test_searches_are_deterministic():
     np.testing.assert_array_equal(a, b)
 
 
+def test_random_search_needs_an_explicit_rng():
+    """No implicit seed: rng is required, None raises a ValueError naming it; a Generator is used as is."""
+    from pluralign.seeding import derive
+
+    T, w = _instances(3, 3, 4, 3)
+    mech = QuadraticVCG(3, weights=w)
+    with pytest.raises(TypeError):
+        random_misreport_search(mech, T, 1)
+    with pytest.raises(ValueError, match="rng"):
+        random_misreport_search(mech, T, 1, rng=None)
+    np.testing.assert_array_equal(random_misreport_search(mech, T, 1, rng=derive(5), payments=False)[0],
+                                  random_misreport_search(mech, T, 1, rng=5, payments=False)[0])
+
+
 # --------------------------------------------------------------------------- helpers and validation
 @settings(max_examples=25)
 @given(st.integers(1, 6), st.integers(0, 10**6))

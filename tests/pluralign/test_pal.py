@@ -70,12 +70,12 @@ def test_pal_a_scores_match_brute_force(seed, K, n_opt):
 def test_pal_b_scores_are_scaled_cosines_linear_in_w(seed, K, with_context):
     g = torch.Generator().manual_seed(seed)
     d, dc, D, M = 3, 2, 4, 6
-    torch.manual_seed(seed)
     if with_context:
-        m = PALB(make_map(d + dc, D, "mlp", 8), 3, K, D, g=make_map(dc, K * D, "mlp", 8), d_context=dc, init_scale=3.0)
+        m = PALB(make_map(d + dc, D, "mlp", 8, generator=g), 3, K, D, g=make_map(dc, K * D, "mlp", 8, generator=g),
+                 d_context=dc, init_scale=3.0, generator=g)
         ctx = torch.randn(M, dc, generator=g)
     else:
-        m = PALB(make_map(d, D, "linear"), 3, K, D, init_scale=3.0)
+        m = PALB(make_map(d, D, "linear", generator=g), 3, K, D, init_scale=3.0, generator=g)
         ctx = None
     x = torch.randn(M, 2, d, generator=g)
     w1, w2 = torch.softmax(torch.randn(2, M, K, generator=g), -1)
@@ -238,6 +238,15 @@ def test_active_queries_pick_informative_ones_and_track_w():
     assert w_mean.argmax() == W[0].argmax() and w_mean[W[0].argmax()] > 0.6
     r = random_query_order(both, 15, seed=0)
     np.testing.assert_array_equal(r, random_query_order(both, 15, seed=0))
+
+
+def test_query_orders_refuse_an_implicit_seed():
+    pool = Choices(user=np.zeros(5, int), features=np.zeros((5, 2, 2)), chosen=np.zeros(5, int))
+    with pytest.raises(ValueError, match="rng"):
+        weight_particles(3, 10, None)
+    with pytest.raises(ValueError, match="seed"):
+        random_query_order(pool, 2, seed=None)
+    np.testing.assert_array_equal(weight_particles(3, 10, 4), weight_particles(3, 10, np.random.default_rng(4)))
 
 
 def test_bad_input_names_the_field():

@@ -20,6 +20,7 @@ from pluralign.rl.envs import check_env_id, collect_episodes, env_fns, make_env 
 from pluralign.rl.ppo import PPOConfig  # noqa: E402
 from pluralign.rl.reward import EncoderDecoderReward, LearnedRewardVecEnv, StandardizeFeatures, numpy_mlp  # noqa: E402
 from pluralign.rl.spr import SPRConfig, SPREncoder, fit_spr, spr_windows  # noqa: E402
+from pluralign.torch_init import build, init_parameters_  # noqa: E402
 
 pytestmark = pytest.mark.rl
 
@@ -75,15 +76,14 @@ def test_wrapper_rejects_non_callable():
 @settings(max_examples=15)
 @given(st.integers(1, 5), st.integers(2, 9), st.integers(1, 12), st.integers(0, 2**16))
 def test_numpy_mlp_matches_torch(n, d, h, seed):
-    torch.manual_seed(seed)
-    mod = torch.nn.Sequential(
+    mod = init_parameters_(build(lambda: torch.nn.Sequential(
         torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.LeakyReLU(0.05), torch.nn.Linear(h, h), torch.nn.Tanh()),
         torch.nn.Linear(h, 4),
         torch.nn.LayerNorm(4),
         torch.nn.ReLU(),
         torch.nn.Identity(),
         torch.nn.Linear(4, 1),
-    )
+    )), torch.Generator().manual_seed(seed))
     f = numpy_mlp(mod)
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
     with torch.no_grad():
@@ -96,12 +96,13 @@ def test_numpy_mlp_refuses_unknown_modules():
 
 
 def test_encoder_decoder_reward_fast_path_and_pickle():
-    torch.manual_seed(0)
-    enc = SPREncoder(17, 6, SPRConfig(latent_dim=8, hidden=16, proj_dim=8)).eval().requires_grad_(False)
+    g = torch.Generator().manual_seed(0)
+    enc = SPREncoder(17, 6, SPRConfig(latent_dim=8, hidden=16, proj_dim=8), g).eval().requires_grad_(False)
     with torch.no_grad():
-        enc.mean.normal_()
-        enc.std.uniform_(0.5, 2.0)
-    dec = torch.nn.Sequential(torch.nn.Linear(8, 5), torch.nn.LeakyReLU(0.01), torch.nn.Linear(5, 1)).requires_grad_(False)
+        enc.mean.normal_(generator=g)
+        enc.std.uniform_(0.5, 2.0, generator=g)
+    dec = init_parameters_(build(lambda: torch.nn.Sequential(torch.nn.Linear(8, 5), torch.nn.LeakyReLU(0.01),
+                                                             torch.nn.Linear(5, 1))), g).requires_grad_(False)
     o = np.random.default_rng(1).standard_normal((8, 17))
     a = np.random.default_rng(2).uniform(-1, 1, (8, 6))
     fast, slow = EncoderDecoderReward(enc, dec, scale=2.0), EncoderDecoderReward(enc, dec, scale=2.0, fast=False)
@@ -111,7 +112,7 @@ def test_encoder_decoder_reward_fast_path_and_pickle():
     assert back._np is not None
     np.testing.assert_allclose(back(o, a), slow(o, a), rtol=1e-4, atol=1e-5)
     std = StandardizeFeatures(np.ones(23), np.full(23, 2.0), 17)
-    r = EncoderDecoderReward(std, torch.nn.Sequential(torch.nn.Linear(23, 1)))
+    r = EncoderDecoderReward(std, init_parameters_(build(lambda: torch.nn.Sequential(torch.nn.Linear(23, 1))), g))
     want = r.decoder(torch.as_tensor((np.concatenate([o, a], 1) - 1.0) / 2.0, dtype=torch.float32)).detach().numpy().ravel()
     np.testing.assert_allclose(r(o, a), want, rtol=1e-5, atol=1e-6)
 

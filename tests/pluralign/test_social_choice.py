@@ -33,7 +33,7 @@ def test_named_members_are_the_classical_means():
     assert power_mean(u, "nash") == pytest.approx(gmean(u), rel=1e-14)
     assert power_mean(u, -1.0) == pytest.approx(hmean(u), rel=1e-14)
     assert power_mean(u, 2.0) == pytest.approx(np.sqrt(np.mean(u**2)), rel=1e-14)
-    assert power_mean(u, "egalitarian") == 1.0 and power_mean(u, np.inf) == 8.0
+    assert power_mean(u, "maximin") == 1.0 and power_mean(u, np.inf) == 8.0
 
 
 def test_nash_agrees_with_the_welfare_module():
@@ -112,9 +112,9 @@ def test_strong_pareto_finite_alpha_and_leximin(v, data):
     assert power_mean(u, -np.inf) >= power_mean(v, -np.inf)  # only weak Pareto for the minimum
 
 
-def test_egalitarian_min_fails_strong_pareto_counterexample():
+def test_maximin_fails_strong_pareto_counterexample():
     u, v = np.array([1.0, 5.0]), np.array([1.0, 3.0])  # u Pareto-dominates v strictly for user 1
-    assert power_mean(u, "egalitarian") == power_mean(v, "egalitarian")
+    assert power_mean(u, "maximin") == power_mean(v, "maximin")
     assert leximin_compare(u, v) == 1  # leximin repairs it
 
 
@@ -144,13 +144,13 @@ def test_nash_ordering_invariant_to_per_user_rescaling(R, data):
     np.testing.assert_allclose(sD / s, gmean(D), rtol=1e-10)
 
 
-def test_utilitarian_and_egalitarian_fail_per_user_rescaling_counterexamples():
+def test_utilitarian_and_maximin_fail_per_user_rescaling_counterexamples():
     R = np.array([[1.0, 0.0], [0.0, 2.0]])  # users x items
     D = np.array([[10.0], [1.0]])
     assert social_argmax(R, "utilitarian") == 1 and social_argmax(D * R, "utilitarian") == 0
     R = np.array([[1.0, 2.0], [3.0, 2.0]])
     D = np.array([[3.0], [1.0]])
-    assert social_argmax(R, "egalitarian") == 1 and social_argmax(D * R, "egalitarian") == 0
+    assert social_argmax(R, "maximin") == 1 and social_argmax(D * R, "maximin") == 0
 
 
 @settings(max_examples=15)
@@ -186,13 +186,13 @@ def test_independence_of_unconcerned_users(R, data):
     assert leximin_compare(R[:, 0], R[:, 1]) == leximin_compare(R2[:, 0], R2[:, 1])
 
 
-def test_egalitarian_min_fails_independence_of_unconcerned_users_counterexample():
+def test_maximin_fails_independence_of_unconcerned_users_counterexample():
     R = np.array([[2.0, 3.0], [1.0, 1.0]])  # user 1 is indifferent between the two items
-    s = aggregate_rewards(R, "egalitarian")
+    s = aggregate_rewards(R, "maximin")
     assert s[0] == s[1]  # tie, decided by the unconcerned user
     R2 = R.copy()
     R2[1] = 5.0
-    s2 = aggregate_rewards(R2, "egalitarian")
+    s2 = aggregate_rewards(R2, "maximin")
     assert s2[1] > s2[0]
 
 

@@ -29,6 +29,19 @@ def test_egalitarian_is_tenth_percentile():
     assert egalitarian_welfare(u) == pytest.approx(10.9)
 
 
+def test_one_vocabulary_egalitarian_is_the_quantile_maximin_the_minimum():
+    """'egalitarian' is seed 000's Q_0.10 (App. C.2) everywhere; the minimum is the social-choice 'maximin'."""
+    from pluralign.aggregation.social_choice import RULES, power_mean
+
+    u = np.random.default_rng(0).uniform(1, 10, size=(5, 30))
+    np.testing.assert_allclose(egalitarian_welfare(u, q=0.0), power_mean(u, "maximin", axis=-1), rtol=0)
+    np.testing.assert_allclose(egalitarian_welfare(u), np.quantile(u, 0.1, axis=-1), rtol=0)
+    assert np.all(egalitarian_welfare(u) > u.min(axis=-1))  # not the minimum
+    assert "egalitarian" not in RULES and RULES["maximin"] == -np.inf
+    with pytest.raises(ValueError, match="alpha"):
+        power_mean(u, "egalitarian")
+
+
 def test_nash_log_space_no_overflow_and_batched():
     u = np.full(1000, 1e300)
     assert nash_welfare(u) == pytest.approx(1e300)
