@@ -37,6 +37,7 @@ from pluralign.choice import choice_loglik, rating_loglik, rating_prob, sample_b
 from pluralign.data import Choices
 from pluralign.em import EMConfig, MixtureEM
 from pluralign.seeding import as_generator
+from pluralign.theory.validation import as_finite_array
 
 __all__ = [
     "SyntheticPreferences",
@@ -64,6 +65,22 @@ def _check_choices(choices) -> Choices:
     if choices.features is None:
         raise ValueError("choices: reward models need option features (M, n, d)")
     return choices
+
+
+def _check_fitted(model, attribute: str) -> None:
+    if not hasattr(model, attribute):
+        raise ValueError(f"{type(model).__name__}: not fitted; call fit first")
+
+
+def _check_query(features, user, d: int, n_users: int):
+    """A reward query, validated: features (..., d) finite floats, user ids in 0..n_users-1."""
+    X = as_finite_array(features, "features")
+    if X.ndim < 1 or X.shape[-1] != d:
+        raise ValueError(f"features: expected (..., {d}), got shape {X.shape}")
+    u = np.asarray(user)
+    if u.dtype.kind not in "iu" or np.any(u < 0) or np.any(u >= n_users):
+        raise ValueError(f"user: expected integer ids in 0..{n_users - 1}")
+    return X, u
 
 
 # --------------------------------------------------------------------------- synthetic data
@@ -248,21 +265,22 @@ class SharedRepresentationReward:
         self.psi_ = psi
         self.theta_ = theta.detach().numpy().copy()
         self.n_users_ = data.n_users
+        self.d_ = int(choices.features.shape[2])
         return self
 
     def represent(self, features) -> np.ndarray:
         """psi_omega(x) for ``features`` (..., d)."""
         torch = _torch()
+        _check_fitted(self, "psi_")
         with torch.no_grad():
-            return self.psi_(torch.as_tensor(np.asarray(features, dtype=float))).numpy()
+            return self.psi_(torch.as_tensor(as_finite_array(features, "features"))).numpy()
 
     def reward(self, features, user) -> np.ndarray:
         """r_user(x) for ``features`` (..., d); ``user`` int or array broadcast to features[..., 0]."""
-        user = np.asarray(user)
-        if np.any(user < 0) or np.any(user >= self.n_users_):
-            raise ValueError(f"user: index out of range 0..{self.n_users_ - 1}")
+        _check_fitted(self, "psi_")
+        X, user = _check_query(features, user, self.d_, self.n_users_)
         th = self.theta_[np.zeros_like(user) if self.pooled else user]
-        return np.einsum("...k,...k->...", self.represent(features), th)
+        return np.einsum("...k,...k->...", self.represent(X), th)
 
 
 # --------------------------------------------------------------------------- individual baseline
@@ -294,7 +312,9 @@ class IndividualReward:
         return self
 
     def reward(self, features, user) -> np.ndarray:
-        return np.einsum("...d,...d->...", np.asarray(features, dtype=float), self.W_[np.asarray(user)])
+        _check_fitted(self, "W_")
+        X, user = _check_query(features, user, self.W_.shape[1], self.W_.shape[0])
+        return np.einsum("...d,...d->...", X, self.W_[user])
 
 
 # --------------------------------------------------------------------------- clustered (EM engine)
@@ -319,6 +339,7 @@ class ClusterRewardModel:
         self.n_users = choices.n_users
         self.psi = copy.deepcopy(psi) if psi is not None else None
         self.learn = bool(learn_representation)
+        self._omega0 = copy.deepcopy(self.psi.state_dict()) if self.learn else None  # every start's psi
         self.l2, self.l2_omega, self.max_iter, self.init_scale = float(l2), float(l2_omega), int(max_iter), float(init_scale)
         with torch.no_grad():
             self._Z = self.data.X if psi is None else self.psi(self.data.X)
@@ -341,7 +362,7 @@ class ClusterRewardModel:
         return _mnl_loglik(u, ch, mask).reshape(M, K)
 
     def init_params(self, n_components: int, rng: np.random.Generator) -> dict:
-        omega = copy.deepcopy(self.psi.state_dict()) if self.learn else None
+        omega = copy.deepcopy(self._omega0) if self.learn else None
         return {"theta": self.init_scale * rng.standard_normal((n_components, self.k)), "omega": omega}
 
     def log_likelihood(self, params: dict) -> np.ndarray:
@@ -361,11 +382,12 @@ class ClusterRewardModel:
             self.psi.load_state_dict(params["omega"])
             variables += list(self.psi.parameters())
         total = rec_w.sum().clamp_min(1e-12)
+        active = rec_w.sum(0) > 0  # a component without weight keeps its theta (the engine's contract)
 
         def loss():
             Z = self.psi(self.data.X) if self.learn else self._Z
             nll = -(rec_w * self._record_ll(theta, Z)).sum()
-            pen = self.l2 * (theta**2).sum()
+            pen = self.l2 * (theta[active] ** 2).sum()
             if self.learn:
                 pen = pen + self.l2_omega * sum((p**2).sum() for p in self.psi.parameters())
             return (nll + pen) / total
@@ -411,12 +433,14 @@ class ClusteredReward:
         self.em_ = MixtureEM(self.model_, self.em).fit()
         self.params_, self.labels_ = self.em_.params_, self.em_.labels_
         self.responsibilities_, self.rho_ = self.em_.responsibilities_, self.em_.rho_
+        self.d_ = int(choices.features.shape[2])
         return self
 
     def reward(self, features, user, soft: bool = False) -> np.ndarray:
         """r of ``user``'s cluster (hard) or the responsibility-weighted mix of the K rewards (soft)."""
-        R = self.model_.component_reward(self.params_, features)  # (..., K)
-        user = np.asarray(user)
+        _check_fitted(self, "model_")
+        X, user = _check_query(features, user, self.d_, self.labels_.shape[0])
+        R = self.model_.component_reward(self.params_, X)  # (..., K)
         if soft:
             return np.einsum("...k,...k->...", R, self.responsibilities_[user])
         lab = np.broadcast_to(self.labels_[user], R.shape[:-1])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
+from pluralign.data import Choices
 from pluralign.em import EMConfig, MixtureEM, match_components
 from pluralign.emdpo.policy import LogLinearPolicy
 
@@ -28,6 +29,11 @@ class EMDPOModel:
     """:class:`pluralign.em.MixtureModel` adapter: params = (K, p) thetas of a :class:`LogLinearPolicy`."""
 
     def __init__(self, policy: LogLinearPolicy, choices, init_scale: float = 0.01):
+        if not isinstance(choices, Choices) or choices.options is None:
+            raise ValueError("choices: expected a pluralign.data.Choices with option ids (options)")
+        X, Y = policy.log_ref.shape
+        if choices.context.max() >= X or choices.options.max() >= Y:
+            raise ValueError(f"choices: context / option ids beyond the policy's {X} prompts x {Y} responses")
         self.policy, self.choices = policy, choices
         self.n_users = choices.n_users
         self.init_scale = float(init_scale)
@@ -87,6 +93,8 @@ class EMDPO:
         return self
 
     def as_fit(self) -> PolicyFit:
+        if not hasattr(self, "thetas_"):
+            raise ValueError(f"{type(self).__name__}: not fitted; call fit first")
         return PolicyFit(self.thetas_, self.labels_, self.responsibilities_, self.rho_)
 
 

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from pluralign.choice import choice_loglik
 from pluralign.data import Choices
 from pluralign.pal.models import PALA, PALB, make_map
+from pluralign.theory.validation import as_finite_array
 
 __all__ = ["PALConfig", "PALRewardModel", "pal_loss"]
 
@@ -239,7 +240,16 @@ class PALRewardModel:
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
-            raise ValueError("model: not fitted; call fit first")
+            raise ValueError(f"{type(self).__name__}: model not fitted; call fit first")
+
+    def _query(self, choices: Choices) -> _Batch:
+        """The batch of a query on the fitted model (option features of the fitted width)."""
+        self._check_fitted()
+        batch = _Batch(choices, self.context_features)
+        d_in = getattr(self, "d_in_", None)
+        if d_in is not None and batch.x.shape[-1] != d_in:
+            raise ValueError(f"choices: option features have width {batch.x.shape[-1]}, the model was fitted on {d_in}")
+        return batch
 
     # ------------------------------------------------------------------ scoring
     def _weights_tensor(self, batch: _Batch, weights) -> torch.Tensor:
@@ -247,7 +257,7 @@ class PALRewardModel:
             if int(batch.users.max()) >= self.n_users_:
                 raise ValueError("choices: user index beyond the fitted users; pass weights for new users")
             return self.model_.weights()[batch.users]
-        W = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+        W = torch.as_tensor(as_finite_array(weights, "weights").astype(np.float32))
         K = self.config.n_prototypes
         if W.ndim == 1:
             W = W[None].expand(int(batch.users.max()) + 1, -1)
@@ -259,8 +269,7 @@ class PALRewardModel:
 
     def utilities(self, choices: Choices, weights=None) -> np.ndarray:
         """(M, n) scores; ``weights`` None = the seen users' own, (N, K) per user, or (K,) for all."""
-        self._check_fitted()
-        batch = _Batch(choices, self.context_features)
+        batch = self._query(choices)
         with torch.no_grad():
             u = self.model_.utilities_w(batch.x, self._weights_tensor(batch, weights), batch.ctx)
             u = u.masked_fill(~batch.mask, -np.inf)
@@ -290,7 +299,7 @@ class PALRewardModel:
         self._check_fitted()
         if epochs < 1 or lr <= 0 or l2 < 0:
             raise ValueError("epochs/lr/l2: need epochs >= 1, lr > 0, l2 >= 0")
-        batch = _Batch(choices, self.context_features)
+        batch = self._query(choices)
         n_new, K = choices.n_users, self.config.n_prototypes
         logits0 = np.zeros((n_new, K)) if init is None else np.log(np.clip(np.broadcast_to(init, (n_new, K)), 1e-6, None))
         logits = torch.tensor(logits0, dtype=torch.float32, requires_grad=True)
