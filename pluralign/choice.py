@@ -390,7 +390,7 @@ def sample_btl(u_a, u_b, rng) -> np.ndarray:
     a, b = _np(u_a, "u_a"), _np(u_b, "u_b")
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"u_b: shape mismatch, u_a {a.shape} vs u_b {b.shape} (1-d, equal)")
-    return (rng.random(a.shape[0]) < np.exp(log_expit(a - b))).astype(np.int64)
+    return (rng.random(a.shape[0]) < rating_prob(a - b)).astype(np.int64)
 
 
 def sample_plackett_luce(utilities, rng, k: int | None = None, mask=None) -> np.ndarray:

@@ -40,9 +40,10 @@ from pluralign.seeding import derive, derive_int
 
 __all__ = ["CACHE_VERSION", "PreferenceSpace", "collect_offline", "load_or_build", "OfflineBundle"]
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Part of every cache key; bumped whenever the same settings and seed give other cached data
-(2: the offline streams are derived by :mod:`pluralign.seeding`), so a stale cache is never read."""
+(2: the offline streams are derived by :mod:`pluralign.seeding`; 3: so are the episodes' reset and
+action-space seeds in :func:`pluralign.rl.envs.collect_episodes`), so a stale cache is never read."""
 
 
 def _atomic_save(path: Path, save_fn) -> None:

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from pluralign.choice import choice_loglik
 from pluralign.data import Choices
 from pluralign.pal.models import PALA, PALB, make_map
+from pluralign.seeding import derive_int
 from pluralign.theory.validation import as_finite_array
 
 __all__ = ["PALConfig", "PALRewardModel", "pal_loss"]
@@ -159,6 +160,13 @@ class PALRewardModel:
         self.context_features = context_features
 
     # ------------------------------------------------------------------ building and fitting
+    @staticmethod
+    def restart_seed(seed: int, r: int) -> int:
+        """The integer seed of restart r (initialisation and batch order): ``seed`` itself for r = 0 (the
+        run a single-restart fit makes), the SeedSequence child ``derive_int(seed, r, "restart")`` for
+        r >= 1 (:mod:`pluralign.seeding`), so the restarts of base seeds s and s + 1 never share a stream."""
+        return int(seed) if int(r) == 0 else derive_int(seed, int(r), "restart")
+
     def _build(self, d_in: int, n_users: int, seed: int):
         c = self.config
         d_ctx = 0 if self.context_features is None else int(np.asarray(self.context_features).shape[1])
@@ -209,9 +217,10 @@ class PALRewardModel:
         with tqdm(total=probe * c.n_restarts + c.epochs - probe, disable=not c.progress,
                   desc=f"PAL-{c.model} K={c.n_prototypes}", leave=False) as bar:
             for r in range(c.n_restarts):
-                model = self._build(self.d_in_, self.n_users_, seed=c.seed + r)
+                seed_r = self.restart_seed(c.seed, r)
+                model = self._build(self.d_in_, self.n_users_, seed=seed_r)
                 run = {"model": model, "opt": self._optimizer(model.param_groups()),
-                       "gen": torch.Generator().manual_seed(c.seed + r), "history": []}
+                       "gen": torch.Generator().manual_seed(seed_r), "history": []}
                 self._epochs(run, batch, probe, bar)
                 runs.append(run)
             best = min(range(len(runs)), key=lambda r: runs[r]["history"][-1])

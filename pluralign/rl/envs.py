@@ -13,6 +13,8 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+from pluralign.seeding import derive_int
+
 SUPPORTED_ENVS = ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
 
 __all__ = ["SUPPORTED_ENVS", "TargetVelocity", "check_env_id", "make_env", "collect_episodes"]
@@ -74,9 +76,11 @@ def collect_episodes(
         raise ValueError(f"n_episodes: must be >= 1, got {n_episodes}")
     envs = [make_env(env_id, None, max_episode_steps) for _ in range(int(n_episodes))]
     low, high = envs[0].action_space.low, envs[0].action_space.high
-    obs = np.stack([e.reset(seed=int(seed) + i)[0] for i, e in enumerate(envs)])
+    # episode i: its own SeedSequence children of ``seed`` (pluralign.seeding) for the reset and the
+    # action space, so collections with neighbouring seeds never share episodes
+    obs = np.stack([e.reset(seed=derive_int(seed, i, "reset"))[0] for i, e in enumerate(envs)])
     for i, e in enumerate(envs):
-        e.action_space.seed(int(seed) + i)
+        e.action_space.seed(derive_int(seed, i, "actions"))
     alive = np.ones(len(envs), dtype=bool)
     rec: dict[str, list] = {k: [] for k in ("obs", "act", "episode", "t", "env_reward", *info_keys)}
     t = 0

@@ -154,10 +154,12 @@ def test_restarts_keep_the_lowest_probe_loss_and_continue_it(batch_size):
     assert len(est.restart_losses_) == 3 and est.restart_chosen_ == int(np.argmin(est.restart_losses_))
     assert len(est.loss_history_) == cfg.epochs
     for r in range(3):  # each probe loss is that seed's own 5-epoch training loss
-        probe = PALRewardModel(PALConfig(**{**cfg.__dict__, "n_restarts": 1, "epochs": 5, "seed": 3 + r})).fit(data)
+        probe = PALRewardModel(PALConfig(**{**cfg.__dict__, "n_restarts": 1, "epochs": 5,
+                                           "seed": PALRewardModel.restart_seed(3, r)})).fit(data)
         assert probe.loss_history_[-1] == pytest.approx(est.restart_losses_[r], rel=1e-6)
     # the kept restart continues where its probe stopped (optimizer state kept): same as one long run
-    single = PALRewardModel(PALConfig(**{**cfg.__dict__, "n_restarts": 1, "seed": 3 + est.restart_chosen_})).fit(data)
+    single = PALRewardModel(PALConfig(**{**cfg.__dict__, "n_restarts": 1,
+                                              "seed": PALRewardModel.restart_seed(3, est.restart_chosen_)})).fit(data)
     np.testing.assert_allclose(est.weights_, single.weights_, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(est.loss_history_, single.loss_history_, rtol=1e-5)
     with pytest.raises(ValueError, match="n_restarts"):
@@ -262,3 +264,12 @@ def test_bad_input_names_the_field():
         PALRewardModel().population_weights()
     with pytest.raises(ValueError, match="map"):
         make_map(3, 2, "cnn")
+
+
+def test_restart_seeds_of_neighbouring_base_seeds_never_collide():
+    """Restart r >= 1 draws from a SeedSequence child of the base seed, not base + r (which made restart 1
+    of seed s the same stream as restart 0 of seed s + 1)."""
+    seeds = {s: [PALRewardModel.restart_seed(s, r) for r in range(4)] for s in range(20)}
+    assert all(seeds[s][0] == s for s in seeds)
+    flat = [x for v in seeds.values() for x in v]
+    assert len(set(flat)) == len(flat)
