@@ -29,10 +29,10 @@ The testbed (``sims/prec_bandit/world.py``):
   of a shared pool (300 behaviours in the quick profile, 400 in the paper profile): behaviours near a user-specific coverage centre in style space, drawn
   independently of the user's preferences (narrow, skewed coverage).
 * Learning. K cluster decoders (MLP, one hidden layer of 16 (32 in the paper profile), on the frozen features; segment score eq. 6,
-  leaky BCE eq. 13) fitted by leaky EM (nu = 0.1, re-estimated priors, k-means++ init on per-user
-  logistic-regression coefficients) through :class:`pluralign.em.MixtureEM`. K = 1 is the pooled decoder
-  and K = N one decoder per user (fixed identity assignment: no EM), each trained with the same Adam
-  budget as the full EM run.
+  leaky BCE eq. 13) fitted by leaky EM with the PREC preset the MuJoCo pipeline shares
+  (:mod:`pluralign.prec.preset`: nu = 0.1, fixed uniform prior as in Thm. A.5, k-means++ init on per-user
+  logistic-regression coefficients). K = 1 is the pooled decoder and K = N one decoder per user (fixed
+  identity assignment: no EM), each trained with the same Adam budget as the full EM run.
 * Policies and welfare. Cluster k's "policy" picks, from 200 fresh candidate behaviours, the one with
   the highest learned segment score; user i receives the behaviour of its cluster (EM's assignment) and
   its utility is its TRUE segment score of that behaviour (10-point scale). Welfare (seed 000 App. C.2):
@@ -52,7 +52,7 @@ figure ``welfare_vs_K.png`` is drawn from it by :mod:`pluralign.paper_figures.pr
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -122,32 +122,15 @@ PROFILES = {
 
 
 # ---------------------------------------------------------------------------- one cell
-def _user_features(ratings, feats: np.ndarray) -> np.ndarray:
-    """Per-user logistic-regression coefficients of good vs bad on the mean frozen features (for the
-    k-means++ initialisation); zeros for a user whose labels are all one class."""
-    from sklearn.linear_model import LogisticRegression
-
-    X = feats[ratings.segment].mean(axis=1)
-    out = np.zeros((ratings.n_users, X.shape[1] + 1))
-    for i, ix in enumerate(ratings.user_indices()):
-        keep = ix[(ratings.weight[ix] > 0) & (ratings.label[ix] != 0.5)]
-        y = ratings.label[keep]
-        if keep.size and 0 < y.mean() < 1:
-            lr = LogisticRegression(C=1.0).fit(X[keep], y)
-            out[i] = np.r_[lr.coef_[0], lr.intercept_]
-        elif keep.size:
-            out[i, -1] = -3.0 if y.mean() == 0 else 3.0
-    return out
-
-
 def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int, rep: int) -> dict:
     """Fit K decoders for replicate ``rep`` of base ``seed`` (one world, one teacher, one feature set) and
     evaluate the welfare of their policies."""
     import torch
 
     from pluralign.bpref import make_teacher
-    from pluralign.em import EMConfig, MixtureEM, adjusted_rand_index
+    from pluralign.em import adjusted_rand_index
     from pluralign.prec.decoders import DecoderConfig, DecoderMixture
+    from pluralign.prec.preset import fit_prec
     from pluralign.welfare import welfare
 
     torch.set_num_threads(1)
@@ -161,31 +144,18 @@ def run_cell(st: StudySettings, noise: str, K: int, features: str, seed: int, re
     feats = world.pool_feat[features]
     cfg = DecoderConfig(n_hidden=st.n_hidden, n_steps=st.n_steps, lr=st.lr, weight_decay=st.weight_decay)
     model = DecoderMixture(ratings, feats, cfg, seed=derive_int(seed, rep, "decoders"))
+    # the one PREC preset the MuJoCo pipeline uses too (pluralign.prec.preset): leaky EM for 1 < K < N,
+    # the fixed pooled / per-user endpoints at K = 1 and K = N with the Adam budget of a whole EM run
+    fit = fit_prec(model, ratings, feats, K, leak=st.leak, n_restarts=st.n_restarts, max_iter=st.max_iter,
+                   seed=derive_int(seed, rep, "em"))
+    params, labels = fit.params, fit.labels
     em_info: dict = {}
-    if K == 1 or K == N:  # pooled / one decoder per user: a fixed assignment, no EM
-        budget = replace(cfg, n_steps=st.n_steps * (1 + st.max_iter))
-        model.config = budget
-        params = model.m_step(model.init_params(K, derive(seed, rep, "init")), np.eye(K)[np.arange(N) % K])
-        labels = np.arange(N) % K
-    else:
-        em_cfg = EMConfig(
-            n_components=K,
-            assignment="leaky",
-            leak=st.leak,
-            prior="estimate",
-            init="kmeans++",
-            n_restarts=st.n_restarts,
-            max_iter=st.max_iter,
-            tol=1e-6,
-            seed=derive_int(seed, rep, "em"),
-        )
-        em = MixtureEM(model, em_cfg).fit(user_features=_user_features(ratings, feats))
-        params, labels = em.params_, em.labels_
+    if fit.em is not None:
         em_info = {
-            "n_iter": em.n_iter_,
-            "leaky_elbo": [t["leaky_elbo"] for t in em.trace_],
-            "marginal_ll": [t["marginal_ll"] for t in em.trace_],
-            "rho": em.rho_.tolist(),
+            "n_iter": fit.n_iter,
+            "leaky_elbo": [t["leaky_elbo"] for t in fit.trace],
+            "marginal_ll": [t["marginal_ll"] for t in fit.trace],
+            "rho": np.asarray(fit.rho).tolist(),
         }
     scores = model.score(params, world.cand_feat[features])  # (K, Q)
     pick = scores.argmax(axis=1)
