@@ -31,7 +31,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -223,6 +222,20 @@ def load_ratings(source, *, user: str = "user", item: str = "item", label: str =
                                None, None, name)
 
 
+def _side_table(source, folder: Path | None, default: str, columns: tuple[str, ...], name: str):
+    """A companion table of an export: ``source`` if given, else ``folder/default`` if it exists, else None;
+    it must have ``columns``."""
+    if source is None and folder is not None and (folder / default).is_file():
+        source = folder / default
+    if source is None:
+        return None
+    df = read_table(source, name)
+    for col in columns:
+        if col not in df.columns:
+            raise ValueError(f"{name}: no column {col!r} (columns: {list(map(str, df.columns))[:12]})")
+    return df
+
+
 def load_polis(votes, comments=None, participants=None, *, duplicates: str = "last",
                pass_vote: str = "skip") -> RatingTable:
     """Ratings from a Polis vote export.
@@ -258,21 +271,11 @@ def load_polis(votes, comments=None, participants=None, *, duplicates: str = "la
     weight = np.where((v == 0) & (pass_vote == "skip"), 0.0, 1.0)
 
     texts = groups = None
-    if comments is None and folder is not None and (folder / "comments.csv").is_file():
-        comments = folder / "comments.csv"
-    if comments is not None:
-        cdf = read_table(comments, "comments")
-        for col in ("comment-id", "comment-body"):
-            if col not in cdf.columns:
-                raise ValueError(f"comments: no column {col!r} (columns: {list(map(str, cdf.columns))[:12]})")
+    cdf = _side_table(comments, folder, "comments.csv", ("comment-id", "comment-body"), "comments")
+    if cdf is not None:
         texts = dict(zip(cdf["comment-id"], cdf["comment-body"].fillna("").astype(str)))
-    if participants is None and folder is not None and (folder / "participants-votes.csv").is_file():
-        participants = folder / "participants-votes.csv"
-    if participants is not None:
-        pdf = read_table(participants, "participants")
-        for col in ("participant", "group-id"):
-            if col not in pdf.columns:
-                raise ValueError(f"participants: no column {col!r} (columns: {list(map(str, pdf.columns))[:12]})")
+    pdf = _side_table(participants, folder, "participants-votes.csv", ("participant", "group-id"), "participants")
+    if pdf is not None:
         groups = {k: (None if (g is None or (isinstance(g, float) and np.isnan(g))) else g)
                   for k, g in zip(pdf["participant"], pdf["group-id"])}
     return _ratings_from_frame(df, "voter-id", "comment-id", label, weight, texts, groups, name)
