@@ -10,33 +10,23 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from pluralign.paper_figures.style import CAPSIZE, caption, figure, save
+from pluralign.paper_figures.style import caption, errorbar, figure, save
 
 __all__ = ["plot", "d2_pictures", "fewshot_panel"]
-
-
-def _mean_sem(v) -> tuple[float, float | None]:
-    """(mean, s.e.m.) of a :func:`pluralign.runs.mean_sem` dict; a plain number has no error bar."""
-    if isinstance(v, dict):
-        return float(v["mean"]), float(v["sem"])
-    return float(v), None
 
 
 def fewshot_panel(ax, curves, title: str, hlines=(), xlabel: str = "few-shot samples m",
                   ylabel: str = "held-out accuracy") -> None:
     """Unseen users' held-out accuracy against their number of few-shot samples m, on a log m axis.
 
-    ``curves``: (label, ms, values, linestyle) per curve, the values plain accuracies or
+    ``curves``: (label, ms, values, linestyle[, color]) per curve, the values plain accuracies or
     :func:`pluralign.runs.mean_sem` dicts (then drawn with s.e.m. error bars). ``hlines``: (y, linestyle)
     reference levels (e.g. the seen users' accuracy, the zero-shot accuracy), y a number or a mean_sem dict.
     """
-    for label, ms, values, ls in curves:
-        y = [_mean_sem(v) for v in values]
-        err = [e for _, e in y]
-        ax.errorbar(list(ms), [m for m, _ in y], yerr=None if any(e is None for e in err) else err, ls=ls,
-                    marker="o", capsize=CAPSIZE, label=label)
+    for label, ms, values, ls, *color in curves:
+        errorbar(ax, ms, values, ls=ls, label=label, **({"color": color[0]} if color else {}))
     for y, ls in hlines:
-        ax.axhline(_mean_sem(y)[0], color="0.5", lw=0.8, ls=ls)
+        ax.axhline(float(y["mean"]) if isinstance(y, dict) else float(y), color="0.5", lw=0.8, ls=ls)
     ax.set_xscale("log")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
@@ -53,9 +43,7 @@ def plot(results: dict, path: Path, profile: str | None = None) -> Path:
     for panel, ax, xkey, title in (("b", axes[0], "K", "(b) seen users vs K"),
                                    ("c", axes[1], "n_train", "(c) seen users vs comparisons per user")):
         for setting, rows in summary[panel].items():
-            y = [_mean_sem(r["seen_acc"]) for r in rows]
-            ax.errorbar([r[xkey] for r in rows], [m for m, _ in y], yerr=[e for _, e in y], marker="o",
-                        capsize=CAPSIZE, label=setting)
+            errorbar(ax, [r[xkey] for r in rows], [r["seen_acc"] for r in rows], label=setting)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xkey)
         ax.set_ylabel("held-out accuracy")

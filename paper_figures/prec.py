@@ -35,9 +35,7 @@ def fig2_panel(results: dict, path: Path) -> Path:
     fig, axes = style.figure(4, 1)
     axes = axes[0]
     for ax, (m, title) in zip(axes, MEASURES):
-        y = np.array([table[str(K)][m]["mean"] for K in Ks])
-        e = np.array([table[str(K)][m]["sem"] for K in Ks])
-        ax.errorbar(x, y, yerr=e, marker="o", capsize=style.CAPSIZE, color=color, label=results["noise"])
+        style.errorbar(ax, x, [table[str(K)][m] for K in Ks], color=color, label=results["noise"])
         ax.set_xticks(x, [str(K) for K in Ks])
         ax.set_xlabel("K (clusters)")
         ax.set_title(title, fontsize=10)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pluralign.paper_figures.style import caption, color_for, figure, save
+from pluralign.paper_figures.style import caption, color_for, errorbar, figure, save
 from pluralign.sims.prec_bandit.study import MEASURES
 
 __all__ = ["draw", "welfare_vs_K"]
@@ -27,9 +27,8 @@ def welfare_vs_K(results: dict, path: str | Path, profile: str | None = None) ->
                 if not s:
                     continue
                 ks = sorted(int(k) for k in s)
-                ax.errorbar(ks, [s[str(k)][meas]["mean"] for k in ks], yerr=[s[str(k)][meas]["sem"] for k in ks],
-                            fmt=fmt, color=color_for(n), capsize=3, ms=4, label=f"{n}, {f}",
-                            alpha=1.0 if f == "encoder" else 0.6)
+                errorbar(ax, ks, [s[str(k)][meas] for k in ks], fmt=fmt, color=color_for(n), ms=4,
+                         label=f"{n}, {f}", alpha=1.0 if f == "encoder" else 0.6)
         ax.set_xscale("log")
         ax.set_xticks(Ks)
         ax.set_xticklabels([str(k) for k in Ks])

@@ -5,7 +5,7 @@ Every figure of :mod:`pluralign.paper_figures` is drawn through this module:
 * ``figure(ncols, nrows)`` — a figure on the non-interactive Agg backend, panel size :data:`PANEL`;
 * ``color_for(key)`` — one colour per method, teacher or K everywhere (:data:`COLORS`, :func:`k_color`);
 * :data:`ERRORBARS` — the error-bar convention, "mean ± s.e.m. over seeds" (:func:`pluralign.runs.mean_sem`),
-  stated in every caption through :func:`caption`;
+  stated in every caption through :func:`caption`; :func:`errorbar` draws a line of ``mean_sem`` dicts;
 * ``save(fig, path)`` — PNG (:data:`DPI`) and a vector PDF beside it; returns the PNG path.
 
 Figures read results files only and never train anything.
@@ -55,6 +55,17 @@ def color_for(key) -> object:
     if isinstance(key, (int,)) and not isinstance(key, bool):
         return k_color(key)
     return COLORS.get(str(key), "k")
+
+
+def errorbar(ax, x, stats, **kw):
+    """A line with error bars from :func:`pluralign.runs.mean_sem` dicts (``{"mean", "sem"}``) at ``x``; plain
+    numbers are drawn without error bars. Markers and cap size default to the package's."""
+    means = [float(v["mean"]) if isinstance(v, dict) else float(v) for v in stats]
+    sems = [float(v["sem"]) if isinstance(v, dict) else None for v in stats]
+    if "fmt" not in kw:
+        kw.setdefault("marker", "o")
+    kw.setdefault("capsize", CAPSIZE)
+    return ax.errorbar(list(x), means, yerr=None if any(e is None for e in sems) else sems, **kw)
 
 
 def figure(ncols: int = 1, nrows: int = 1, **kw):
