@@ -82,14 +82,44 @@ def default_out(command: str, profile: Profile | str) -> Path:
     return RESULTS_ROOT / command.replace(" ", "-") / profile
 
 
+RESUME_FREE = frozenset({"n_jobs", "jobs", "backend", "address", "cache_dir", "progress"})
+"""Settings that change how a run is executed, not its numbers: a resume may change them."""
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            if k in RESUME_FREE:
+                continue
+            out += _differences(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".") or "config"]
+
+
 def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: int, config: dict) -> Path:
-    """Create the output folder of a run and write ``config.json`` (command, profile, seed, config)."""
+    """Create the output folder of a run and write ``config.json`` (command, profile, seed, config).
+
+    A folder that already holds finished cells of a run with other settings (command, seed or any
+    setting but the execution-only :data:`RESUME_FREE` ones) is refused with a ``ValueError`` naming
+    ``out`` and the settings that differ: resuming must never mix cells of two different runs."""
     out = Path(out) if out is not None else default_out(command, profile)
+    record = _to_jsonable({"command": command, "profile": Profile(profile).value, "seed": int(seed),
+                           "config": config})
+    old_path = out / "config.json"
+    if old_path.exists() and any((out / "cells").glob("*.json")):
+        try:
+            old = read_json(old_path)
+        except (OSError, ValueError):
+            old = None
+        diff = ["config.json (unreadable)"] if old is None else _differences(
+            {k: old.get(k) for k in ("command", "seed", "config")},
+            {k: record[k] for k in ("command", "seed", "config")})
+        if diff:
+            raise ValueError(f"out: {out} holds finished cells of a run with other settings (differs in: "
+                             f"{', '.join(diff[:6])}); use another --out folder or delete this one")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(
-        out / "config.json",
-        {"command": command, "profile": Profile(profile).value, "seed": int(seed), "config": config},
-    )
+    write_json(old_path, record)
     return out
 
 

@@ -30,3 +30,14 @@ def fail(message: str, code: int = 2) -> None:
     """Print a clear error (no traceback) and exit non-zero."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+def start_run(command: str, out: Path | None, profile, seed: int, config) -> Path:
+    """:func:`pluralign.runs.prepare_run` with its refusals (e.g. an ``--out`` folder holding cells of a
+    run with other settings) turned into a clean error."""
+    from pluralign.runs import prepare_run
+
+    try:
+        return prepare_run(command, out, profile, seed, config)
+    except ValueError as exc:
+        fail(str(exc))

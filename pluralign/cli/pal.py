@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from pluralign.runs import Profile, prepare_run, settings_for
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
+from pluralign.runs import Profile, settings_for
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
 
 app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def sim(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = No
     from pluralign.sims import pal_sim
 
     settings = _settings(pal_sim.PROFILES, profile)
-    out_dir = prepare_run("pal sim", out, profile, seed, settings)
+    out_dir = start_run("pal sim", out, profile, seed, settings)
     res = pal_sim.run(settings, seed, out_dir)
     name = Profile(profile).value
     figs = [plot(res, out_dir / "pal_sim.png", profile=name), d2_pictures(res, out_dir / "pal_sim_d2.png", profile=name)]
@@ -72,7 +72,7 @@ def persona(
         pal_persona.load_persona(settings.data_dir)
     except ValueError as exc:
         fail(str(exc))
-    out_dir = prepare_run("pal persona", out, profile, seed, asdict(settings))
+    out_dir = start_run("pal persona", out, profile, seed, asdict(settings))
     try:
         res = pal_persona.run(settings, seed, out_dir)
     except ValueError as exc:
@@ -90,7 +90,7 @@ def bounds(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt =
     from pluralign.sims import pal_bounds
 
     settings = _settings(pal_bounds.PROFILES, profile)
-    out_dir = prepare_run("pal bounds", out, profile, seed, settings)
+    out_dir = start_run("pal bounds", out, profile, seed, settings)
     res = pal_bounds.run(settings, seed, out_dir)
     png = plot(res, out_dir / "pal_bounds.png", profile=Profile(profile).value)
     for r in res["rows"]:

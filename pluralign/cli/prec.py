@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
-from pluralign.runs import Profile, prepare_run
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
+from pluralign.runs import Profile
 
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def run(
     suffix = "" if settings.use_encoder else "_noenc"
     if out is None:
         out = Path("results/prec") / Profile(profile).value / f"{env}_{teacher}{suffix}"
-    out = prepare_run("prec run", out, profile, seed, settings.to_dict())
+    out = start_run("prec run", out, profile, seed, settings.to_dict())
     try:
         summary = pipeline.run(settings, seed, out)
     except ValueError as exc:

@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail
-from pluralign.runs import Profile, prepare_run, settings_for
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
+from pluralign.runs import Profile, settings_for
 
 app = typer.Typer(help="Fast synthetic studies with a known ground truth.", no_args_is_help=True)
 
@@ -31,7 +31,7 @@ def _run_study(command: str, study, figures, profile, seed: int, out, **override
         s = replace(settings_for(study.PROFILES, profile), **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         fail(str(exc))
-    out = prepare_run(command, out, profile, seed, asdict(s))
+    out = start_run(command, out, profile, seed, asdict(s))
     try:
         res = study.run(s, seed, out)
     except ValueError as exc:

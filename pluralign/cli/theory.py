@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pluralign.runs import Profile, prepare_run, write_json
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt
+from pluralign.runs import Profile, write_json
+from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, start_run
 
 app = typer.Typer(help="Verifiable routines: identifiability, leaky ELBO, PAL bounds, MMRA-AE game.",
                   no_args_is_help=True)
@@ -37,7 +37,7 @@ def check(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = 
     from pluralign.theory.check import run_checks
 
     n_instances = INSTANCES[Profile(profile)]
-    out_dir = prepare_run("theory check", out, profile, seed, {"n_instances": n_instances})
+    out_dir = start_run("theory check", out, profile, seed, {"n_instances": n_instances})
     t0 = time.perf_counter()
     rows = run_checks(seed=seed, n_instances=n_instances, progress=True)
     seconds = time.perf_counter() - t0

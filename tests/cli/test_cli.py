@@ -59,3 +59,21 @@ def test_write_json_handles_numpy_and_non_finite(tmp_path):
 
     p = write_json(tmp_path / "r.json", {"a": np.arange(3), "b": np.float64(np.inf), "c": np.int64(2)})
     assert json.loads(p.read_text()) == {"a": [0, 1, 2], "b": "inf", "c": 2}
+
+
+def test_prepare_run_refuses_to_mix_cells_of_another_run(tmp_path):
+    """Resuming into a folder whose finished cells came from other settings is refused (naming what
+    differs); execution-only settings (jobs) may change, and a folder without cells is simply reused."""
+    import pytest
+
+    out = prepare_run("sims demo", tmp_path / "run", Profile.smoke, 7, {"K": [1, 2], "n_jobs": 1})
+    prepare_run("sims demo", out, Profile.smoke, 8, {"K": [1, 2]})  # no cells yet: fine
+    prepare_run("sims demo", out, Profile.smoke, 7, {"K": [1, 2], "n_jobs": 1})
+    CellStore(out).save("K=1_seed=7", {"K": 1}, {"w": 1.0})
+    prepare_run("sims demo", out, Profile.smoke, 7, {"K": [1, 2], "n_jobs": 2})  # jobs may change
+    with pytest.raises(ValueError, match="out: .*differs in: config.K"):
+        prepare_run("sims demo", out, Profile.smoke, 7, {"K": [1, 3], "n_jobs": 2})
+    with pytest.raises(ValueError, match="differs in: seed"):
+        prepare_run("sims demo", out, Profile.smoke, 8, {"K": [1, 2]})
+    res = runner.invoke(app, ["theory", "check", "--profile", "smoke", "--seed", "3", "--out", str(out)])
+    assert res.exit_code != 0 and "holds finished cells" in res.output and "Traceback" not in res.output
