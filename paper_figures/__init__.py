@@ -1,1 +1,2 @@
-"""One script per seed figure or table; reads results written by sims / experiments, never trains."""
+"""Figures drawn from results files (never training anything), one module per study, in the one style of
+:mod:`pluralign.paper_figures.style` (sizes, colours, mean +- s.e.m. error bars, PNG + vector PDF)."""

@@ -12,6 +12,8 @@ small factory on a tiny problem.
   naming the field, same seed same numbers (:mod:`pluralign.testing._reward`).
 * :func:`check_aggregator` — an aggregation rule (:class:`AggregatorCase`): unanimity, anonymity and each
   axiom it claims, on random instances from explicit seeds (:mod:`pluralign.testing._aggregator`).
+* :func:`check_study_resumes` — a study of ``sims/`` or ``experiments/``: a re-run over finished cells
+  computes nothing, the same seed gives the same numbers (:mod:`pluralign.testing._study`).
 * :data:`IMPLEMENTATIONS` — the registry (:mod:`pluralign.testing._registry`); an exemption names the
   check and its reason. :func:`all_checks` yields one (implementation, check) pair per test, which
   ``tests/test_conformance.py`` parametrizes over.
@@ -41,6 +43,7 @@ from pluralign.testing._aggregator import (
     sample_utilities,
 )
 from pluralign.testing._mixture import MIXTURE_CHECKS, MixtureCase, check_mixture_model, permute_components
+from pluralign.testing._study import check_study_resumes, without_timings
 from pluralign.testing._registry import IMPLEMENTATIONS, KINDS, NOT_COVERED, Implementation, get
 from pluralign.testing._reward import (
     REWARD_CHECKS,
@@ -53,6 +56,8 @@ from pluralign.testing._reward import (
 )
 
 __all__ = [
+    "check_study_resumes",
+    "without_timings",
     "check_mixture_model",
     "check_reward_model",
     "check_aggregator",

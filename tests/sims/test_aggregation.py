@@ -14,7 +14,7 @@ from pluralign.runs import Profile, settings_for
 from pluralign.sims import aggregation
 from pluralign.sims.aggregation import centroid
 from pluralign.sims.aggregation import PROFILES
-from tests.sims.rerun import check_rerun
+from pluralign.testing import check_study_resumes
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
@@ -72,8 +72,7 @@ def test_policy_and_welfare_helpers():
 
 def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
     # cells keep their compute seconds, so a fresh run's cell files differ; its numbers do not
-    first, fresh = check_rerun(aggregation, settings_for(PROFILES, "smoke"), 3, tmp_path, monkeypatch,
-                               same_cells=False)
+    first, fresh = check_study_resumes(aggregation.study, settings_for(PROFILES, "smoke"), 3, tmp_path)
     for part in ("personalization", "rules", "centroid"):
         assert fresh[part] == first[part]
     other = aggregation.run(settings_for(PROFILES, "smoke"), 4, tmp_path / "other", progress=False)

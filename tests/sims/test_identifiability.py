@@ -10,7 +10,7 @@ from pluralign.em import LatentClassLogit
 from pluralign.runs import Profile, settings_for
 from pluralign.sims.identifiability import (PROFILES, TRUE_BETAS, TRUE_WEIGHTS, NewtonLatentClassLogit, recovery_errors,
                                             simulate, study)
-from tests.sims._study_checks import check_resumes_and_reproduces
+from pluralign.testing import check_study_resumes
 
 
 def test_cli_smoke(tmp_path):
@@ -27,7 +27,7 @@ def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
     from dataclasses import replace
 
     s = replace(settings_for(PROFILES, Profile.smoke), n_seeds=2)
-    res = check_resumes_and_reproduces(study, s, 4, tmp_path, monkeypatch)
+    res, _ = check_study_resumes(study, s, 4, tmp_path)
     assert len(res["cells"]) == len(s.grid()) * 2
     row = res["summary"]["N=300_n=3"]
     assert row["n_seeds"] == 2 and row["beta_error_sem"] > 0

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from pluralign.cli import app
 from pluralign.runs import Profile, settings_for
 from pluralign.sims.mmra import PROFILES, study
-from tests.sims._study_checks import check_resumes_and_reproduces
+from pluralign.testing import check_study_resumes
 
 
 def test_cli_smoke(tmp_path):
@@ -41,7 +41,7 @@ def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
     from dataclasses import replace
 
     s = replace(settings_for(PROFILES, Profile.smoke), n_seeds=2, n_users=60, testbed="random")
-    res = check_resumes_and_reproduces(study, s, 2, tmp_path, monkeypatch)
+    res, _ = check_study_resumes(study, s, 2, tmp_path)
     assert sorted(c["key"] for c in res["cells"]) == [f"random_n=3_m=1_seed=2_rep={r}" for r in (0, 1)]
     a, b = (c["metrics"]["estimated_table"]["true"] for c in res["cells"])
     assert a != b  # replicate r has its own random testbed, derive_int(seed, r, "testbed")

@@ -9,7 +9,7 @@ from pluralign.cli import app
 from pluralign.emdpo import load_mpi_items, mpi_testbed
 from pluralign.runs import Profile, settings_for
 from pluralign.sims.mpi import PROFILES, binary_invisible_check, study
-from tests.sims._study_checks import check_resumes_and_reproduces
+from pluralign.testing import check_study_resumes
 
 
 def test_cli_smoke_writes_json_png_and_resumes(tmp_path):
@@ -37,7 +37,7 @@ def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
     from dataclasses import replace
 
     s = replace(settings_for(PROFILES, Profile.smoke), n_seeds=2, n_users=60)
-    res = check_resumes_and_reproduces(study, s, 1, tmp_path, monkeypatch)
+    res, _ = check_study_resumes(study, s, 1, tmp_path)
     assert sorted(c["key"] for c in res["cells"]) == [f"n={n}_seed=1_rep={r}" for n in (2, 3) for r in (0, 1)]
     row = res["summary"]["n=3"]["em_dpo"]
     assert row["n_seeds"] == 2 and row["P3_accuracy_sem"] > 0 and "P3_accuracy_std" not in row

@@ -15,7 +15,7 @@ from pluralign.runs import Profile, settings_for
 from pluralign.sims import pal_bounds
 from pluralign.sims.pal_bounds import fit_free_ideal_points, oracle_pal
 from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
-from tests.sims.rerun import check_rerun
+from pluralign.testing import check_study_resumes
 
 
 def test_free_ideal_points_are_consistent():
@@ -43,7 +43,7 @@ def test_cli_bounds_smoke(tmp_path):
 
 def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
     st = replace(settings_for(pal_bounds.PROFILES, Profile.smoke), n_seeds=2)
-    first, _ = check_rerun(pal_bounds, st, 1, tmp_path, monkeypatch)
+    first, _ = check_study_resumes(pal_bounds.study, st, 1, tmp_path)
     row = first["rows"][0]
     assert row["n_seeds"] == 2 and len(row["pal_excess_sem"]) == len(row["m"]) and min(row["pal_excess_sem"]) >= 0
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pluralign.cli import app
 from pluralign.runs import Profile, settings_for
 from pluralign.sims import pal_sim
-from tests.sims.rerun import check_rerun
+from pluralign.testing import check_study_resumes
 from pluralign.pal.evaluation import (active_ratio, anchored_prototypes, oracle_map_group_points, prototype_recovery,
                             samples_to_reach)
 from pluralign.sims.pal_sim.problem import PALSimConfig, make_problem
@@ -208,7 +208,7 @@ def test_utility_metric_is_the_rms_utility_difference(seed, d):
 
 
 def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
-    first, _ = check_rerun(pal_sim, settings_for(pal_sim.PROFILES, Profile.smoke), 2, tmp_path, monkeypatch)
+    first, _ = check_study_resumes(pal_sim.study, settings_for(pal_sim.PROFILES, Profile.smoke), 2, tmp_path)
     assert set(first["d2"]) == {"mixture", "partition"}
     assert {"ideal_seen_true", "ideal_unseen_localized", "prototypes_learned"} <= set(first["d2"]["partition"]["points"])
 

@@ -11,7 +11,7 @@ from pluralign.runs import Profile, settings_for
 from pluralign.sims.prec_bandit import study
 from pluralign.sims.prec_bandit.study import PROFILES, done_when, run_cell
 from pluralign.sims.prec_bandit.world import WorldSettings, make_world
-from tests.sims._study_checks import check_resumes_and_reproduces
+from pluralign.testing import check_study_resumes
 
 
 def test_cli_smoke(tmp_path):
@@ -40,7 +40,7 @@ def test_cli_smoke(tmp_path):
 
 def test_run_resumes_and_same_seed_same_numbers(tmp_path, monkeypatch):
     st = replace(settings_for(PROFILES, Profile.smoke), noises=("noise2",), features=("encoder",), n_seeds=2)
-    res = check_resumes_and_reproduces(study, st, 5, tmp_path, monkeypatch)
+    res, _ = check_study_resumes(study, st, 5, tmp_path)
     # replicates are distinct worlds (derive(seed, rep, ...)), each summarised as mean +- s.e.m.
     by_rep = {c["config"]["rep"]: c["metrics"]["utilities"] for c in res["cells"] if c["config"]["K"] == 1}
     assert sorted(by_rep) == [0, 1] and by_rep[0] != by_rep[1]
