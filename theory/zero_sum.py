@@ -196,7 +196,8 @@ def solve_lp(R, tol: float = 1e-9) -> ZeroSumSolution:
     min t s.t. R w <= t 1, 1^T w = 1, w >= 0; the adversary's p is read from the duals of the inequality
     rows; if the certified gap max_i (R w)_i - min_j (R^T p)_j exceeds ``tol`` max|R|, the dual LP
     max s s.t. R^T p >= s 1, 1^T p = 1, p >= 0 is solved explicitly; then the equalizing system on the
-    supports is re-solved to machine precision (kept when it certifies a smaller gap).  ``gap`` is the
+    supports is re-solved to machine precision when the gap exceeds 1e-13 max|R| (kept when it certifies a
+    smaller gap).  ``gap`` is the
     certificate on the original R; ``converged`` is False when gap > ``tol`` max|R|, i.e. when the
     strategies returned are not certified (they are still the best found)."""
     R = _check_R(R)
@@ -231,7 +232,7 @@ def solve_lp(R, tol: float = 1e-9) -> ZeroSumSolution:
             cand = _certificate(R, w, resd.x[:m])
             if cand[2] < gap:
                 w, p, gap, upper, lower = cand
-    pol = _polish(R, w, p)
+    pol = _polish(R, w, p) if gap > 1e-13 * scale else None
     if pol is not None:
         cand = _certificate(R, *pol)
         if cand[2] < gap:
