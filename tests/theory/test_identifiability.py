@@ -142,6 +142,10 @@ def test_even_perturbation_of_gaussian_pair_and_failure_without_symmetric_part()
 
 def test_mpi_example_ranks():
     f = idf.mpi_example()
+    # seed 001 App. D.1: "P1 = (3, 0, 2, 0, -2.5), P2 = (-3, 0, -2, 0, 2.5), and P3 = (0, 2, 0, 2, 0).
+    # sampled with probabilities 0.3, 0.3, and 0.4"
+    np.testing.assert_array_equal(f.means, [[3, 0, 2, 0, -2.5], [-3, 0, -2, 0, 2.5], [0, 2, 0, 2, 0]])
+    np.testing.assert_array_equal(f.weights, [0.3, 0.3, 0.4])
     r2 = idf.local_identifiability(f.means, f.weights, n=2)
     r3 = idf.local_identifiability(f.means, f.weights, n=3)
     assert r2.n_params == 17 and r3.n_params == 17

@@ -45,6 +45,27 @@ def test_printed_bounds_golden_values():
         18 * L * sqrt((zM**2 + K**2 * zv**2) / N) + 3 * sqrt(log(4 / dl) / (2 * N)), rel=1e-13)
     assert pb.lemma_c9_bound(m, D, K, zv, L) == pytest.approx(3 * L * sqrt(K * zv**2 / (D * m)), rel=1e-13)
     assert pb.lemma_c10_bound(7.0, 2.0, 4, 9) == pytest.approx(sqrt(2 * 7 * log(13)) + 2 * log(13) / 3, rel=1e-13)
+    # the displayed steps of Thm 1's proof (App. C.1.1)
+    ch = pb.thm1_proof_chain(N, m, D, K, zM, zv, L)
+    a = (K * N / D + K) * zv**2 / (N * m)
+    lg = log(N + D)
+    assert ch["term_i"] == pytest.approx(4 * L * sqrt(zM**2 / (N * m)), rel=1e-13)
+    assert ch["term_ii_b"] == pytest.approx(2 * L / (N * m) * sqrt(K * N * zv**2) * pb.lemma_c2_bound(N, m, D), rel=1e-13)
+    assert ch["term_ii_line3"] == pytest.approx(4 * L * sqrt(a * lg) + 2 * L * sqrt(K / (N * m) * zv**2 * lg), rel=1e-13)
+    assert ch["term_ii_c"] == pytest.approx(6 * L * sqrt(2 * a * lg), rel=1e-13)
+    assert ch["combined"] == pytest.approx(2 * L * (sqrt(4 * zM**2 / (N * m)) + sqrt(18 * a * lg)), rel=1e-13)
+    assert ch["final_proof"] == pytest.approx(12 * L * sqrt((zM**2 / (N * m) + a) * lg), rel=1e-13)
+    assert ch["eq9_printed"] == pytest.approx(12 * L * sqrt(zM**2 / (N * m) + a) * lg, rel=1e-13)
+
+
+def test_rademacher_estimate_against_a_direct_computation():
+    # N = m = 1: sup over M of sigma <A, M> is zeta_M sqrt(1 - (x^T x')^2) and over Q of sigma <d, Q w> is
+    # zeta_v ||x - x'||, whatever the sign; a direct Monte Carlo of these (independent draws)
+    est = pb.rademacher_pal_a(1, 1, 4, 1, zeta_M=0.7, zeta_v=1.3, n_draws=3000, seed=5)
+    rng = np.random.default_rng(99)
+    x, xp = pb.sample_sphere((20000,), 4, rng), pb.sample_sphere((20000,), 4, rng)
+    ref = 0.7 * np.sqrt(1 - np.sum(x * xp, 1) ** 2) + 1.3 * np.linalg.norm(x - xp, axis=1)
+    assert abs(est.mean - ref.mean()) <= 4 * (est.stderr + ref.std() / sqrt(ref.size))
 
 
 def test_theorems_refuse_instances_outside_their_hypothesis():
@@ -357,6 +378,8 @@ def test_bad_inputs_name_the_field():
         pb.sample_complexity(pb.thm2_bound, 0.0, N=1, D=2, K=2)
     with pytest.raises(ValueError, match="F"):
         pb.lemma_c13(np.full((2, 2), 2.0), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="F"):
+        pb.lemma_c13(np.zeros((2, 2)), np.full((2, 2), 1.5))
     with pytest.raises(ValueError, match="G"):
         pb.lemma_c13(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="B"):
