@@ -18,12 +18,13 @@ What this module computes and checks:
   probabilities, and ``witness_search`` for choice sets that tell two distributions apart;
 * local identifiability of (atoms, weights): Jacobian rank, smallest singular value and Fisher
   information of one-choice-per-user data (``local_identifiability``), on the seed's MPI example;
-* Lemma 4.3 (``recover_beta_from_binary``) and the conditions of Theorem 4.2 (``carleman_closed_form``,
-  ``carleman_diagnostic``, ``inradius_at_zero``, ``theorem_4_2_conditions``).
+* Lemma 4.3 (``recover_beta_from_binary``), the checkable hypotheses of Theorem 4.2
+  (``theorem_4_2_conditions``: Carleman on the absolute moments of ||beta||, the open set as an interior
+  point of the joint design, n >= 3; independence is the caller's statement) and the theorem's argument on
+  instances (``logit_line_derivatives``, ``taylor_coefficients_at_zero``: at n = 2 the Taylor coefficients
+  of p_f at 0 carry only the odd moments of f, at n >= 3 all of them).
 
-The printed statements of seed 001 section 4 are reproduced from memory (the paper is not in this
-repository); where the exact wording is uncertain, the mathematically correct statement is implemented
-and the docstring says so.
+Statements are quoted from seed 001 section 4 in the docstrings that implement them.
 """
 
 from __future__ import annotations
@@ -55,11 +56,15 @@ __all__ = [
     "LocalIdentifiability",
     "local_identifiability",
     "recover_beta_from_binary",
-    "log_even_moments",
+    "log_absolute_moments",
     "carleman_closed_form",
     "carleman_diagnostic",
-    "mixing_even_moments",
+    "mixing_absolute_moments",
+    "open_set_at_zero",
     "inradius_at_zero",
+    "logit_line_derivatives",
+    "projection_moments",
+    "taylor_coefficients_at_zero",
     "theorem_4_2_conditions",
 ]
 
@@ -606,114 +611,168 @@ def recover_beta_from_binary(U, probs, rtol: float = 1e-10) -> tuple[np.ndarray,
 _FAMILIES = ("normal", "uniform", "exponential", "lognormal")
 
 
-def log_even_moments(family: str, kmax: int, **params) -> np.ndarray:
-    """log E[X^(2k)], k = 1..kmax, in closed form for X ~
-    normal(mu=0, sigma=1) [mean zero: (2k-1)!! sigma^(2k)], uniform(a=-1, b=1) [(b^(2k+1) - a^(2k+1)) /
-    ((2k+1)(b - a))], exponential(rate=1) [(2k)! / rate^(2k)], lognormal(mu=0, sigma=1)
-    [exp(2k mu + 2 k^2 sigma^2)]."""
-    from scipy.special import gammaln
-
+def _family_params(family: str, params: dict) -> dict:
     if family not in _FAMILIES:
         raise ValueError(f"family: expected one of {_FAMILIES}, got {family!r}")
-    if int(kmax) != kmax or kmax < 1:
-        raise ValueError(f"kmax: must be a positive integer, got {kmax}")
-    k = np.arange(1, int(kmax) + 1, dtype=float)
+    allowed = {"normal": {"sigma"}, "uniform": {"a", "b"}, "exponential": {"rate"}, "lognormal": {"mu", "sigma"}}[family]
+    extra = set(params) - allowed
+    if extra:
+        raise ValueError(f"{sorted(extra)[0]}: not a parameter of the {family} family ({sorted(allowed)})")
     if family == "normal":
-        sigma = float(params.get("sigma", 1.0))
-        if params.get("mu", 0.0) != 0.0:
-            raise ValueError("mu: the closed form here is for a centred normal (Carleman is shift-invariant)")
-        if sigma <= 0:
-            raise ValueError("sigma: must be positive")
-        return gammaln(2 * k + 1) - gammaln(k + 1) - k * np.log(2) + 2 * k * np.log(sigma)
-    if family == "uniform":
-        a, b = float(params.get("a", -1.0)), float(params.get("b", 1.0))
-        if not b > a:
+        out = {"sigma": float(params.get("sigma", 1.0))}
+    elif family == "uniform":
+        out = {"a": float(params.get("a", -1.0)), "b": float(params.get("b", 1.0))}
+        if not out["b"] > out["a"]:
             raise ValueError("b: need b > a")
-        p = 2 * k + 1
-        vals = (b ** p - a ** p) / (p * (b - a))
-        return np.log(vals)
+        return out
+    elif family == "exponential":
+        out = {"rate": float(params.get("rate", 1.0))}
+    else:
+        out = {"mu": float(params.get("mu", 0.0)), "sigma": float(params.get("sigma", 1.0))}
+    for k in ("sigma", "rate"):
+        if k in out and not out[k] > 0:
+            raise ValueError(f"{k}: must be positive")
+    return out
+
+
+def log_absolute_moments(family: str, lmax: int, **params) -> np.ndarray:
+    """log m_l = log E|X|^l, l = 1..lmax, in closed form for X ~ normal(sigma) (centred:
+    sigma^l 2^(l/2) Gamma((l+1)/2) / sqrt(pi)), uniform(a, b) (int_a^b |x|^l dx / (b - a)),
+    exponential(rate) (l! / rate^l) and lognormal(mu, sigma) (exp(l mu + l^2 sigma^2 / 2)): the absolute
+    moments that Thm 4.2's Carleman condition is stated in."""
+    from scipy.special import gammaln
+
+    pr = _family_params(family, params)
+    if int(lmax) != lmax or lmax < 1:
+        raise ValueError(f"lmax: must be a positive integer, got {lmax}")
+    l = np.arange(1, int(lmax) + 1, dtype=float)
+    if family == "normal":
+        return l * np.log(pr["sigma"]) + (l / 2) * np.log(2) + gammaln((l + 1) / 2) - 0.5 * np.log(np.pi)
+    if family == "uniform":
+        a, b = pr["a"], pr["b"]
+        with np.errstate(divide="ignore"):
+            la, lb = np.log(abs(a)), np.log(abs(b))
+        if a >= 0 or b <= 0:  # one-signed support: (|hi|^(l+1) - |lo|^(l+1)) / ((l+1)(b-a))
+            hi, lo = (lb, la) if a >= 0 else (la, lb)
+            with np.errstate(divide="ignore"):
+                top = (l + 1) * hi + np.log1p(-np.exp((l + 1) * (lo - hi)))
+        else:
+            top = np.logaddexp((l + 1) * lb, (l + 1) * la)
+        return top - np.log(l + 1) - np.log(b - a)
     if family == "exponential":
-        rate = float(params.get("rate", 1.0))
-        if rate <= 0:
-            raise ValueError("rate: must be positive")
-        return gammaln(2 * k + 1) - 2 * k * np.log(rate)
-    mu, sigma = float(params.get("mu", 0.0)), float(params.get("sigma", 1.0))
-    if sigma <= 0:
-        raise ValueError("sigma: must be positive")
-    return 2 * k * mu + 2 * k**2 * sigma**2
+        return gammaln(l + 1) - l * np.log(pr["rate"])
+    return l * pr["mu"] + l**2 * pr["sigma"] ** 2 / 2
 
 
-def carleman_closed_form(family: str, **params) -> bool:
-    """Carleman's condition sum_k m_{2k}^(-1/(2k)) = infinity (sufficient for a distribution to be
-    determined by its moments; Thm. 4.2 of seed 001 asks it of the mixing distribution), in closed form:
+def carleman_closed_form(family: str, lmax: int = 200, **params) -> dict:
+    """Carleman's condition of seed 001 Thm 4.2, "sum_{l >= 1} m_l^{-1/l} = infinity" for the absolute
+    moments m_l, decided in closed form by a comparison series computed from the parameters:
 
-    * normal: m_{2k}^(1/(2k)) ~ sigma sqrt(2k/e), terms ~ k^(-1/2): diverges -> holds;
-    * uniform (bounded): m_{2k}^(1/(2k)) <= max(|a|, |b|): diverges -> holds;
-    * exponential: m_{2k}^(1/(2k)) = ((2k)!)^(1/(2k)) / rate ~ 2k / (e rate), terms ~ 1/k: diverges -> holds;
-    * lognormal: m_{2k}^(1/(2k)) = exp(mu + k sigma^2), terms geometric: converges -> FAILS (and the
-      lognormal is indeed not determined by its moments, Heyde 1963)."""
-    log_even_moments(family, 1, **params)  # validates family and parameters
-    return family != "lognormal"
+    * normal(sigma): m_l^(1/l) <= sigma sqrt(l + 1), so the terms are >= 1 / (sigma sqrt(l + 1)): diverges;
+    * uniform(a, b): m_l^(1/l) <= max(|a|, |b|): the terms are bounded below: diverges;
+    * exponential(rate): m_l^(1/l) <= l / rate (l! <= l^l): terms >= rate / l, harmonic: diverges;
+    * lognormal(mu, sigma): m_l^(1/l) = exp(mu + l sigma^2 / 2) exactly: a geometric series with sum
+      exp(-mu - sigma^2/2) / (1 - exp(-sigma^2/2)) < infinity: Carleman FAILS (and the lognormal is indeed
+      not determined by its moments, Heyde 1963).
+
+    Returns {"holds", "root_bound" (the comparison value of m_l^(1/l), l = 1..lmax: an upper bound, exact
+    for the lognormal), "series_sum" (the lognormal's finite sum, inf otherwise)}."""
+    pr = _family_params(family, params)
+    l = np.arange(1, int(lmax) + 1, dtype=float)
+    if family == "normal":
+        return {"holds": True, "root_bound": pr["sigma"] * np.sqrt(l + 1), "series_sum": np.inf}
+    if family == "uniform":
+        return {"holds": True, "root_bound": np.full(l.shape, max(abs(pr["a"]), abs(pr["b"]))), "series_sum": np.inf}
+    if family == "exponential":
+        return {"holds": True, "root_bound": l / pr["rate"], "series_sum": np.inf}
+    r = np.exp(-pr["sigma"] ** 2 / 2)
+    return {"holds": False, "root_bound": np.exp(pr["mu"] + l * pr["sigma"] ** 2 / 2),
+            "series_sum": float(np.exp(-pr["mu"]) * r / (1 - r))}
 
 
 def carleman_diagnostic(log_moments, tail: float = 0.5) -> dict:
-    """A numeric diagnostic of Carleman's condition from finitely many even moments.
+    """A numeric diagnostic of Carleman's condition from finitely many absolute moments.
 
-    ``log_moments[k-1]`` = log m_{2k}, k = 1..K.  The terms t_k = m_{2k}^(-1/(2k)) are computed in log
-    space; the tail exponent a = -slope of log t_k against log k over the last ``tail`` fraction of k
-    estimates t_k ~ k^(-a).  Verdict "diverges" (Carleman holds) if a <= 1.05, "converges" (Carleman
-    fails) otherwise.  This is a heuristic: a finite moment sequence never decides the question (e.g.
-    t_k = 1/(k log^2 k) converges with a -> 1); it separates the four closed-form families above."""
+    ``log_moments[l-1]`` = log m_l, l = 1..L.  The terms t_l = m_l^(-1/l) are computed in log space; the
+    tail exponent a = -slope of log t_l against log l over the last ``tail`` fraction of l estimates
+    t_l ~ l^(-a).  Verdict "diverges" (Carleman holds) if a <= 1.05, "converges" (fails) otherwise.  A
+    heuristic: a finite moment sequence never decides the question (e.g. t_l = 1/(l log^2 l) converges with
+    a -> 1); on 60 moments it separates the closed-form families above, except the lognormal with
+    sigma < 0.5, whose geometric decay exp(-l sigma^2 / 2) is too slow to show (``carleman_closed_form``
+    decides that case)."""
     lm = as_finite_array(log_moments, "log_moments", ndim=1)
-    K = lm.shape[0]
-    if K < 8:
-        raise ValueError(f"log_moments: need at least 8 even moments, got {K}")
-    k = np.arange(1, K + 1, dtype=float)
-    log_t = -lm / (2 * k)
-    start = int(K * (1 - tail))
-    slope = np.polyfit(np.log(k[start:]), log_t[start:], 1)[0]
-    a = float(-slope)
-    return {
-        "tail_exponent": a,
-        "partial_sum": float(np.exp(logsumexp(log_t))),
-        "last_term": float(np.exp(log_t[-1])),
-        "holds": bool(a <= 1.05),
-    }
+    L = lm.shape[0]
+    if L < 8:
+        raise ValueError(f"log_moments: need at least 8 moments, got {L}")
+    l = np.arange(1, L + 1, dtype=float)
+    log_t = -lm / l
+    start = int(L * (1 - tail))
+    a = float(-np.polyfit(np.log(l[start:]), log_t[start:], 1)[0])
+    return {"tail_exponent": a, "partial_sum": float(np.exp(logsumexp(log_t))), "last_term": float(np.exp(log_t[-1])),
+            "holds": bool(a <= 1.05)}
 
 
-def mixing_even_moments(f: Mixing, coord: int, kmax: int) -> np.ndarray:
-    """log E[beta_coord^(2k)], k = 1..kmax, of a (non-signed) mixing distribution, exactly:
-    for N(mu, s^2), E[X^p] = sum_{i even} C(p, i) mu^(p-i) s^i (i-1)!!."""
+def mixing_absolute_moments(f: Mixing, lmax: int) -> tuple[np.ndarray, bool]:
+    """log of the absolute moments m_l = E||beta||^l, l = 1..lmax, of a (non-signed) mixing distribution, as
+    Thm 4.2 states Carleman's condition: exact for atoms (sum_k w_k ||beta_k||^l); for a Gaussian component
+    N(mu, C) the Minkowski upper bound (E||beta||^l)^(1/l) <= ||mu|| + sqrt(lambda_max(C)) (E||z||^l)^(1/l),
+    E||z||^l = 2^(l/2) Gamma((d + l)/2) / Gamma(d/2) -- an upper bound on m_l, which is the direction that
+    certifies divergence of sum m_l^(-1/l).  Returns (log m_l or its upper bound, exact)."""
     from scipy.special import gammaln
 
     f = _check_mixing(f, "f")
     if f.signed:
         raise ValueError("f: moments of a signed measure are not a moment sequence")
-    if not (0 <= coord < f.d):
-        raise ValueError(f"coord: must lie in 0..{f.d - 1}")
-    if int(kmax) != kmax or kmax < 1:
-        raise ValueError(f"kmax: must be a positive integer, got {kmax}")
-    mu = f.means[:, coord]
-    s2 = f.covs[:, coord, coord]
-    with np.errstate(divide="ignore"):
-        log_w, log_mu, log_s2 = np.log(f.weights), np.log(np.abs(mu)), np.log(s2)
-    out = np.empty(int(kmax))
-    for kk in range(1, int(kmax) + 1):
-        p = 2 * kk
-        i = np.arange(0, p + 1, 2, dtype=float)[None, :]  # even powers of the Gaussian part
-        # log of C(p,i) |mu|^(p-i) s^i (i-1)!!; every term is >= 0 because p - i is even
-        lt = gammaln(p + 1) - gammaln(i + 1) - gammaln(p - i + 1)
-        with np.errstate(invalid="ignore"):  # 0 * log 0 is masked out by the where
-            lt = lt + np.where(p - i > 0, (p - i) * log_mu[:, None], 0.0)
-            lt = lt + np.where(i > 0, (i / 2) * log_s2[:, None] + gammaln(i + 1) - gammaln(i / 2 + 1)
-                               - (i / 2) * np.log(2), 0.0)
-        out[kk - 1] = logsumexp(log_w[:, None] + lt)
-    return out
+    if int(lmax) != lmax or lmax < 1:
+        raise ValueError(f"lmax: must be a positive integer, got {lmax}")
+    l = np.arange(1, int(lmax) + 1, dtype=float)
+    d = f.d
+    comps = []
+    for w, mu, C in zip(f.weights, f.means, f.covs):
+        if w == 0:
+            continue
+        lam = float(np.linalg.eigvalsh((C + C.T) / 2)[-1]) if np.any(C) else 0.0
+        nz = (l / 2) * np.log(2) + gammaln((d + l) / 2) - gammaln(d / 2)
+        root = np.linalg.norm(mu) + np.sqrt(max(lam, 0.0)) * np.exp(nz / l)
+        with np.errstate(divide="ignore"):
+            comps.append(np.log(w) + l * np.log(root))
+    return logsumexp(np.stack(comps), axis=0), bool(f.is_finite)
+
+
+def open_set_at_zero(design) -> dict:
+    """Thm 4.2's "The feature vectors psi(x, y_i) for each alternative i in {1, ..., n} take on support in
+    an open set containing psi(x, y_i) = 0 for all i", on a finite design (S, n, d): each choice set is one
+    point (x_1, ..., x_n) of R^(n d), and the finite-sample proxy is that 0 is an *interior* point of the
+    convex hull of these S points -- the design spans R^(n d) affinely and 0 is a strictly positive convex
+    combination of them (an LP: max t s.t. sum_s lambda_s P_s = 0, sum lambda = 1, lambda >= t).  A support
+    containing a ball around 0 passes for large S; a design of fewer than n d + 1 sets never does.  Returns
+    {"interior", "margin" (the LP's t), "affine_rank", "dimension"}."""
+    from scipy.optimize import linprog
+
+    X = as_finite_array(design, "design", ndim=3)
+    S, n, d = X.shape
+    P = X.reshape(S, n * d)
+    dim = n * d
+    rank = int(np.linalg.matrix_rank(P - P.mean(axis=0))) if S > 1 else 0
+    margin = 0.0
+    if rank == dim:
+        c = np.zeros(S + 1)
+        c[-1] = -1.0
+        A_eq = np.zeros((dim + 1, S + 1))
+        A_eq[:dim, :S] = P.T
+        A_eq[dim, :S] = 1.0
+        b_eq = np.zeros(dim + 1)
+        b_eq[dim] = 1.0
+        A_ub = np.hstack([-np.eye(S), np.ones((S, 1))])  # t - lambda_s <= 0
+        res = linprog(c, A_ub=A_ub, b_ub=np.zeros(S), A_eq=A_eq, b_eq=b_eq,
+                      bounds=[(0, None)] * S + [(None, None)], method="highs")
+        margin = float(res.x[-1]) if res.status == 0 else 0.0
+    return {"interior": bool(rank == dim and margin > 1e-12), "margin": margin, "affine_rank": rank, "dimension": dim}
 
 
 def inradius_at_zero(points) -> float:
     """The largest r such that the ball B(0, r) lies in the convex hull of ``points`` (P x d); 0 if 0 is
-    not interior.  A finite-sample proxy for "the support contains an open set around 0" (Thm. 4.2)."""
+    not interior (Qhull facets)."""
     from scipy.spatial import ConvexHull, QhullError
 
     P = as_finite_array(points, "points", ndim=2)
@@ -725,37 +784,110 @@ def inradius_at_zero(points) -> float:
         hull = ConvexHull(P)
     except QhullError:
         return 0.0  # degenerate (lower-dimensional) point cloud: no open set
-    # facets: normal . x + offset <= 0 inside, unit normals; distance of 0 to facet = -offset
     return float(max(0.0, np.min(-hull.equations[:, -1])))
 
 
-def theorem_4_2_conditions(n: int, f: Mixing | None = None, design=None, kmax: int = 40) -> dict:
-    """The conditions of seed 001 Thm. 4.2 (identification of the random-coefficient logit from n-wise
-    choices; after Fox et al. 2012), each checked:
+def logit_line_derivatives(n: int, kmax: int) -> list:
+    """The exact derivatives g_k = d^k/ds^k [1 / (1 + (n - 1) e^s)] at s = 0, k = 0..kmax, as fractions.
 
-    * ``n_ge_3``: the choice sets have at least 3 items (Lemma 4.1 shows n = 2 is not enough);
-    * ``carleman``: every coordinate marginal of the mixing distribution satisfies Carleman's condition
-      (sufficient for the multivariate distribution to be moment-determinate), by ``carleman_diagnostic``
-      on its exact moments (finite and Gaussian mixtures always pass);
-    * ``open_set``: the item-feature differences x_j - x_1 of the design contain a ball around 0
-      (``inradius_at_zero`` > 0; the finite-sample proxy for "the support contains an open set around 0").
+    They carry Thm 4.2's argument for n >= 3 (Fox et al. 2012), on instances: put x_1 = 0 and
+    x_2 = ... = x_n = s u; then p_f(y_1 | x) = E_f[1 / (1 + (n - 1) e^(s u^T beta))] and, differentiating
+    under the integral (the derivatives of the integrand are bounded), the k-th derivative at s = 0 is
+    g_k E_f[(u^T beta)^k].  So the k-th moments of every projection u^T beta -- hence, by polarization,
+    all moments of f -- are determined by p_f near 0 whenever g_k != 0.  For n = 2, g(s) = 1 - sigma(s)
+    and sigma - 1/2 is odd: g_k = 0 for every even k >= 2, only the odd moments are seen (which is why a
+    symmetric f and delta_0 agree, Lemma 4.1).  For n = 3, 4, ... g_k != 0 for every k checked.
+    Computed with u = sigma(s + log(n - 1)), u' = u (1 - u): d^k u / ds^k = P_k(u), P_{k+1} = P_k' u (1 - u)."""
+    from fractions import Fraction
 
-    The wording of the printed theorem is from memory; these are the three hypotheses the brief and the
-    proof technique (moments of f identified from derivatives of p_f at 0) need."""
+    if int(n) != n or n < 2:
+        raise ValueError(f"n: a choice set needs n >= 2 items, got {n}")
+    if int(kmax) != kmax or kmax < 0:
+        raise ValueError(f"kmax: must be an integer >= 0, got {kmax}")
+    c = int(n) - 1
+    u0 = Fraction(c, 1 + c)
+    poly = [Fraction(0), Fraction(1)]  # P_0(u) = u, coefficients in increasing powers
+    out = []
+    for k in range(int(kmax) + 1):
+        val = sum(coef * u0**i for i, coef in enumerate(poly))
+        out.append((1 - val) if k == 0 else -val)
+        dp = [i * poly[i] for i in range(1, len(poly))]  # P_k'
+        nxt = [Fraction(0)] * (len(dp) + 2)
+        for i, coef in enumerate(dp):  # times u - u^2
+            nxt[i + 1] += coef
+            nxt[i + 2] -= coef
+        poly = nxt
+    return out
+
+
+def projection_moments(f: Mixing, u, kmax: int) -> np.ndarray:
+    """E_f[(u^T beta)^k], k = 0..kmax, exactly: u^T beta is a mixture of normals N(u^T mu, u^T C u) (atoms
+    when C = 0), whose raw moments are sum_{i even} C(k, i) mean^(k - i) var^(i/2) (i - 1)!!."""
+    from math import comb
+
+    f = _check_mixing(f, "f")
+    u = as_finite_array(u, "u", ndim=1)
+    if u.shape[0] != f.d:
+        raise ValueError(f"u: expected length {f.d}, got {u.shape[0]}")
+    mean = f.means @ u
+    var = np.einsum("d,mde,e->m", u, f.covs, u)
+    out = np.zeros(int(kmax) + 1)
+    for k in range(int(kmax) + 1):
+        tot = np.zeros_like(mean)
+        for i in range(0, k + 1, 2):
+            dfact = float(np.prod(np.arange(i - 1, 0, -2))) if i > 0 else 1.0
+            tot = tot + comb(k, i) * mean ** (k - i) * var ** (i / 2) * dfact
+        out[k] = float(f.weights @ tot)
+    return out
+
+
+def taylor_coefficients_at_zero(f: Mixing, u, n: int, kmax: int) -> np.ndarray:
+    """The Taylor coefficients a_k = g_k E_f[(u^T beta)^k] / k!, k = 0..kmax, of
+    s -> p_f(y_1 | x_1 = 0, x_2 = ... = x_n = s u) (``logit_line_derivatives``)."""
+    from math import factorial
+
+    g = logit_line_derivatives(n, kmax)
+    mom = projection_moments(f, u, kmax)
+    return np.array([float(g[k]) * mom[k] / factorial(k) for k in range(int(kmax) + 1)])
+
+
+def theorem_4_2_conditions(n: int, f: Mixing | None = None, design=None, independent: bool | None = None,
+                           lmax: int = 60) -> dict:
+    """What of seed 001 Thm 4.2's hypotheses can be checked, checked. The theorem as printed:
+
+        "If the following conditions hold: - The absolute moments of f, given by m_l = int ||beta||^l
+        f(beta) dbeta, are finite for l >= 1 and satisfy the Carleman condition: sum_{l>=1} m_l^{-1/l} =
+        infinity. - The feature vectors psi(x, y_i) for each alternative i in {1, ..., n} take on support
+        in an open set containing psi(x, y_i) = 0 for all i. - beta is independent of the features
+        psi(x, y_i). - n >= 3 (at least 3 alternatives in the choice set). Then the density f(beta) is
+        nonparametrically identified in the random coefficients logit model from equation (5)."
+
+    * ``n_ge_3``: n >= 3;
+    * ``carleman`` (with ``f``): ``carleman_diagnostic`` on ``mixing_absolute_moments`` (absolute moments of
+      ||beta||, exact for atoms, an upper bound for Gaussian components); for finite and Gaussian mixtures
+      it always passes, and that is correct (their m_l^(1/l) grow at most like sqrt(l));
+    * ``open_set`` (with ``design``): ``open_set_at_zero`` -- 0 interior to the hull of the joint feature
+      vectors (x_1..x_n) in R^(n d); a finite design is only a proxy for a support;
+    * ``independent``: cannot be read off (f, design); it is the caller's statement (None: not stated,
+      and then not counted in ``all``).
+
+    The conclusion itself is not "checked" here; its argument is, on instances: see
+    ``logit_line_derivatives`` and ``taylor_coefficients_at_zero`` (n = 2 sees only odd moments, n >= 3
+    all of them)."""
     if int(n) != n or n < 2:
         raise ValueError(f"n: a choice set needs n >= 2 items, got {n}")
     out: dict = {"n_ge_3": bool(n >= 3)}
     if f is not None:
-        f = _check_mixing(f, "f")
-        diags = [carleman_diagnostic(mixing_even_moments(f, c, kmax))
-                 for c in range(f.d) if np.isfinite(mixing_even_moments(f, c, 1)[0])]
-        out["carleman"] = bool(all(dg["holds"] for dg in diags))
-        out["carleman_worst_exponent"] = max((dg["tail_exponent"] for dg in diags), default=float("-inf"))
+        lm, exact = mixing_absolute_moments(f, lmax)
+        dg = carleman_diagnostic(lm)
+        out["carleman"] = dg["holds"]
+        out["carleman_tail_exponent"] = dg["tail_exponent"]
+        out["moments_exact"] = exact
     if design is not None:
-        Xd = as_finite_array(design, "design", ndim=3)
-        diffs = (Xd[:, 1:, :] - Xd[:, :1, :]).reshape(-1, Xd.shape[2])
-        r = inradius_at_zero(diffs)
-        out["open_set_radius"] = r
-        out["open_set"] = bool(r > 0)
-    out["all"] = bool(all(v for k, v in out.items() if isinstance(v, bool)))
+        op = open_set_at_zero(design)
+        out["open_set"] = op["interior"]
+        out["open_set_margin"] = op["margin"]
+    if independent is not None:
+        out["independent"] = bool(independent)
+    out["all"] = bool(all(v for k, v in out.items() if isinstance(v, bool) and k != "moments_exact"))
     return out

@@ -171,12 +171,15 @@ __all__ += [
 
 
 def check_lemma_a1(log_lik, rho, z, nu: float) -> float:
-    """Lemma A.1 of seed 000: F_nu(z) <= l.  Returns the margin l - F_nu (>= 0 when the lemma holds)."""
+    """Seed 000 Lemma A.1 (ELBO property), as printed: "For every z in [K]^N, nu in [0, 1), and Theta,
+    F_nu(z, Theta) <= l(Theta)."  Returns the margin l - F_nu (>= 0 when the lemma holds)."""
     return marginal_log_likelihood(log_lik, rho) - leaky_elbo(log_lik, rho, z, nu)
 
 
 def check_remark_a2(log_lik, rho, z, nu: float) -> float:
-    """Remark A.2 of seed 000: l - F_nu = sum_i KL(q_i || gamma_i).  Returns the relative discrepancy
+    """Seed 000 Remark A.2 (Slack interpretation), as printed: "The slack in Lemma A.1 is
+    l(Theta) - F_nu(z, Theta) = sum_i KL(q_i^(z_i, nu) || gamma_i(Theta)), where gamma_i(Theta) is the true
+    posterior from the E-step."  Returns the relative discrepancy
     |(l - F_nu) - sum_i KL| / max(1, |l|) (the remark holds when this is ~1e-12; the checks use 1e-9)."""
     L, r = check_inputs(log_lik, rho)
     N, K = L.shape
@@ -206,14 +209,16 @@ def brute_force_best_assignment(log_lik, rho, nu: float, max_assignments: int = 
 
 
 def check_prop_a3(log_lik, rho, nu: float) -> float:
-    """Prop. A.3 of seed 000: the argmax assignment z_i = argmax_k rho_k L_ik maximizes F_nu over all of
-    [K]^N.  Returns F_nu(argmax) - max_z F_nu(z) found by brute force (0 when the proposition holds)."""
+    """Seed 000 Prop. A.3 (E-step maximizes F_nu in z), as printed: "For any fixed Theta,
+    z^_i = argmax_k gamma_ik(Theta) = argmax_k F_ik(Theta) for all i in [N] is a maximizer of F_nu(., Theta)
+    over z in [K]^N" (F_ik = log rho_k + log L_ik).  Returns F_nu(argmax) - max_z F_nu(z) found by brute force (0 when the proposition holds)."""
     best, _ = brute_force_best_assignment(log_lik, rho, nu)
     return leaky_elbo(log_lik, rho, argmax_assignment(log_lik, rho), nu) - best
 
 
 def check_cor_a6(log_lik, rho, z) -> float:
-    """Cor. A.6 of seed 000: with nu = 0, F_0 is the hard ELBO sum_i (log rho_{z_i} + log L_{i z_i}) and
+    """Seed 000 Cor. A.6 (Hard EM as the nu = 0 case), as printed: "At nu = 0, q_ik^(z_i, 0) = 1[z_i = k]",
+    and F_0 is "the standard hard-assignment ELBO": with nu = 0, F_0 is the hard ELBO sum_i (log rho_{z_i} + log L_{i z_i}) and
     q_i is one-hot.  Returns minus the absolute difference (0 when the corollary holds)."""
     L, r = check_inputs(log_lik, rho)
     N, K = L.shape
@@ -331,8 +336,9 @@ def logistic_smoothness(X) -> float:
 
 
 def check_prop_a4(X, y, z, rho, nu: float, seed: int = 0, n_perturb: int = 20) -> float:
-    """Prop. A.4 of seed 000: for fixed z and rho the leaky M-step (eq. 10-13) maximizes F_nu over the
-    decoders.  Compares F_nu at the Newton M-step with (a) an independent solve of max_theta F_nu by
+    """Seed 000 Prop. A.4 (Leaky M-step and F_nu), as printed: "For any fixed z in [K]^N and fixed
+    rho_{1:K}, the leaky decoder update in Eq. (13) is the argmax of F_nu(z, Theta) over psi^dec_{1:K} when
+    solved exactly."  Compares F_nu at the Newton M-step with (a) an independent solve of max_theta F_nu by
     L-BFGS on F_nu itself (not on the weighted likelihood), started away from the M-step, and (b) random
     perturbations of the M-step.  Returns F(M-step) - max(other candidates) (>= -rounding when it holds)."""
     from scipy.optimize import minimize
@@ -450,7 +456,11 @@ def leaky_em_logistic(X, y, K: int, nu: float, rho=None, n_iter: int = 10, seed:
 
 
 def check_thm_a5(run: LeakyEMRun) -> float:
-    """Thm. A.5 of seed 000: along a leaky-EM run with fixed rho and exact M-steps F_nu never decreases
+    """Seed 000 Thm. A.5 (Monotone improvement of the leaky ELBO), as printed: "Let (z^(t), Theta^(t))
+    denote the iterates produced by alternating (i) an E-step that maximizes F_nu(z, Theta^(t)) over z, and
+    (ii) a leaky decoder update with leak coefficient nu in [0, 1) that increases F_nu(z^(t+1), Theta) over
+    the decoder parameters, with rho_{1:K} held fixed. Then the sequence {F_nu(z^(t), Theta^(t))} is
+    monotonically non-decreasing and converges to a finite limit."  Along a leaky-EM run with fixed rho and exact M-steps F_nu never decreases
     and stays below l <= 0.  Returns the worst margin: min over half steps of (F_{t+1} - F_t), of (l - F_t)
     and of (-l_t), each relative to max(1, |F|); >= -1e-9 when the theorem holds."""
     if not isinstance(run, LeakyEMRun):
@@ -468,7 +478,9 @@ def check_thm_a5(run: LeakyEMRun) -> float:
 
 def probe_f_nu_decrease(seed: int = 0, n_instances: int = 12, lrs=(0.5, 8.0, 32.0),
                         nu: float = 0.3, K: int = 3, N: int = 9, n_iter: int = 6) -> dict:
-    """Outside the scope of Thm. A.5 (seed 000): search random instances for a leaky-EM step at which F_nu
+    """Outside the scope of Thm. A.5 (seed 000 Remark A.7: "Theorem A.5 concerns the decoder parameters
+    ... under the assumption that the cluster priors rho_{1:K} are held fixed at each iteration. Any
+    additional stabilizer that modifies rho_k ... falls outside this fixed-prior scope"): search random instances for a leaky-EM step at which F_nu
     decreases, for each variant
 
     * "rho_leaky": rho re-estimated as mean_i q_ik (the maximizer of F_nu over rho), exact M-step;

@@ -142,6 +142,10 @@ def test_even_perturbation_of_gaussian_pair_and_failure_without_symmetric_part()
 
 def test_mpi_example_ranks():
     f = idf.mpi_example()
+    # seed 001 App. D.1: "P1 = (3, 0, 2, 0, -2.5), P2 = (-3, 0, -2, 0, 2.5), and P3 = (0, 2, 0, 2, 0).
+    # sampled with probabilities 0.3, 0.3, and 0.4"
+    np.testing.assert_array_equal(f.means, [[3, 0, 2, 0, -2.5], [-3, 0, -2, 0, 2.5], [0, 2, 0, 2, 0]])
+    np.testing.assert_array_equal(f.weights, [0.3, 0.3, 0.4])
     r2 = idf.local_identifiability(f.means, f.weights, n=2)
     r3 = idf.local_identifiability(f.means, f.weights, n=3)
     assert r2.n_params == 17 and r3.n_params == 17
@@ -206,39 +210,107 @@ def test_lemma_4_3_recovery(d, seed, deficient):
         np.testing.assert_allclose(b_hat, beta, atol=1e-9)
 
 
-@given(st.sampled_from(["normal", "uniform", "exponential", "lognormal"]), st.floats(0.2, 3.0))
-def test_carleman_closed_form_matches_diagnostic(family, scale):
-    params = {"normal": {"sigma": scale}, "uniform": {"a": -scale, "b": 2 * scale},
-              "exponential": {"rate": scale}, "lognormal": {"mu": 0.1, "sigma": scale}}[family]
-    closed = idf.carleman_closed_form(family, **params)
-    assert closed == (family != "lognormal")
-    assert idf.carleman_diagnostic(idf.log_even_moments(family, 60, **params))["holds"] == closed
+# integrands of E|X|^l (the lognormal in y = log x) and their ranges
+_MOMENT_INTEGRAND = {
+    "normal": lambda p, l: (lambda x: abs(x) ** l * norm.pdf(x, 0, p["sigma"]), -40 * p["sigma"], 40 * p["sigma"]),
+    "uniform": lambda p, l: (lambda x: abs(x) ** l / (p["b"] - p["a"]), p["a"], p["b"]),
+    "exponential": lambda p, l: (lambda x: x**l * p["rate"] * np.exp(-p["rate"] * x), 0.0, 200 / p["rate"]),
+    "lognormal": lambda p, l: (lambda y: np.exp(l * y) * norm.pdf(y, p["mu"], p["sigma"]),
+                               p["mu"] - 40 * p["sigma"], p["mu"] + 40 * p["sigma"] + 2 * l * p["sigma"] ** 2),
+}
 
 
-@settings(max_examples=10)
+@settings(max_examples=25)
+@given(st.sampled_from(["normal", "uniform", "exponential", "lognormal"]), st.floats(0.3, 2.5), st.floats(-1.5, 1.0))
+def test_carleman_on_absolute_moments_from_the_parameters(family, scale, shift):
+    params = {"normal": {"sigma": scale}, "uniform": {"a": shift, "b": shift + scale},
+              "exponential": {"rate": scale}, "lognormal": {"mu": shift / 2, "sigma": scale / 2}}[family]
+    lm = idf.log_absolute_moments(family, 200, **params)
+    # closed-form moments against numerical integration of |x|^l
+    for l in (1, 2, 3, 5):
+        g, lo, hi = _MOMENT_INTEGRAND[family](params, l)
+        ref = quad(g, lo, hi, limit=400, epsrel=1e-11, points=[0.0] if lo < 0 < hi else None)[0]
+        assert np.exp(lm[l - 1]) == pytest.approx(ref, rel=1e-6)
+    cf = idf.carleman_closed_form(family, **params)
+    roots = np.exp(lm / np.arange(1, 201))
+    if cf["holds"]:  # the comparison series bounds m_l^(1/l) from above, and sum 1/bound diverges
+        assert np.all(roots <= cf["root_bound"] * (1 + 1e-9))
+    else:  # lognormal: exact roots, and the series converges to the closed-form sum
+        np.testing.assert_allclose(roots, cf["root_bound"], rtol=1e-9)
+        r = np.exp(-params["sigma"] ** 2 / 2)  # a geometric series: its partial sums approach series_sum
+        assert np.sum(1 / roots) == pytest.approx(cf["series_sum"] * (1 - r**200), rel=1e-6)
+    if family != "lognormal" or params["sigma"] >= 0.5:  # a slow geometric decay needs more than 60 moments
+        assert idf.carleman_diagnostic(lm[:60])["holds"] == cf["holds"]
+
+
+def test_logit_line_derivatives_n2_odd_only_n3_n4_all_moments():
+    g2, g3, g4 = (idf.logit_line_derivatives(n, 30) for n in (2, 3, 4))
+    assert [k for k in range(31) if g2[k] == 0] == list(range(2, 31, 2))  # n = 2: only odd moments
+    assert all(v != 0 for v in g3) and all(v != 0 for v in g4)  # n = 3, 4: every moment (exact fractions)
+    # against finite differences of 1 / (1 + (n - 1) e^s)
+    h = 1e-3
+    for n, g in ((2, g2), (4, g4)):
+        fn = lambda s: 1 / (1 + (n - 1) * np.exp(s))
+        assert float(g[1]) == pytest.approx((fn(h) - fn(-h)) / (2 * h), rel=1e-5)
+        assert float(g[2]) == pytest.approx((fn(h) - 2 * fn(0) + fn(-h)) / h**2, abs=1e-5)
+
+
+def _numeric_taylor(f, u, n, deg=10, h=0.3):
+    """Chebyshev least-squares fit of s -> p_f(y_1 | 0, s u, ..., s u) from choice_probabilities."""
+    s = h * np.cos(np.pi * (np.arange(60) + 0.5) / 60)
+    X = np.zeros((s.size, n, u.size))
+    X[:, 1:, :] = s[:, None, None] * u[None, None, :]
+    p = idf.choice_probabilities(f, X, method="gh", order=40)[:, 0] if not f.is_finite else idf.choice_probabilities(f, X)[:, 0]
+    return np.polynomial.polynomial.polyfit(s, p, deg)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_theorem_4_2_argument_on_instances(n):
+    # a symmetric f and delta_0 share every odd moment; their second moments differ
+    rng = np.random.default_rng(n)
+    f = idf.finite_mixing(rng.normal(size=(3, 2)), [0.2, 0.3, 0.5])
+    sym, d0 = idf.symmetric_vs_point_mass(f)
+    fg = idf.gaussian_mixing(rng.normal(size=(2, 2)), np.stack([0.3 * np.eye(2)] * 2), [0.4, 0.6])
+    u = rng.normal(size=2)
+    for mix in (sym, d0, fg):
+        pred = idf.taylor_coefficients_at_zero(mix, u, n, 5)
+        num = _numeric_taylor(mix, u, n)[:6]
+        np.testing.assert_allclose(num, pred, atol=2e-5)
+    a_sym, a_d0 = idf.taylor_coefficients_at_zero(sym, u, n, 6), idf.taylor_coefficients_at_zero(d0, u, n, 6)
+    if n == 2:
+        np.testing.assert_allclose(a_sym, a_d0, atol=1e-14)  # every Taylor coefficient agrees
+    else:
+        assert abs(a_sym[2] - a_d0[2]) > 1e-3 and abs(a_sym[4] - a_d0[4]) > 1e-4  # even moments are seen
+    # and the projection moments are the exact moments of u^T beta
+    m = idf.projection_moments(fg, u, 4)
+    draws = fg.sample(200_000, np.random.default_rng(0)) @ u
+    for k in range(1, 5):
+        assert m[k] == pytest.approx(np.mean(draws**k), rel=0.03, abs=0.02)
+
+
+@settings(max_examples=8)
 @given(gaussian_mixings(), st.integers(0, 10_000))
-def test_mixture_moments_and_theorem_4_2_conditions(f, seed):
-    # exact moments against the closed form for the centred normal and against numeric integration
-    c = 0
-    lm = idf.mixing_even_moments(f, c, 6)
-    for k in range(1, 4):
-        ref = sum(w * quad(lambda x: x ** (2 * k) * norm.pdf(x, mu[c], np.sqrt(C[c, c])),
-                           mu[c] - 30 * np.sqrt(C[c, c]), mu[c] + 30 * np.sqrt(C[c, c]), epsrel=1e-12)[0]
-                  for w, mu, C in zip(f.weights, f.means, f.covs))
-        assert np.exp(lm[k - 1]) == pytest.approx(ref, rel=1e-8)
-    X3 = idf.random_design(3, f.d, 60, seed=seed)
-    cond = idf.theorem_4_2_conditions(3, f, X3)
-    assert cond["n_ge_3"] and cond["carleman"] and cond["open_set"] and cond["all"]
+def test_theorem_4_2_checkable_conditions(f, seed):
+    X3 = idf.random_design(3, f.d, 400, seed=seed, scale=1.0)
+    cond = idf.theorem_4_2_conditions(3, f, X3, independent=True)
+    assert cond["n_ge_3"] and cond["carleman"] and cond["open_set"] and cond["independent"] and cond["all"]
     assert not idf.theorem_4_2_conditions(2, f, X3)["all"]
-    # atoms: E[beta^(2k)] = sum_m w_m a_m^(2k)
+    assert not idf.theorem_4_2_conditions(3, f, X3, independent=False)["all"]
+    # a two-set design (or any fewer than n d + 1 sets) has no open set; nor does a design shifted off 0
+    assert not idf.open_set_at_zero(X3[:2])["interior"]
+    assert not idf.open_set_at_zero(X3 + 10.0)["interior"]
+    # the absolute moments of ||beta||: exact for atoms, an upper bound for Gaussian components
     fa = idf.finite_mixing(f.means, f.weights)
-    np.testing.assert_allclose(np.exp(idf.mixing_even_moments(fa, c, 4)),
-                               [np.sum(f.weights * f.means[:, c] ** (2 * k)) for k in range(1, 5)], rtol=1e-10)
-    # a design whose feature differences span only a line has no open set around 0 (d >= 2)
-    if f.d >= 2:
-        line = X3.copy()
-        line[..., 1:] = 0.0
-        assert not idf.theorem_4_2_conditions(3, f, line)["open_set"]
+    lm, exact = idf.mixing_absolute_moments(fa, 5)
+    assert exact
+    np.testing.assert_allclose(np.exp(lm), [np.sum(f.weights * np.linalg.norm(f.means, axis=1) ** l)
+                                            for l in range(1, 6)], rtol=1e-10)
+    lg, exact = idf.mixing_absolute_moments(f, 4)
+    norms = np.linalg.norm(f.sample(100_000, np.random.default_rng(seed)), axis=1)
+    assert not exact and np.all(np.exp(lg) >= [np.mean(norms**l) * 0.97 for l in range(1, 5)])
+    # the lognormal-like growth of a heavy mixture component is flagged
+    heavy = idf.log_absolute_moments("lognormal", 60, sigma=1.0)
+    assert not idf.carleman_diagnostic(heavy)["holds"]
 
 
 def test_inradius_at_zero():
@@ -268,6 +340,12 @@ def test_bad_inputs_name_the_field():
         idf.carleman_closed_form("cauchy")
     with pytest.raises(ValueError, match="log_moments"):
         idf.carleman_diagnostic([1.0, 2.0])
+    with pytest.raises(ValueError, match="b"):
+        idf.log_absolute_moments("uniform", 3, a=1.0, b=0.0)
+    with pytest.raises(ValueError, match="scale"):
+        idf.carleman_closed_form("normal", scale=1.0)
+    with pytest.raises(ValueError, match="n"):
+        idf.logit_line_derivatives(1, 3)
     with pytest.raises(ValueError, match="n"):
         idf.theorem_4_2_conditions(1)
     with pytest.raises(ValueError, match="f"):

@@ -170,6 +170,14 @@ def test_small_gradient_steps_cannot_decrease():
         assert le.check_thm_a5(run) >= -1e-9
 
 
+def test_elbo_rejects_q_that_is_not_row_stochastic():
+    L = -np.ones((2, 2))
+    with pytest.raises(ValueError, match="q"):
+        le.elbo(L, [0.5, 0.5], [[1.5, -0.5], [0.5, 0.5]])  # rows sum to 1 but an entry is negative
+    with pytest.raises(ValueError, match="q"):
+        le.elbo(L, [0.5, 0.5], [[0.7, 0.7], [0.5, 0.5]])  # non-negative but a row sums to 1.4
+
+
 def test_bad_inputs_name_the_field():
     L = -np.ones((3, 2))
     rho = np.array([0.5, 0.5])

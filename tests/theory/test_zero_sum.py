@@ -17,8 +17,9 @@ from pluralign.theory.zero_sum import (
     min_max_regret,
     optimal_weight_ranges,
     optimistic_hedge,
+    alg4_gap_bound,
     regret_matrix,
-    seed_fixed_length_optimistic_hedge,
+    solve_games,
     solve_lp,
 )
 
@@ -147,14 +148,114 @@ def test_dominated_policy_gets_zero_weight(L, seed):
     assert oh.w[j] <= oh.gap / delta.min() + 1e-12
 
 
-def test_seed_loop_is_the_same_algorithm():
-    R = regret_matrix(np.random.default_rng(3).normal(size=(5, 5)))
-    eta, T = 0.05, 400
-    seed_sol = seed_fixed_length_optimistic_hedge(R, T=T, eta=eta)
+def _alg4_literal(R, T, eta):
+    """Seed 001 Algorithm 4, written out as printed: w_t ∝ w_{t-1} exp{-eta (2 R^T p_{t-1} - R^T p_{t-2})},
+    p_t ∝ p_{t-1} exp{eta (2 R w_{t-1} - R w_{t-2})}, uniform w_0, p_0, terms with index -1 taken as 0,
+    and the returned average (1/T) sum_{t=1}^T w_t (and p)."""
+    m, K = R.shape
+    w, p = [np.ones(K) / K], [np.ones(m) / m]
+    for t in range(1, T + 1):
+        l1, l2 = R.T @ p[t - 1], (R.T @ p[t - 2] if t >= 2 else np.zeros(K))
+        g1, g2 = R @ w[t - 1], (R @ w[t - 2] if t >= 2 else np.zeros(m))
+        wn = w[t - 1] * np.exp(-eta * (2 * l1 - l2))
+        pn = p[t - 1] * np.exp(eta * (2 * g1 - g2))
+        w.append(wn / wn.sum())
+        p.append(pn / pn.sum())
+    return np.mean(w[1:], axis=0), np.mean(p[1:], axis=0)
+
+
+@pytest.mark.parametrize("seed,K,eta,T", [(3, 5, 0.05, 400), (4, 2, 0.5, 37), (5, 8, 0.01, 250)])
+def test_optimistic_hedge_is_algorithm_4_as_printed(seed, K, eta, T):
+    R = regret_matrix(np.random.default_rng(seed).normal(size=(K, K)))
+    w_ref, p_ref = _alg4_literal(R, T, eta)
     ours = optimistic_hedge(R, tol=1e-300, max_iter=T, eta=eta)
     assert ours.iterations == T and not ours.converged
-    np.testing.assert_allclose(ours.w, seed_sol.w, atol=1e-12)
-    np.testing.assert_allclose(ours.p, seed_sol.p, atol=1e-12)
+    np.testing.assert_allclose(ours.w, w_ref, atol=1e-12)
+    np.testing.assert_allclose(ours.p, p_ref, atol=1e-12)
+    assert ours.gap == pytest.approx(duality_gap(R, w_ref, p_ref)[0], abs=1e-12)
+
+
+@settings(max_examples=15)
+@given(reward_matrices(), st.sampled_from([1.0, 0.5, 0.1]), st.floats(-3, 3))
+def test_alg4_rate_bound_holds_and_is_not_loose(L, frac, log_scale):
+    R = regret_matrix(L * 10.0**log_scale)
+    eta = frac * 0.5 / np.abs(R).max()
+    ratios = []
+    for T in (1, 10, 100, 1000):
+        gap = optimistic_hedge(R, tol=1e-300, max_iter=T, eta=eta).gap
+        bound = alg4_gap_bound(R, T, eta)
+        assert gap <= bound
+        ratios.append(gap / bound)
+    assert max(ratios) >= 0.02  # measured up to 0.59: a bound 50x too large is caught
+    with pytest.raises(ValueError, match="eta"):
+        alg4_gap_bound(R, 10, 1.01 / np.abs(R).max())
+
+
+# ---------------------------------------------------------------- scale invariance and certification (item 11)
+
+
+@settings(max_examples=40)
+@given(reward_matrices(k_max=8), st.floats(-12, 12))
+def test_lp_value_and_exploitability_are_scale_invariant(L, log_c):
+    R = regret_matrix(L)
+    c = 10.0**log_c
+    base, scaled = solve_lp(R), solve_lp(c * R)
+    s = np.abs(R).max()
+    assert base.converged and scaled.converged
+    assert abs(scaled.value / c - base.value) <= 1e-9 * s
+    # exploitability of the returned mixture, measured on the unscaled game
+    expl = np.max(R @ scaled.w) - base.value
+    assert -1e-9 * s <= expl <= 1e-9 * s
+    assert scaled.gap <= 1e-9 * c * s and base.gap <= 1e-9 * s
+
+
+def test_tiny_regret_tables_are_solved_as_well_as_unit_ones():
+    # issue 14 item 11: the same game at scales 1, 1e-8, 1e-9 (MMRA tables of nearly identical policies)
+    R = regret_matrix(np.random.default_rng(11).normal(size=(6, 6)))
+    v = solve_lp(R).value
+    for c in (1e-8, 1e-9, 1e-12):
+        sol = solve_lp(c * R)
+        assert sol.converged and abs(sol.value / c - v) <= 1e-12 * np.abs(R).max()
+        assert (np.max(R @ sol.w) - v) / np.abs(R).max() <= 1e-12
+
+
+def test_an_uncertified_game_reports_converged_false(monkeypatch):
+    R = regret_matrix(np.random.default_rng(2).normal(size=(5, 5)))
+    # a certificate no solver can meet
+    sol = solve_lp(R, tol=1e-300)
+    assert not sol.converged and sol.gap >= 0
+    # a solver that returns a poor answer (HiGHS stand-in): the certificate catches it
+    import pluralign.theory.zero_sum as zmod
+
+    class Bad:
+        status, message = 0, "ok"
+
+        def __init__(self, n, m):
+            self.x = np.zeros(n)
+            self.x[0] = 1.0
+            self.ineqlin = type("I", (), {"marginals": -np.eye(m)[0]})()
+
+    monkeypatch.setattr(zmod, "linprog", lambda c, A_ub=None, **kw: Bad(c.size, A_ub.shape[0]))
+    monkeypatch.setattr(zmod, "_polish", lambda R, w, p: None)
+    sol = zmod.solve_lp(R)
+    assert not sol.converged and sol.gap > 1e-9 * np.abs(R).max()
+    assert solve_games([R], max_iter=1)[0].converged is False  # not certified by 1 IPM step, LP fallback bad
+
+
+def test_solve_games_agrees_with_the_lp_on_mixed_sizes():
+    rng = np.random.default_rng(0)
+    games = [rng.normal(size=(int(rng.integers(3, 21)), int(rng.integers(3, 31)))) for _ in range(40)]
+    games += [regret_matrix(rng.normal(size=(k, k)) * 10.0 ** rng.uniform(-9, 3)) for k in (3, 7, 12)]
+    sols = solve_games(games)
+    assert len(sols) == len(games)
+    for R, sol in zip(games, sols):
+        s = np.abs(R).max()
+        assert sol.converged and sol.gap <= 1e-9 * s and _is_simplex(sol.w) and _is_simplex(sol.p)
+        assert sol.gap == pytest.approx(duality_gap(R, sol.w, sol.p)[0], abs=1e-15 * s)
+        assert abs(sol.value - solve_lp(R).value) <= 1e-9 * s
+    assert sum(s.method == "ipm" for s in sols) >= 0.9 * len(games)
+    with pytest.raises(ValueError, match="Rs"):
+        solve_games([])
 
 
 def test_optimistic_hedge_converges_faster_than_hedge():
@@ -165,6 +266,7 @@ def test_optimistic_hedge_converges_faster_than_hedge():
         g_opt = convergence_curve(R, Ts, "optimistic_hedge")
         g_h = convergence_curve(R, Ts, "hedge")
         assert g_opt[-1] < g_h[-1]
+        assert g_h[-1] < g_h[0] and g_h[-1] <= 0.05 * np.abs(R).max()  # plain Hedge does converge
         # O(1/T): a 100x longer run shrinks the gap at least 20x; plain Hedge's O(1/sqrt T) does not
         assert g_opt[-1] <= g_opt[0] / 20
         assert g_h[-1] > g_h[0] / 50

@@ -1,0 +1,343 @@
+"""Mutation testing with per-function test selection: how many small code changes do the tests catch?
+
+A self-written AST mutator (mutmut 3 copies the sources into a ``mutants/`` tree and imports them from
+there, which does not reach ``theory/`` -- installed as ``pluralign.theory`` through setuptools'
+package-dir map; this script serves the mutated module under its import name instead).
+
+1. Trace: each module's test files run once with a profiler that records, per test, which functions of
+   the module it executes (``--trace-cache`` keeps the result).
+2. Mutate: every mutation point of the module (operators + - * / **, comparisons, and/or, unary minus
+   and not, numeric constants, max/min and argmax/argmin, True/False) gives one mutant; ``--sample N``
+   draws N of them at random (``--seed``) across the selected modules.
+3. Run: each mutant runs only the tests that executed the mutated function (a mutant in a function no
+   test runs survives as "uncovered"), in a fresh pytest process that imports the mutated source in
+   place of the module, stopping at the first failure; a run past ``--timeout`` counts as killed.
+
+Prints the kill rate per module and every survivor (module:line, the mutation, the source line).
+Not a CI step: the full theory run takes about an hour on 2 CPUs; a sample of 80 about 10 minutes.
+
+    python benchmarks/mutation.py --sample 80 --seed 0            # theory/, a random sample
+    python benchmarks/mutation.py --modules core --sample 100     # the numeric core of pluralign/
+    python benchmarks/mutation.py --modules theory/zero_sum.py    # one module, every mutant
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: module file -> the test files that exercise it (the theory layer with the theory tests)
+THEORY = {
+    "theory/pal_bounds.py": ["tests/theory/test_pal_bounds.py"],
+    "theory/zero_sum.py": ["tests/theory/test_zero_sum.py"],
+    "theory/identifiability.py": ["tests/theory/test_identifiability.py"],
+    "theory/leaky_elbo.py": ["tests/theory/test_leaky_elbo.py"],
+    "theory/emdpo.py": ["tests/theory/test_emdpo.py"],
+    "theory/validation.py": ["tests/theory/test_zero_sum.py", "tests/theory/test_leaky_elbo.py"],
+}
+
+#: the hook for the numeric core of pluralign/ (issue 14 item 12): module -> its tests.  Adjust the paths
+#: after the restructuring lands; ``--modules core`` runs this map.
+CORE = {
+    "pluralign/em.py": ["tests/pluralign/test_em.py", "tests/pluralign/test_em_reference.py"],
+    "pluralign/choice.py": ["tests/pluralign/test_choice.py"],
+    "pluralign/dpo.py": ["tests/pluralign/test_dpo.py"],
+    "pluralign/bpref.py": ["tests/pluralign/test_bpref.py"],
+    "pluralign/welfare.py": ["tests/pluralign/test_welfare.py"],
+    "pluralign/aggregation/social_choice.py": ["tests/pluralign/test_social_choice.py"],
+    "pluralign/aggregation/pooling.py": ["tests/pluralign/test_pooling.py"],
+    "pluralign/mmra.py": ["tests/pluralign/test_mmra.py"],
+    "pluralign/pal/models.py": ["tests/pluralign/test_pal.py"],
+    "pluralign/data.py": ["tests/pluralign/test_data.py"],
+}
+
+PACKAGE_DIRS = {"theory": "pluralign.theory", "sims": "pluralign.sims", "experiments": "pluralign.experiments",
+                "paper_figures": "pluralign.paper_figures", "pluralign": "pluralign"}
+
+
+def import_name(path: str) -> str:
+    parts = Path(path).with_suffix("").parts
+    return ".".join([PACKAGE_DIRS[parts[0]], *parts[1:]]).removesuffix(".__init__")
+
+
+# --------------------------------------------------------------------------------------------- mutations
+
+_BINOP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
+          ast.FloorDiv: ast.Div, ast.Mod: ast.Mult}
+_CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
+        ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+_NAMES = {"max": "min", "min": "max", "argmax": "argmin", "argmin": "argmax", "maximum": "minimum",
+          "minimum": "maximum", "any": "all", "all": "any"}
+
+
+def _docstring_nodes(tree) -> set[int]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                out.add(id(first.value))
+    return out
+
+
+def mutation_points(tree) -> list[tuple[int, str, str]]:
+    """(node index in ast.walk order, kind, description) of every mutation; deterministic."""
+    doc = _docstring_nodes(tree)
+    pts = []
+    for i, node in enumerate(ast.walk(tree)):
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOP:
+            pts.append((i, "binop", f"{type(node.op).__name__} -> {_BINOP[type(node.op)].__name__}"))
+        elif isinstance(node, ast.AugAssign) and type(node.op) in _BINOP:
+            pts.append((i, "augop", f"{type(node.op).__name__}= -> {_BINOP[type(node.op)].__name__}="))
+        elif isinstance(node, ast.Compare):
+            for j, op in enumerate(node.ops):
+                if type(op) in _CMP:
+                    pts.append((i, f"cmp{j}", f"{type(op).__name__} -> {_CMP[type(op)].__name__}"))
+        elif isinstance(node, ast.BoolOp):
+            pts.append((i, "boolop", f"{type(node.op).__name__} -> {'Or' if isinstance(node.op, ast.And) else 'And'}"))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
+            pts.append((i, "unary", f"drop {type(node.op).__name__}"))
+        elif isinstance(node, ast.Constant) and id(node) not in doc:
+            v = node.value
+            if isinstance(v, bool):
+                pts.append((i, "const", f"{v} -> {not v}"))
+            elif isinstance(v, (int, float)) and not isinstance(v, complex):
+                pts.append((i, "const", f"{v!r} -> {_mut_const(v)!r}"))
+        elif isinstance(node, ast.Attribute) and node.attr in _NAMES:
+            pts.append((i, "attr", f".{node.attr} -> .{_NAMES[node.attr]}"))
+        elif isinstance(node, ast.Name) and node.id in ("max", "min", "any", "all") and isinstance(node.ctx, ast.Load):
+            pts.append((i, "name", f"{node.id} -> {_NAMES[node.id]}"))
+    return pts
+
+
+def _mut_const(v):
+    if isinstance(v, int):
+        return v + 1
+    return v * 2 if v != 0 else 1.0
+
+
+def apply_mutation(source: str, index: int, kind: str) -> tuple[str, int]:
+    """The mutated module source (ast.unparse) and the line of the mutated node."""
+    tree = ast.parse(source)
+    for i, node in enumerate(ast.walk(tree)):
+        if i != index:
+            continue
+        line = getattr(node, "lineno", 0)
+        if kind == "binop" or kind == "augop":
+            node.op = _BINOP[type(node.op)]()
+        elif kind.startswith("cmp"):
+            j = int(kind[3:])
+            node.ops[j] = _CMP[type(node.ops[j])]()
+        elif kind == "boolop":
+            node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        elif kind == "unary":
+            # replace the UnaryOp by its operand: find the parent
+            for parent in ast.walk(tree):
+                for field, val in ast.iter_fields(parent):
+                    if val is node:
+                        setattr(parent, field, node.operand)
+                    elif isinstance(val, list):
+                        for k, item in enumerate(val):
+                            if item is node:
+                                val[k] = node.operand
+        elif kind == "const":
+            node.value = (not node.value) if isinstance(node.value, bool) else _mut_const(node.value)
+        elif kind == "attr":
+            node.attr = _NAMES[node.attr]
+        elif kind == "name":
+            node.id = _NAMES[node.id]
+        return ast.unparse(ast.fix_missing_locations(tree)), line
+    raise IndexError(index)
+
+
+def enclosing_function(tree, line: int):
+    """First line (decorators included) of the innermost def or lambda containing ``line`` (None: module level)."""
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            start = node.lineno
+            end = getattr(node, "end_lineno", start)
+            if start <= line <= end and (best is None or start >= best[0]):
+                first = min([d.lineno for d in getattr(node, "decorator_list", [])] + [start])
+                best = (start, first, node.lineno)
+    if best is None:
+        return None
+    return best
+
+
+# --------------------------------------------------------------------------------------------- tracing
+
+_TRACE_PLUGIN = r'''
+import json, os, sys
+TARGETS = set(json.loads(os.environ["MUT_TRACE_FILES"]))
+OUT = os.environ["MUT_TRACE_OUT"]
+_current = [None]
+_calls = {}
+
+def _prof(frame, event, arg):
+    if event == "call" and _current[0] is not None:
+        f = frame.f_code.co_filename
+        if f in TARGETS:
+            _calls.setdefault(_current[0], set()).add((f, frame.f_code.co_firstlineno))
+
+def pytest_runtest_call(item):
+    _current[0] = item.nodeid
+    sys.setprofile(_prof)
+
+def pytest_runtest_teardown(item):
+    sys.setprofile(None)
+    _current[0] = None
+
+def pytest_sessionfinish(session):
+    sys.setprofile(None)
+    with open(OUT, "w") as fh:
+        json.dump({k: sorted(v) for k, v in _calls.items()}, fh)
+'''
+
+_MUTANT_PLUGIN = r'''
+import importlib.abc, importlib.util, os, sys
+NAME, FILE = os.environ["MUT_MODULE"], os.environ["MUT_FILE"]
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname == NAME:
+            return importlib.util.spec_from_file_location(fullname, FILE)
+        return None
+
+sys.meta_path.insert(0, _Finder())
+'''
+
+
+def _env(extra: dict, plugin_dir: str) -> dict:
+    env = dict(os.environ)
+    env.update(extra)
+    env["PYTHONPATH"] = plugin_dir + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("MKL_NUM_THREADS", "1")
+    return env
+
+
+def trace(modules: dict, plugin_dir: str, cache: Path | None) -> dict:
+    """{module path: {function first line: [test node ids]}} (and "*" -> all test ids of the module)."""
+    if cache and cache.exists():
+        return json.loads(cache.read_text())
+    files = {str((ROOT / m).resolve()): m for m in modules}
+    out: dict = {m: {"*": []} for m in modules}
+    test_files = sorted({t for ts in modules.values() for t in ts})
+    for tf in test_files:
+        res_file = Path(plugin_dir) / "trace.json"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mut_trace", tf],
+                       cwd=ROOT, env=_env({"MUT_TRACE_FILES": json.dumps(list(files)), "MUT_TRACE_OUT": str(res_file)},
+                                          plugin_dir), capture_output=True, text=True)
+        print(f"  traced {tf} ({time.perf_counter() - t0:.0f}s)", flush=True)
+        calls = json.loads(res_file.read_text()) if res_file.exists() else {}
+        for nodeid, hits in calls.items():
+            for f, line in hits:
+                m = files[f]
+                if tf in modules[m]:
+                    out[m].setdefault(str(line), []).append(nodeid)
+        for m, ts in modules.items():
+            if tf in ts:
+                out[m]["*"] += sorted(calls)
+    if cache:
+        cache.write_text(json.dumps(out))
+    return out
+
+
+def run_mutant(module: str, source: str, tests: list[str], plugin_dir: str, timeout: float) -> str:
+    mfile = Path(plugin_dir) / ("mutant_" + Path(module).name)
+    mfile.write_text(source)
+    env = _env({"MUT_MODULE": import_name(module), "MUT_FILE": str(mfile)}, plugin_dir)
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "mut_plugin",
+                            *tests], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "killed (timeout)"
+    if r.returncode == 0:
+        return "survived"
+    if r.returncode in (1, 2, 3, 4) and ("failed" in r.stdout or "error" in r.stdout.lower()):
+        return "killed"
+    return f"killed (rc {r.returncode})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modules", nargs="*", default=["theory"],
+                    help="'theory', 'core' (the CORE map) or module paths from either map")
+    ap.add_argument("--sample", type=int, default=0, help="random sample of mutants (0: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant (past it: killed)")
+    ap.add_argument("--trace-cache", type=Path, default=None, help="json file to reuse the trace")
+    ap.add_argument("--json", type=Path, default=None, help="write every result here")
+    args = ap.parse_args()
+    modules: dict = {}
+    for m in args.modules:
+        if m == "theory":
+            modules.update(THEORY)
+        elif m == "core":
+            modules.update(CORE)
+        elif m in THEORY or m in CORE:
+            modules[m] = {**THEORY, **CORE}[m]
+        else:
+            sys.exit(f"--modules: unknown module {m!r}")
+    plugin_dir = tempfile.mkdtemp(prefix="mutation_")
+    Path(plugin_dir, "mut_trace.py").write_text(_TRACE_PLUGIN)
+    Path(plugin_dir, "mut_plugin.py").write_text(_MUTANT_PLUGIN)
+    print("tracing which tests run which functions ...", flush=True)
+    tr = trace(modules, plugin_dir, args.trace_cache)
+    universe = []
+    sources = {}
+    for m in modules:
+        src = (ROOT / m).read_text()
+        sources[m] = src
+        for idx, kind, desc in mutation_points(ast.parse(src)):
+            universe.append((m, idx, kind, desc))
+    rng = random.Random(args.seed)
+    chosen = rng.sample(universe, min(args.sample, len(universe))) if args.sample else universe
+    chosen.sort(key=lambda t: (t[0], t[1]))
+    print(f"{len(universe)} mutants in {len(modules)} modules; running {len(chosen)}", flush=True)
+    results = []
+    t_all = time.perf_counter()
+    for n, (m, idx, kind, desc) in enumerate(chosen, 1):
+        tree = ast.parse(sources[m])
+        mutated, line = apply_mutation(sources[m], idx, kind)
+        fn = enclosing_function(tree, line)
+        if fn is None:
+            tests = tr[m]["*"]
+        else:
+            tests = sorted(set(tr[m].get(str(fn[1]), []) + tr[m].get(str(fn[2]), [])))
+        src_line = sources[m].splitlines()[line - 1].strip() if line else ""
+        status = run_mutant(m, mutated, tests, plugin_dir, args.timeout) if tests else "survived (uncovered)"
+        results.append({"module": m, "line": line, "mutation": desc, "source": src_line, "status": status,
+                        "tests": len(tests)})
+        print(f"[{n}/{len(chosen)}] {status:18s} {m}:{line} {desc}  ({len(tests)} tests)  | {src_line[:80]}", flush=True)
+    print(f"\nkill rate per module ({time.perf_counter() - t_all:.0f}s):")
+    for m in modules:
+        rs = [r for r in results if r["module"] == m]
+        if rs:
+            k = sum(r["status"].startswith("killed") for r in rs)
+            print(f"  {m:45s} {k:4d}/{len(rs):<4d} killed = {100 * k / len(rs):5.1f}%")
+    k = sum(r["status"].startswith("killed") for r in results)
+    print(f"  {'all':45s} {k:4d}/{len(results):<4d} killed = {100 * k / max(1, len(results)):5.1f}%")
+    print("\nsurvivors:")
+    for r in results:
+        if not r["status"].startswith("killed"):
+            print(f"  {r['module']}:{r['line']}  {r['mutation']}  [{r['status']}]  | {r['source']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
