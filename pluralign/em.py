@@ -82,6 +82,24 @@ class MixtureModel(Protocol):
         """Maximize sum_i sum_k weights_ik log L_ik(params) over params (warm-started at ``params``)."""
 
 
+def _check_int(value, name: str, minimum: int) -> int:
+    """An integer setting: a Python / numpy integer (not a bool, a float or a string) >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_real(value, name: str) -> float:
+    """A finite real setting (a Python / numpy number, not a bool or a string)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name}: must be a number, got {value!r} ({type(value).__name__})")
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: must be finite, got {value}")
+    return float(value)
+
+
 @dataclass
 class EMConfig:
     """Settings of one EM fit."""
@@ -106,8 +124,13 @@ class EMConfig:
     """Seed of every random choice the engine makes: restart r draws from ``pluralign.seeding.derive(seed, r)``."""
 
     def __post_init__(self) -> None:
-        if int(self.n_components) < 1:
-            raise ValueError(f"n_components: must be >= 1, got {self.n_components}")
+        self.n_components = _check_int(self.n_components, "n_components", 1)
+        self.n_restarts = _check_int(self.n_restarts, "n_restarts", 1)
+        self.max_iter = _check_int(self.max_iter, "max_iter", 1)
+        self.leak = _check_real(self.leak, "leak")
+        self.tol = _check_real(self.tol, "tol")
+        if self.tol < 0:
+            raise ValueError(f"tol: must be >= 0, got {self.tol}")
         if self.assignment not in ("soft", "hard", "leaky"):
             raise ValueError(f"assignment: must be soft, hard or leaky, got {self.assignment!r}")
         if not (0.0 <= float(self.leak) < 1.0):
@@ -116,8 +139,6 @@ class EMConfig:
             raise ValueError(f"prior: must be fixed or estimate, got {self.prior!r}")
         if self.init not in ("random", "kmeans++", "given"):
             raise ValueError(f"init: must be random, kmeans++ or given, got {self.init!r}")
-        if int(self.n_restarts) < 1 or int(self.max_iter) < 1:
-            raise ValueError("n_restarts / max_iter: must be >= 1")
 
 
 @dataclass
@@ -334,9 +355,57 @@ class LatentClassLogit:
 
 
 # --------------------------------------------------------------------------- label-switching-free evaluation
+def _group_labels(x, name: str) -> np.ndarray:
+    """Cluster / group labels as a 1-d array of non-negative integer ids (strings are factorized).
+
+    Floats are accepted only when every value is a whole number (a group column that held NaN turns into
+    floats: drop the users without a group first); negative ids (e.g. -1 for "no group") are rejected,
+    never used as wrapped indices."""
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d array of labels, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name}: no labels")
+    if a.dtype.kind in "USO":
+        if a.dtype.kind == "O" and any(isinstance(v, float) and v != v for v in a):
+            raise ValueError(f"{name}: contains NaN (drop the users without a group first)")
+        try:
+            return np.unique(a.astype(str), return_inverse=True)[1].reshape(-1)
+        except Exception as exc:  # pragma: no cover - exotic objects
+            raise ValueError(f"{name}: labels cannot be read ({exc})") from None
+    if a.dtype.kind == "b":
+        raise ValueError(f"{name}: expected integer group ids, got booleans")
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name}: contains NaN or inf (drop the users without a group first)")
+        if not np.all(a == np.round(a)):
+            raise ValueError(f"{name}: expected integer group ids, got non-integer values")
+    elif a.dtype.kind not in "iu":
+        raise ValueError(f"{name}: expected integer group ids, got dtype {a.dtype}")
+    a = a.astype(np.int64)
+    if np.any(a < 0):
+        raise ValueError(f"{name}: negative group id {int(a.min())} (ids must be >= 0; drop 'no group' users)")
+    return a
+
+
+def _two_labelings(true_labels, pred_labels) -> tuple[np.ndarray, np.ndarray]:
+    t, p = _group_labels(true_labels, "true_labels"), _group_labels(pred_labels, "pred_labels")
+    if t.shape != p.shape:
+        raise ValueError(f"pred_labels: shape mismatch {p.shape} vs true_labels {t.shape}")
+    return t, p
+
+
 def match_components(cost: np.ndarray) -> np.ndarray:
-    """For a (K_true x K_est) cost matrix, the estimated component matched to each true one (Hungarian)."""
-    cost = np.asarray(cost, dtype=float)
+    """For a (K_true x K_est) cost matrix, the estimated component matched to each true one (Hungarian).
+    Entries of -1 mark true components left unmatched (K_true > K_est)."""
+    try:
+        cost = np.asarray(cost, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("cost: must be a numeric (K_true, K_est) matrix") from None
+    if cost.ndim != 2 or cost.size == 0:
+        raise ValueError(f"cost: expected a non-empty (K_true, K_est) matrix, got shape {cost.shape}")
+    if not np.all(np.isfinite(cost)):
+        raise ValueError("cost: contains NaN or inf")
     rows, cols = linear_sum_assignment(cost)
     out = np.full(cost.shape[0], -1)
     out[rows] = cols
@@ -344,19 +413,22 @@ def match_components(cost: np.ndarray) -> np.ndarray:
 
 
 def matched_accuracy(true_labels, pred_labels) -> float:
-    """Accuracy of predicted cluster labels after the best one-to-one relabelling (Hungarian)."""
-    t, p = np.asarray(true_labels), np.asarray(pred_labels)
-    if t.shape != p.shape or t.ndim != 1:
-        raise ValueError(f"pred_labels: shape mismatch {p.shape} vs true {t.shape}")
-    kt, kp = t.max() + 1, p.max() + 1
-    conf = np.zeros((kt, kp))
+    """Accuracy of predicted cluster labels after the best one-to-one relabelling (Hungarian).
+
+    Labels are non-negative integer ids (any, not necessarily contiguous) or strings; NaN, non-integer
+    floats and negative ids ("no group") raise a ``ValueError`` naming the argument."""
+    t, p = _two_labelings(true_labels, pred_labels)
+    _, t = np.unique(t, return_inverse=True)
+    _, p = np.unique(p, return_inverse=True)
+    conf = np.zeros((t.max() + 1, p.max() + 1))
     np.add.at(conf, (t, p), 1)
     r, c = linear_sum_assignment(-conf)
     return float(conf[r, c].sum() / t.size)
 
 
 def adjusted_rand_index(true_labels, pred_labels) -> float:
-    """Adjusted Rand index (invariant to relabelling)."""
+    """Adjusted Rand index (invariant to relabelling); labels validated as in :func:`matched_accuracy`."""
     from sklearn.metrics import adjusted_rand_score
 
-    return float(adjusted_rand_score(true_labels, pred_labels))
+    t, p = _two_labelings(true_labels, pred_labels)
+    return float(adjusted_rand_score(t, p))
