@@ -202,12 +202,14 @@ class GoodBadTeacher:
     ) -> Ratings:
         """Ratings of M segments by their users. ``user`` (M,) user index of each segment; ``segment``
         (M,) segment ids and / or ``features`` (M, T, d) or (M, d) segment features (one is required,
-        as for :class:`Ratings`; default ``segment = arange(M)``)."""
+        as for :class:`Ratings`; default ``segment = arange(M)``). A segment id may repeat for one user:
+        each query is labelled independently (``allow_duplicates=True``)."""
         label, weight, _ = self.label_arrays(step_scores, rng)
         if segment is None and features is None:
             segment = np.arange(label.shape[0])
         return Ratings(
-            user=user, segment=segment, features=features, label=label, weight=weight, n_users=n_users
+            user=user, segment=segment, features=features, label=label, weight=weight, n_users=n_users,
+            allow_duplicates=True,  # a segment queried twice gets two independent labels
         )
 
 

@@ -187,11 +187,20 @@ class Ratings(_Feedback):
     """Single-segment ratings: ``label`` in {0, 1/2, 1} of ``segment`` (an id) or its ``features``.
 
     ``weight`` 0 is B-Pref's "skip"; label 1/2 is its "equal".
+
+    Duplicates (a stated policy). Two records of the same user for the same ``segment`` id are rejected
+    with a ``ValueError`` naming ``segment`` unless ``allow_duplicates=True``, which declares them
+    independent labels of one segment (what a teacher re-queried on the same segment gives: B-Pref
+    teachers, the PREC bandit twin, ``load_ratings(..., duplicates="keep")``). To keep one vote per pair,
+    deduplicate before building (the loaders' ``duplicates="last"``). Ratings given by ``features`` only
+    carry no segment ids and are not checked.
     """
 
     segment: np.ndarray | None = None
     features: np.ndarray | None = None
     label: np.ndarray | None = None
+    allow_duplicates: bool = False
+    """Accept repeated (user, segment) records as independent labels (default: reject them)."""
 
     _record_fields: ClassVar[tuple[str, ...]] = _Feedback._record_fields + ("segment", "features", "label")
 
@@ -209,6 +218,17 @@ class Ratings(_Feedback):
         if self.segment is not None:
             seg = _int_array(self.segment, "segment", 1)
             _check_len(seg, "segment", n)
+            if not isinstance(self.allow_duplicates, (bool, np.bool_)):
+                raise ValueError(f"allow_duplicates: must be True or False, got {self.allow_duplicates!r}")
+            if not self.allow_duplicates:
+                pairs = np.stack([self.user, seg], axis=1)
+                uniq, counts = np.unique(pairs, axis=0, return_counts=True)
+                if np.any(counts > 1):
+                    dup = [tuple(map(int, r)) for r in uniq[counts > 1][:5]]
+                    raise ValueError(
+                        f"segment: duplicate (user, segment) records, e.g. {dup}; pass allow_duplicates=True "
+                        "to keep them as independent labels, or keep one vote per pair"
+                    )
             object.__setattr__(self, "segment", seg)
         if self.features is not None:
             feats = _float_array(self.features, "features", (2, 3))

@@ -172,7 +172,9 @@ def _ratings_from_frame(df, user: str, item: str, label_values: np.ndarray, weig
         raise ValueError(f"{source}: no records left to load")
     u, user_names = _factorize(df[user].to_numpy())
     s, item_names = _factorize(df[item].to_numpy())
-    ratings = Ratings(user=u, segment=s, label=label_values, weight=weight, user_names=user_names)
+    # after _apply_duplicates only duplicates="keep" leaves repeated pairs: independent records by request
+    ratings = Ratings(user=u, segment=s, label=label_values, weight=weight, user_names=user_names,
+                      allow_duplicates=True)
     texts = None
     if item_texts is not None:
         texts = [str(item_texts.get(k, "")) for k in item_names]

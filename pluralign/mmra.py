@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
+from pluralign.theory.validation import as_finite_array
 from pluralign.theory.zero_sum import ZeroSumSolution, min_max_regret
 
 __all__ = ["estimated_regrets", "estimated_value_matrix", "estimated_regret_table", "MMRAResult", "mmra_ae",
@@ -83,9 +84,23 @@ def estimated_regret_table(logpis, beta: float, candidates=None) -> np.ndarray:
     return np.stack([estimated_regrets(c, lps, beta) for c in cands], axis=1)
 
 
-def mixture_regrets(regret_table, w) -> np.ndarray:
-    """(K,) regrets of the randomised mixture sum_j w_j pi_j, given regret_table[k, j] = R_k(pi_j)."""
-    return np.asarray(regret_table, dtype=float) @ np.asarray(w, dtype=float)
+def mixture_regrets(regret_table, w, *, n_groups: int | None = None) -> np.ndarray:
+    """(K,) regrets of the randomised mixture sum_j w_j pi_j, given regret_table[k, j] = R_k(pi_j): groups
+    on axis 0, candidate policies on axis 1. ``w`` is a distribution over the candidates. Pass
+    ``n_groups`` to have the axis checked: a transposed table then raises a ``ValueError`` naming
+    ``regret_table`` (a square table cannot be told apart otherwise)."""
+    T = as_finite_array(regret_table, "regret_table")
+    if T.ndim != 2:
+        raise ValueError(f"regret_table: expected (n_groups, n_candidates), got shape {T.shape}")
+    if n_groups is not None and T.shape[0] != int(n_groups):
+        raise ValueError(f"regret_table: expected {n_groups} groups on axis 0, got shape {T.shape} (transposed?)")
+    w = as_finite_array(w, "w")
+    if w.shape != (T.shape[1],):
+        raise ValueError(f"w: expected ({T.shape[1]},) weights over the candidates of regret_table {T.shape}, "
+                         f"got shape {w.shape}")
+    if np.any(w < -1e-12) or abs(w.sum() - 1.0) > 1e-6:
+        raise ValueError(f"w: must be non-negative and sum to 1, got sum {w.sum():.12g}")
+    return T @ w
 
 
 def mixture_logpolicy(logpis, w) -> np.ndarray:

@@ -104,7 +104,8 @@ def _prepare(u, weights, axis: int, alpha: float, baseline):
             raise ValueError(f"weights: expected shape ({n},), got {w.shape}")
         if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError("weights: must be finite, non-negative and not all zero")
-        w = w / w.sum()
+        if abs(w.sum() - 1.0) > 1e-9:  # one policy with the opinion pools: never renormalized silently
+            raise ValueError(f"weights: must sum to 1, got {w.sum():.12g} (pass weights / weights.sum())")
     if alpha != 1.0 and np.any(a[..., w > 0] < 0):
         raise ValueError(
             f"rewards: the power mean with alpha={alpha} needs non-negative rewards (utilities above a "
@@ -142,8 +143,10 @@ def log_power_mean(u, alpha, weights=None, axis: int = -1, baseline=None) -> np.
 def power_mean(u, alpha, weights=None, axis: int = -1, baseline=None) -> np.ndarray | float:
     """The weighted power mean M_alpha of the rewards along ``axis`` (the users axis).
 
-    ``alpha``: a number in [-inf, inf] or a name in :data:`RULES`. ``weights``: non-negative, normalized
-    to sum 1 (default uniform; users with weight 0 are ignored). ``baseline``: subtracted first (the
+    ``alpha``: a number in [-inf, inf] or a name in :data:`RULES`. ``weights``: non-negative and summing
+    to 1 (default uniform; users with weight 0 are ignored); weights that do not sum to 1 raise a
+    ``ValueError`` naming ``weights``, as in the opinion pools (:mod:`pluralign.aggregation.pooling`) —
+    relative weights (e.g. counts) are never renormalized silently. ``baseline``: subtracted first (the
     disagreement point). alpha = 1 accepts any real rewards; other alphas need rewards >= 0.
     """
     al = _alpha(alpha)
@@ -159,11 +162,22 @@ def power_mean(u, alpha, weights=None, axis: int = -1, baseline=None) -> np.ndar
     return float(out) if np.ndim(out) == 0 else out
 
 
-def aggregate_rewards(R, alpha, weights=None, baseline=None) -> np.ndarray:
-    """The aggregate reward of each item: ``R`` is (n_users, n_items); returns (n_items,)."""
+def _check_users_axis(R: np.ndarray, n_users, n_items) -> None:
+    for val, ax, what in ((n_users, 0, "n_users"), (n_items, 1, "n_items")):
+        if val is not None and R.shape[ax] != int(val):
+            raise ValueError(f"R: expected (n_users, n_items) = ({n_users}, {n_items}), got shape {R.shape} "
+                             f"(axis {ax} has {R.shape[ax]} != {what}; transposed?)")
+
+
+def aggregate_rewards(R, alpha, weights=None, baseline=None, *, n_users=None, n_items=None) -> np.ndarray:
+    """The aggregate reward of each item: ``R`` is (n_users, n_items) — users on axis 0 — and the result
+    is (n_items,). Pass ``n_users`` (and / or ``n_items``) to have the shape checked: a transposed matrix
+    then raises a ``ValueError`` naming ``R`` instead of being aggregated over the wrong axis. ``weights``
+    (n_users,) must sum to 1 (see :func:`power_mean`)."""
     R = np.asarray(R, dtype=float)
     if R.ndim != 2:
         raise ValueError(f"R: expected (n_users, n_items), got shape {R.shape}")
+    _check_users_axis(R, n_users, n_items)
     b = None if baseline is None else np.broadcast_to(np.asarray(baseline, dtype=float).reshape(-1, 1), R.shape)
     return np.atleast_1d(power_mean(R, alpha, weights=weights, axis=0, baseline=b))
 
@@ -204,11 +218,14 @@ def borda_scores(R) -> np.ndarray:
     return (below + 0.5 * ties).sum(axis=0).astype(float)
 
 
-def social_argmax(R, rule, weights=None, baseline=None) -> int:
+def social_argmax(R, rule, weights=None, baseline=None, *, n_users=None) -> int:
     """The item a rule picks: ``rule`` is an alpha / name in :data:`RULES`, ``"leximin"`` or ``"borda"``.
     Ties go to the lowest index."""
     if isinstance(rule, str) and rule == "leximin":
         return int(leximin_order(R)[0])
     if isinstance(rule, str) and rule == "borda":
         return int(np.argmax(borda_scores(R)))
+    R = np.asarray(R, dtype=float)
+    if R.ndim == 2:
+        _check_users_axis(R, n_users, None)
     return int(np.argmax(aggregate_rewards(R, rule, weights=weights, baseline=baseline)))

@@ -54,6 +54,9 @@ def build_app() -> typer.Typer:
                 raise
             sub = _not_landed(name, help_text)
         app.add_typer(sub, name=name, help=help_text)
+    from pluralign.cli.fit import fit
+
+    app.command("fit")(fit)
     return app
 
 

@@ -117,10 +117,45 @@ def _theta_only(params, perm):
     return {**params, "theta": np.asarray(params["theta"])[perm].copy()}
 
 
-def _latent_class_logit():
+def _latent_class_logit(m_step: str = "newton"):
     from pluralign.em import LatentClassLogit
 
-    return MixtureCase(make=lambda: LatentClassLogit(_pairs(), l2=0.0), n_components=3)
+    return MixtureCase(make=lambda: LatentClassLogit(_pairs(), l2=0.0, m_step=m_step), n_components=3)
+
+
+@lru_cache(maxsize=None)
+def _item_ratings():
+    """Good / bad / equal / skipped ratings of 10 items by 9 users in 3 opinion groups (item ids)."""
+    from pluralign.choice import sample_rating
+    from pluralign.data import Ratings
+
+    rng = derive(0, "conformance", "item-ratings")
+    N, n_items = 9, 10
+    user = np.repeat(np.arange(N), n_items)
+    item = np.tile(np.arange(n_items), N)
+    u = 2.0 * rng.normal(size=(3, n_items))[np.arange(N) % 3][user, item]
+    label = sample_rating(u, rng, 0.0).astype(float)
+    label[::7] = 0.5
+    weight = np.ones(N * n_items)
+    weight[::5] = 0.0
+    return Ratings(user=user, segment=item, label=label, weight=weight)
+
+
+def _preference_mixture():
+    from pluralign.mixture import PreferenceMixture
+
+    r = _item_ratings()
+    bad = (("data", "an array, not Ratings", np.zeros((9, 10)), ("data",)),
+           ("data", "Ratings without item ids", _ratings(), ("data",)))
+    return RewardCase(make=lambda seed: PreferenceMixture(2, "ratings", n_restarts=2, max_iter=20, seed=seed),
+                      fit=Call({"data": r}, bad), query=Call({"data": r}, bad[:1]), method="predict_proba",
+                      output_shape=(r.n_users, 2))
+
+
+def _rating_mixture():
+    from pluralign.mixture import RatingMixture
+
+    return MixtureCase(make=lambda: RatingMixture(_item_ratings(), ridge=0.1), n_components=3)
 
 
 def _emdpo_model():
@@ -351,7 +386,13 @@ _CARDINAL = ("neutrality", "monotonicity", "scale_invariance")
 IMPLEMENTATIONS: tuple[Implementation, ...] = (
     # ---- EM adapters of pluralign.em.MixtureEM
     Implementation("mixture", "LatentClassLogit", "pluralign.em.LatentClassLogit", _latent_class_logit,
-                   note="l2 = 0: the exact weighted MLE (L-BFGS-B, gtol 1e-10); K = 3"),
+                   note="l2 = 0, m_step='newton' (the default): the exact weighted MLE by damped Newton; K = 3"),
+    Implementation("mixture", "LatentClassLogit[lbfgs]", "pluralign.em.LatentClassLogit",
+                   lambda: _latent_class_logit("lbfgs"),
+                   note="l2 = 0, m_step='lbfgs': the exact weighted MLE (L-BFGS-B, gtol 1e-10); K = 3"),
+    Implementation("mixture", "RatingMixture", "pluralign.mixture.RatingMixture", _rating_mixture,
+                   note="item utilities per component, ridge 0.1: exact per-(component, item) Newton M-step "
+                        "(the adapter of pluralign.mixture.PreferenceMixture(kind='ratings')); K = 3"),
     Implementation("mixture", "EMDPOModel", "pluralign.emdpo.EMDPOModel", _emdpo_model,
                    note="log-linear policy, l2 = 0: exact weighted k-wise DPO (convex, L-BFGS tol 1e-10); K = 2"),
     Implementation("mixture", "ClusterRewardModel", "pluralign.personalization.ClusterRewardModel",
@@ -374,6 +415,8 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
                    lambda: _shared(False)),
     Implementation("reward", "SharedRepresentationReward[pooled]",
                    "pluralign.personalization.SharedRepresentationReward", lambda: _shared(True)),
+    Implementation("reward", "PreferenceMixture[ratings]", "pluralign.mixture.PreferenceMixture",
+                   _preference_mixture, note="the per-user posterior (predict_proba) is the query"),
     Implementation("reward", "IndividualReward", "pluralign.personalization.IndividualReward", _individual),
     Implementation("reward", "ClusteredReward", "pluralign.personalization.ClusteredReward", _clustered),
     Implementation("reward", "PALRewardModel[A]", "pluralign.pal.PALRewardModel", lambda: _pal("A")),

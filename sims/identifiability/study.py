@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pluralign.choice import choice_logprobs, sample_choice
+from pluralign.choice import sample_choice
 from pluralign.data import Choices
 from pluralign.em import EMConfig, LatentClassLogit, MixtureEM, match_components
 from pluralign.runs import CellStore, Profile, mean_sem, run_cells, write_json
@@ -95,46 +95,11 @@ TRUE_WEIGHTS = np.array([0.3, 0.3, 0.4])
 
 
 class NewtonLatentClassLogit(LatentClassLogit):
-    """:class:`pluralign.em.LatentClassLogit` with a warm-started damped-Newton M-step (exact Hessian of the
-    weighted multinomial-logit log-likelihood + ridge; backtracking on the objective).  Same objective and
-    optimum as the base class's L-BFGS M-step (tested), several times fewer passes over the data, which
-    is what the N x n grid needs on 2 CPUs.  The choice log-probabilities are
-    :func:`pluralign.choice.choice_logprobs`; only the gradient / Hessian algebra is written here."""
+    """Kept for callers of the old name: the core :class:`pluralign.em.LatentClassLogit`, whose default
+    M-step is now this study's damped Newton (moved into the core, issue 18)."""
 
-    def _fit_one(self, beta0: np.ndarray, rec_w: np.ndarray, max_newton: int = 50, gtol: float = 1e-8) -> np.ndarray:
-        if rec_w.sum() <= 0:
-            return beta0
-        X, rows, chosen, mask = self.X, self._rows, self.chosen, self.mask
-        Xm = np.where(mask[:, :, None], X, 0.0)
-        xc = X[rows, chosen]
-
-        def parts(b):
-            logp = choice_logprobs(X @ b, mask)  # (M, n); -inf on masked options
-            p = np.exp(logp)
-            f = -np.sum(rec_w * logp[rows, chosen]) + 0.5 * self.l2 * b @ b
-            mean = np.einsum("mn,mnd->md", p, Xm)
-            g = -(rec_w @ (xc - mean)) + self.l2 * b
-            return f, g, p, mean
-
-        b = np.array(beta0, dtype=float)
-        f, g, p, mean = parts(b)
-        for _ in range(max_newton):
-            if np.max(np.abs(g)) <= gtol * max(1.0, rec_w.sum()):
-                break
-            # Hessian: sum_m w_m (E_p[x x^T] - mean mean^T) + l2 I
-            Z = Xm.reshape(-1, Xm.shape[2])
-            wp = (rec_w[:, None] * p).reshape(-1)
-            H = Z.T @ (Z * wp[:, None]) - mean.T @ (mean * rec_w[:, None])
-            H += self.l2 * np.eye(len(b))
-            step = np.linalg.solve(H + 1e-12 * np.eye(len(b)), g)
-            t = 1.0
-            while True:
-                f_new, g_new, p_new, mean_new = parts(b - t * step)
-                if f_new <= f - 1e-4 * t * (g @ step) or t < 1e-10:
-                    break
-                t *= 0.5
-            b, f, g, p, mean = b - t * step, f_new, g_new, p_new, mean_new
-        return b
+    def __init__(self, choices, l2: float = 1e-2, init_scale: float = 1.0):
+        super().__init__(choices, l2=l2, init_scale=init_scale, m_step="newton")
 
 
 def simulate(N: int, n: int, rng: np.random.Generator, betas=TRUE_BETAS, weights=TRUE_WEIGHTS):
@@ -169,7 +134,7 @@ def fit_cell(N: int, n: int, seed: int, rep: int, s: StudySettings) -> dict:
     """Simulate replicate ``rep`` of base ``seed`` at (N, n), fit the mixture by EM, report recovery errors."""
     ch, types = simulate(N, n, derive(seed, rep, "data", N, n))
     K = TRUE_BETAS.shape[0]
-    em = MixtureEM(NewtonLatentClassLogit(ch, l2=1e-3),
+    em = MixtureEM(LatentClassLogit(ch, l2=1e-3, m_step="newton"),
                    EMConfig(n_components=K, init="random", n_restarts=s.n_restarts, max_iter=s.max_iter, tol=s.tol,
                             seed=derive_int(seed, rep, "em", N, n))).fit()
     out = recovery_errors(np.asarray(em.params_), em.rho_)

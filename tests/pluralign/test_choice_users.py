@@ -151,7 +151,7 @@ def test_latent_class_logit_gradient_matches_finite_differences():
     from scipy.optimize import check_grad
 
     ch = _choices(6, M=60)
-    lcl = LatentClassLogit(ch, l2=0.3)
+    lcl = LatentClassLogit(ch, l2=0.3, m_step="lbfgs")  # spies on the L-BFGS path; Newton shares _parts
     rec_w = np.random.default_rng(7).uniform(0, 1, size=60)
     seen = {}
 

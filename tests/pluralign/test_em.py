@@ -311,3 +311,26 @@ def test_matched_accuracy_is_label_switching_free_and_brute_force_optimal(true, 
 def test_match_components_hungarian():
     cost = np.array([[5.0, 1.0, 9.0], [1.0, 7.0, 8.0], [4.0, 6.0, 0.5]])
     np.testing.assert_array_equal(match_components(cost), [1, 0, 2])
+
+
+def test_latent_class_newton_and_lbfgs_m_steps_reach_the_same_optimum():
+    from pluralign.choice import sample_choice
+    from pluralign.data import Choices
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 3, 4))
+    chosen = sample_choice(X @ np.array([1.0, -1.0, 0.5, 0.0]), rng)
+    ch = Choices(user=np.arange(300) % 30, features=X, chosen=chosen)
+    W = rng.dirichlet(np.ones(2), size=30)
+    p0 = rng.standard_normal((2, 4))
+    a = LatentClassLogit(ch, l2=1e-2, m_step="newton")
+    b = LatentClassLogit(ch, l2=1e-2, m_step="lbfgs")
+    pa, pb = a.m_step(p0, W), b.m_step(p0, W)
+    np.testing.assert_allclose(pa, pb, atol=1e-4)
+    rec_w = W[ch.user]
+    for k in range(2):  # Newton's optimum is at least as good as L-BFGS's (to rounding)
+        fa, ga, _, _ = a._parts(pa[k], rec_w[:, k])
+        fb, _, _, _ = a._parts(pb[k], rec_w[:, k])
+        assert fa <= fb + 1e-9 and np.max(np.abs(ga)) < 1e-6
+    with pytest.raises(ValueError, match="m_step"):
+        LatentClassLogit(ch, m_step="adam")

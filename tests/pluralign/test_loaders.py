@@ -156,7 +156,8 @@ def test_ratings_as_choices_against_an_outside_option_have_the_same_likelihood(s
     rng = np.random.default_rng(seed)
     M, n_items, N = 30, 6, 4
     r = Ratings(user=np.r_[np.arange(N), rng.integers(0, N, M - N)], segment=rng.integers(0, n_items, M),
-                label=rng.choice([0.0, 0.5, 1.0], M), weight=rng.choice([0.0, 0.5, 1.0, 2.0], M))
+                label=rng.choice([0.0, 0.5, 1.0], M), weight=rng.choice([0.0, 0.5, 1.0, 2.0], M),
+                allow_duplicates=True)
     R = rng.normal(size=n_items) * 2
     ch = ratings_to_choices(r, n_items=n_items)
     u = np.r_[R, tau][ch.options]

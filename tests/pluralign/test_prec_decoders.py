@@ -95,7 +95,7 @@ def _ratings(seed=0, N=12, per=20, T=6, d=3, equal=True):
     if equal:
         lab[::9] = 0.5
         w[::11] = 0.0
-    return Ratings(user=user, segment=sid, label=lab, weight=w), seg, cls
+    return Ratings(user=user, segment=sid, label=lab, weight=w, allow_duplicates=True), seg, cls
 
 
 def test_adapter_log_likelihood_is_per_user_sum_of_rating_logliks():
