@@ -44,7 +44,7 @@ def _both(seed: int, K: int, nu: float, n_iter: int):
     z0 = le.argmax_assignment(le.logistic_user_log_lik(theta0, X, y), np.full(K, 1.0 / K))
     em = MixtureEM(LogisticDecoders(X, y, theta0),
                    EMConfig(n_components=K, assignment="leaky", leak=nu, prior="fixed", init="given",
-                            max_iter=n_iter - 1, tol=-np.inf, seed=seed))
+                            max_iter=n_iter - 1, tol=0.0, seed=seed))
     em.fit(responsibilities=le.leaky_weights(z0, K, nu) / le.leaky_weights(z0, K, nu).sum(1, keepdims=True))
     return ref, em, (X, y, theta0, z0)
 
@@ -73,7 +73,7 @@ def test_a_broken_engine_step_is_caught():
     ref, _, (X, y, theta0, z0) = _both(3, K, nu, 6)
     em = MixtureEM(LogisticDecoders(X, y, theta0),
                    EMConfig(n_components=K, assignment="leaky", leak=nu, prior="fixed", init="given",
-                            max_iter=5, tol=-np.inf), rho0=np.array([0.9, 0.1]))
+                            max_iter=5, tol=0.0), rho0=np.array([0.9, 0.1]))
     em.fit(responsibilities=le.leaky_weights(z0, K, nu) / le.leaky_weights(z0, K, nu).sum(1, keepdims=True))
     f_ref = [f for f, s in zip(ref.f_half, ref.steps) if s == "M"]
     assert not np.allclose([t["leaky_elbo"] for t in em.trace_], f_ref[1:], rtol=1e-10, atol=1e-10)
