@@ -438,7 +438,7 @@ def _c_c1(rng, n) -> Result:
 
 
 def _c_c2(rng, n) -> Result:
-    worst, route = np.inf, np.inf
+    worst = np.inf
     for _ in range(n):
         N, m, D = int(rng.integers(2, 12)), int(rng.integers(1, 10)), int(rng.integers(2, 8))
         sim = pb.simulate_lemma_c2_c3(N, m, D, n_sims=300, seed=int(rng.integers(1 << 30)))
