@@ -282,7 +282,7 @@ def _welfare_grid(ctx: Ctx, rows: dict, title: str, with_time: bool) -> Path:
             table = res["table"]
             Ks = [int(k) for k in table]
             x = np.arange(len(Ks))
-            color = style.color_for(label.split(" ")[0] if label in style.COLORS else label)
+            color = {"SPR encoder": "tab:blue", "no encoder": "tab:gray"}.get(label) or style.color_for(label)
             cols = [m for m, _ in MEASURES] + (["train_seconds"] if with_time else [])
             for j, m in enumerate(cols):
                 ax = axes[i, j]
