@@ -351,8 +351,8 @@ def _table1_noise(ctx: Ctx) -> Table:
         for n, p, o in zip(names, SEED000_TABLE1[key], mine):
             rows.append([f"noise condition {lvl}", n, f"{p:.2f}", f"{o:.2f}", "same" if abs(p - o) < 1e-12 else "DIFFERS"])
     return Table(["teacher", "parameter", "printed (Table 1)", "ours (pluralign.bpref.LEVELS)", ""], rows,
-                 ["pluralign.bpref.LEVELS was written before the printed Table 1 was on file; where a row says "
-                  "DIFFERS, every noisy-teacher result of this report used our values, not the printed ones."])
+                 ["pluralign.bpref.LEVELS holds the printed Table 1; a row saying DIFFERS would mean the noisy "
+                  "teachers of this report did not use the printed values."])
 
 
 SEED000_TABLE2 = {"total_timesteps": "1.5M", "n_steps": "2048", "batch_size": "64", "n_epochs": "10",
@@ -509,7 +509,7 @@ ENTRIES: tuple[Entry, ...] = (
           _prec_keys(PREC_ENVS), _fig2,
           deviations=("smoke / quick run HalfCheetah only (Ant, Hopper, Walker2d at paper)",
                       "quick: 16k PPO steps per policy (about 1% of Table 2's 1.5M), 3 evaluation episodes",
-                      "noisy teachers use pluralign.bpref.LEVELS (see Table 1 below), not the printed values")),
+                      "noisy teachers use pluralign.bpref.LEVELS, the printed Table 1 (see below)")),
     Entry("seed000_fig2_bandit_twin", "000", "Fig. 2 (bandit twin)",
           "Fig. 2's welfare vs K on the bandit twin of PREC (known optimum): same leaky-EM preset and teachers, "
           "no MuJoCo.", _fixed("prec_bandit"), _bandit,

