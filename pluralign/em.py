@@ -49,6 +49,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment, minimize
 
 from pluralign.choice import choice_loglik, choice_logprobs
+from pluralign.data import _int_array
 from pluralign.seeding import spawn
 from pluralign.theory import leaky_elbo as le
 
@@ -423,16 +424,10 @@ def _group_labels(x, name: str) -> np.ndarray:
             return np.unique(a.astype(str), return_inverse=True)[1].reshape(-1)
         except Exception as exc:  # pragma: no cover - exotic objects
             raise ValueError(f"{name}: labels cannot be read ({exc})") from None
-    if a.dtype.kind == "b":
-        raise ValueError(f"{name}: expected integer group ids, got booleans")
-    if a.dtype.kind == "f":
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}: contains NaN or inf (drop the users without a group first)")
-        if not np.all(a == np.round(a)):
-            raise ValueError(f"{name}: expected integer group ids, got non-integer values")
-    elif a.dtype.kind not in "iu":
-        raise ValueError(f"{name}: expected integer group ids, got dtype {a.dtype}")
-    a = a.astype(np.int64)
+    try:
+        a = _int_array(a, name, 1)  # the package's one integer-id check (pluralign.data)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (group ids; drop the users without a group first)") from None
     if np.any(a < 0):
         raise ValueError(f"{name}: negative group id {int(a.min())} (ids must be >= 0; drop 'no group' users)")
     return a
