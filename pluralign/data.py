@@ -442,6 +442,9 @@ def from_trl_records(records: Sequence[Mapping[str, Any]]) -> tuple[Choices, lis
             if key not in rec:
                 raise ValueError(f"records[{i}]: missing field '{key}'")
         rejected = rec["rejected"]
+        if not isinstance(rejected, (str, list, tuple)):
+            raise ValueError(f"records[{i}]: 'rejected' must be a string or a list of strings, "
+                             f"got {type(rejected).__name__}")
         rejected = [rejected] if isinstance(rejected, str) else list(rejected)
         if len(rejected) == 0:
             raise ValueError(f"records[{i}]: 'rejected' is empty")

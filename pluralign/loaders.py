@@ -320,7 +320,11 @@ def load_preference_records(source, *, user: str = "user", duplicates: str = "ke
         rej = r["rejected"]
         if isinstance(rej, np.ndarray):
             rej = rej.tolist()
+        if not isinstance(rej, (str, list, tuple)):
+            raise ValueError(f"records[{i}]: 'rejected' must be a string or a list of strings, got {type(rej).__name__}")
         rej = [rej] if isinstance(rej, str) else list(rej)
+        if not rej:
+            raise ValueError(f"records[{i}]: 'rejected' is empty")
         texts = [r["chosen"], *rej]
         if not all(isinstance(t, str) for t in texts) or not isinstance(r["prompt"], str):
             raise ValueError(f"records[{i}]: prompt, chosen and rejected must be strings")

@@ -134,13 +134,13 @@ def one_seed(tb, policy, s: MMRASettings, seed: int, rep: int) -> dict:
     u = np.full(K, 1.0 / K)
     regrets = {
         "vanilla_dpo": T[:, K],
-        "uniform_mixture": mixture_regrets(T[:, :K], u),
+        "uniform_mixture": mixture_regrets(T[:, :K], u, n_groups=tb.K),
         "mmra_lw": tb.regrets(lw.logpi),
         "mmra_original": tb.regrets(orig.logpi),
-        "mmra_ae": mixture_regrets(T[:, :K], ae_lp.w),
-        "mmra_ae_with_vanilla": mixture_regrets(T, ae_v.w),
-        "best_mixture": mixture_regrets(T[:, :K], best.w),
-        "oracle_ae": mixture_regrets(T_opt, oracle.w),
+        "mmra_ae": mixture_regrets(T[:, :K], ae_lp.w, n_groups=tb.K),
+        "mmra_ae_with_vanilla": mixture_regrets(T, ae_v.w, n_groups=tb.K),
+        "best_mixture": mixture_regrets(T[:, :K], best.w, n_groups=tb.K),
+        "oracle_ae": mixture_regrets(T_opt, oracle.w, n_groups=tb.K),
     }
     out = {r: {"max_regret": float(np.max(v)), "regrets": np.asarray(v).tolist()} for r, v in regrets.items()}
     out["deployed_mixture"] = {

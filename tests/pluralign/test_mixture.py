@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from pluralign.data import Choices, Ratings
 from pluralign.em import adjusted_rand_index
-from pluralign.loaders import load_polis, load_ratings
+from pluralign.loaders import load_polis, load_preference_records, load_ratings
 from pluralign.mixture import PreferenceMixture, select_k
 from pluralign.testing._votes import write_planted_polis
 
@@ -93,6 +93,37 @@ def test_load_ratings_and_estimator_reject_bad_input_with_named_value_errors(fie
         PreferenceMixture(2, "ratings", n_restarts=1, max_iter=5).fit(r)
 
     _accepts_only_named_value_errors(build_and_fit, names)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(["voter-id", "comment-id", "vote", "timestamp"]), bad=bad_values,
+       pos=st.integers(0, 5), dup=st.booleans())
+def test_load_polis_rejects_bad_votes_with_named_value_errors(field, bad, pos, dup):
+    import pandas as pd
+
+    df = pd.DataFrame({"timestamp": [1, 2, 3, 4, 5, 6], "voter-id": [7, 7, 8, 8, 9, 9],
+                       "comment-id": [1, 2, 1, 2, 1, 2], "vote": [1, -1, 0, 1, -1, 1]}, dtype=object)
+    df.loc[pos, field] = bad
+    if dup:
+        df = pd.concat([df, df.iloc[:1]])
+    names = ("votes", "vote", "voter-id", "comment-id", "duplicates", "segment", "user", "timestamp")
+    _accepts_only_named_value_errors(lambda: load_polis(df, duplicates="error" if dup else "last"), names)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(["prompt", "chosen", "rejected", "user"]),
+       bad=st.one_of(bad_values, st.just(""), st.just([]), st.just(["a", "a"]), st.just(" b")),
+       pos=st.integers(0, 2), drop=st.booleans())
+def test_load_preference_records_rejects_bad_records_with_named_value_errors(field, bad, pos, drop):
+    recs = [{"prompt": "p", "chosen": " a", "rejected": " b", "user": "u1"},
+            {"prompt": "p", "chosen": " b", "rejected": [" a", " c"], "user": "u2"},
+            {"prompt": "q", "chosen": " c", "rejected": " a", "user": "u1"}]
+    if drop:
+        del recs[pos][field]
+    else:
+        recs[pos][field] = bad
+    names = ("records", "user", "prompt", "chosen", "rejected", "response", "duplicates")
+    _accepts_only_named_value_errors(lambda: load_preference_records(recs), names)
 
 
 @pytest.mark.parametrize("kwargs", [{"n_components": "2"}, {"n_components": 2.5}, {"kind": "votes"},
