@@ -344,14 +344,18 @@ def load_preference_records(source, *, user: str = "user", duplicates: str = "ke
 
 
 # --------------------------------------------------------------------------- conversions
-def ratings_to_choices(ratings: Ratings, n_items: int | None = None) -> Choices:
+def ratings_to_choices(ratings: Ratings, n_items: int | None = None, item_features=None) -> Choices:
     """Each rating as a binary choice between its item and an outside option (option id ``n_items``).
 
     Threshold-logistic ratings are exactly Bradley-Terry comparisons against the outside option:
     P(good | R_j) = sigma(R_j - tau) = P(item j beats the outside option) when the outside option's
     utility is tau. Label 1 chooses the item, label 0 the outside option, and label 1/2 becomes two
     records of half the weight, one each way (their log-likelihood is (1/2) log sigma + (1/2) log(1 -
-    sigma), the rating's). Weight-0 ratings stay weight 0. Users keep their names; ``context`` is 0."""
+    sigma), the rating's). Weight-0 ratings stay weight 0. Users keep their names; ``context`` is 0.
+
+    ``item_features`` (n_items, d), optional: the choices then carry option features, the item's
+    features plus a constant 1 and all zeros for the outside option, so a taste vector theta gives the
+    rating utility R_j - tau = theta[:d] . x_j + theta[d] (a latent-class logit over item features)."""
     if not isinstance(ratings, Ratings):
         raise ValueError(f"ratings: expected a pluralign.data.Ratings, got {type(ratings).__name__}")
     if ratings.segment is None:
@@ -366,5 +370,13 @@ def ratings_to_choices(ratings: Ratings, n_items: int | None = None) -> Choices:
     chosen[np.flatnonzero(half)] = 1
     weight = w[idx] * np.where(np.r_[half, np.ones(int(half.sum()), bool)], 0.5, 1.0)
     options = np.stack([ratings.segment[idx], np.full(idx.size, n_items)], axis=1)
-    return Choices(user=ratings.user[idx], options=options, chosen=chosen, weight=weight,
+    features = None
+    if item_features is not None:
+        F = np.asarray(item_features, dtype=float)
+        if F.ndim != 2 or F.shape[0] != n_items or not np.all(np.isfinite(F)):
+            raise ValueError(f"item_features: expected a finite ({n_items}, d) array, got shape {F.shape}")
+        Fx = np.hstack([F, np.ones((n_items, 1))])
+        features = np.zeros((idx.size, 2, Fx.shape[1]))
+        features[:, 0] = Fx[ratings.segment[idx]]
+    return Choices(user=ratings.user[idx], options=options, features=features, chosen=chosen, weight=weight,
                    n_users=ratings.n_users, user_names=ratings.user_names, ids=np.arange(idx.size))

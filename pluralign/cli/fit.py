@@ -38,10 +38,31 @@ def _load(data: Path):
     return load_ratings(data)
 
 
+def _text_choices(table, dim: int, seed: int):
+    """The ratings as choices against an outside option whose item features are the items' MiniLM text
+    embeddings, reduced by PCA to ``dim`` dimensions (at most n_items - 1) and scaled to unit variance."""
+    from sklearn.decomposition import PCA
+
+    from pluralign.loaders import ratings_to_choices
+    from pluralign.pal.embed import embed_texts
+    from pluralign.seeding import derive_int
+
+    texts = table.item_texts
+    if texts is None or not all(t.strip() for t in texts):
+        raise ValueError("--features text: every item needs a text (a Polis export with comments.csv)")
+    emb = embed_texts(texts, progress=True)
+    d = max(1, min(int(dim), emb.shape[0] - 1, emb.shape[1]))
+    Z = PCA(d, random_state=derive_int(seed, "text-pca")).fit_transform(emb.astype(float))
+    Z = Z / np.maximum(Z.std(axis=0), 1e-12)
+    return ratings_to_choices(table.ratings, table.n_items, item_features=Z)
+
+
 def fit(
     data: Annotated[Path, typer.Argument(help="A long table (user, item, label) or a Polis export folder.")],
     k: Annotated[str, typer.Option("--k", help="The K to try: 1..6 or 1,2,3.")] = "1..6",
-    features: Annotated[str, typer.Option("--features", help="onehot (item utilities) or text.")] = "onehot",
+    features: Annotated[str, typer.Option("--features", help="onehot (one utility per item and type) or text "
+                        "(a taste vector per type over the items' MiniLM text embeddings, PCA to --text-dim).")] = "onehot",
+    text_dim: Annotated[int, typer.Option("--text-dim", min=1, help="PCA dimension of the text embeddings.")] = 16,
     cv: Annotated[int, typer.Option("--cv", min=2, help="Folds of the cross-validation within users.")] = 5,
     restarts: Annotated[int, typer.Option("--restarts", min=1, help="EM restarts per fit.")] = 5,
     ridge: Annotated[float, typer.Option("--ridge", help="Ridge of every M-step.")] = 0.1,
@@ -55,8 +76,6 @@ def fit(
 
     if features not in ("onehot", "text"):
         fail(f"--features: must be onehot or text, got {features!r}")
-    if features == "text":
-        fail("--features text: item-text embeddings are not wired into `pluralign fit` yet; use onehot")
     if not data.exists():
         fail(f"DATA: {data} does not exist")
     ks = _parse_ks(k)
@@ -65,9 +84,12 @@ def fit(
     except ValueError as exc:
         fail(str(exc))
     config = {"data": str(data), "k": ks, "features": features, "cv": cv, "restarts": restarts, "ridge": ridge}
+    if features == "text":
+        config["text_dim"] = text_dim
     out_dir = start_run("fit", out if out is not None else Path("results/fit"), "quick", seed, config)
     try:
-        sel = select_k(table, ks, cv=cv, seed=seed, n_restarts=restarts, ridge=ridge, progress=True)
+        fit_data, kind = (table, "ratings") if features == "onehot" else (_text_choices(table, text_dim, seed), "choices")
+        sel = select_k(fit_data, ks, cv=cv, seed=seed, n_restarts=restarts, ridge=ridge, progress=True, kind=kind)
     except ValueError as exc:
         fail(str(exc))
     from pluralign.paper_figures import fit as figs

@@ -164,3 +164,20 @@ def test_ratings_as_choices_against_an_outside_option_have_the_same_likelihood(s
     ll_choice = np.bincount(ch.user, ch.weight * choice_loglik(u, ch.chosen), minlength=N)
     ll_rating = np.bincount(r.user, rating_loglik(R[r.segment], r.label, tau, r.weight), minlength=N)
     np.testing.assert_allclose(ll_choice, ll_rating, rtol=1e-12, atol=1e-12)
+
+
+def test_ratings_as_choices_with_item_features_are_a_logit_over_the_features():
+    """With item features x_j the converted choices' utility difference is theta[:d] . x_j + theta[d]: their
+    log-likelihood under theta equals the ratings' under R_j - tau = that value."""
+    rng = np.random.default_rng(3)
+    M, n_items, N, d = 40, 7, 5, 3
+    r = Ratings(user=np.r_[np.arange(N), rng.integers(0, N, M - N)], segment=rng.integers(0, n_items, M),
+                label=rng.choice([0.0, 0.5, 1.0], M), allow_duplicates=True)
+    X = rng.normal(size=(n_items, d))
+    theta = rng.normal(size=d + 1)
+    ch = ratings_to_choices(r, n_items, item_features=X)
+    ll_choice = (ch.weight * choice_loglik(ch.features @ theta, ch.chosen)).sum()
+    ll_rating = rating_loglik(X[r.segment] @ theta[:d] + theta[d], r.label, 0.0, r.weight).sum()
+    np.testing.assert_allclose(ll_choice, ll_rating, rtol=1e-12)
+    with pytest.raises(ValueError, match="item_features"):
+        ratings_to_choices(r, n_items, item_features=X[:3])
