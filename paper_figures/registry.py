@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -29,7 +28,7 @@ from pluralign.paper_figures import style
 from pluralign.runs import Profile, prepare_run, read_json, settings_for, write_json
 
 __all__ = ["ENTRIES", "NOT_REPRODUCED", "STUDIES", "Entry", "NotReproduced", "Study", "Table", "by_name",
-           "ensure_results", "load_results", "results_dir", "run_theory_check", "THEORY_INSTANCES"]
+           "ensure_results", "load_results", "results_dir", "run_theory_check"]
 
 RL_MODULES = ("gymnasium", "mujoco", "stable_baselines3")
 
@@ -156,29 +155,19 @@ def ensure_results(study: Study, profile: str, root: Path = Path("results"), see
     return read_json(out / study.results_file)
 
 
-THEORY_INSTANCES = {"smoke": 3, "quick": 20, "paper": 100}
-"""Instances per statement of ``pluralign theory check`` for each profile (the CLI's table)."""
-
-
 def run_theory_check(profile: str, root: Path = Path("results"), seed: int = 0, progress: bool = True) -> dict:
     """The theory check table at ``profile`` (``results/theory-check/<profile>/results.json``, the folder
-    ``pluralign theory check`` writes): read when present, else computed with ``run_checks`` and written."""
-    import time
+    ``pluralign theory check`` writes): read when present, else computed with ``check_report`` and written."""
+    from pluralign.theory.check import PROFILE_INSTANCES, check_report
 
     profile = Profile(profile).value
     folder = Path(root) / "theory-check" / profile
     path = folder / "results.json"
     if path.exists():
         return read_json(path)
-    from pluralign.theory.check import run_checks
-
-    n = THEORY_INSTANCES[profile]
+    n = PROFILE_INSTANCES[profile]
     folder = prepare_run("theory check", folder, profile, seed, {"n_instances": n})
-    t0 = time.perf_counter()
-    rows = [r.to_dict() for r in run_checks(seed=seed, n_instances=n, progress=progress)]
-    res = {"seconds": time.perf_counter() - t0, "n_instances": n,
-           "all_as_expected": all(r["holds"] == r["expected_to_hold"] for r in rows), "rows": rows}
-    write_json(path, res)
+    write_json(path, check_report(seed=seed, n_instances=n, progress=progress))
     return read_json(path)
 
 
@@ -531,7 +520,7 @@ ENTRIES: tuple[Entry, ...] = (
           "B-Pref-style label-noise levels used in our binary-feedback setting.", _fixed(), _table1_noise, kind="table"),
     Entry("seed000_table2_ppo", "000", "Table 2 (App. C.3)",
           "PPO hyperparameters used for policy optimization with learned reward models.",
-          lambda p: (f"prec:HalfCheetah-v5:noise2",), _table2_ppo, kind="table"),
+          lambda p: ("prec:HalfCheetah-v5:noise2",), _table2_ppo, kind="table"),
     Entry("seed001_table1_mpi", "001", "Table 1 (sec. 5)",
           "Mean Reward Margins and Accuracies for Different Algorithms and User Types for MPI Dataset",
           _fixed("mpi"), _table1_mpi, kind="table",

@@ -874,3 +874,16 @@ def run_checks(seed: int = 0, n_instances: int = 20, progress: bool = True) -> l
     if progress:
         print(f"theory checks done in {time.perf_counter() - t_all:.1f}s", file=sys.stderr, flush=True)
     return rows
+
+
+PROFILE_INSTANCES = {"smoke": 3, "quick": 20, "paper": 100}
+"""Instances per statement for each run profile (``pluralign theory check``, the figures report)."""
+
+
+def check_report(seed: int = 0, n_instances: int = 20, progress: bool = True) -> dict:
+    """:func:`run_checks` as the results record both ``pluralign theory check`` and the figures report
+    write: ``{"seconds", "n_instances", "all_as_expected", "rows"}`` (rows as dicts)."""
+    t0 = time.perf_counter()
+    rows = run_checks(seed=seed, n_instances=n_instances, progress=progress)
+    return {"seconds": time.perf_counter() - t0, "n_instances": int(n_instances),
+            "all_as_expected": all(r.holds == r.expected_to_hold for r in rows), "rows": [r.to_dict() for r in rows]}

@@ -8,8 +8,6 @@ false -- a misprint, an out-of-scope probe -- unexpectedly held).
 
 from __future__ import annotations
 
-import time
-
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -27,22 +25,17 @@ def _group() -> None:
     """Verifiable routines: identifiability, leaky ELBO, PAL bounds, MMRA-AE game."""
 
 
-#: instances per statement for each profile (expensive statements use a fraction of it)
-INSTANCES = {Profile.smoke: 3, Profile.quick: 20, Profile.paper: 100}
-
-
 @app.command("check")
 def check(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
     """Check every statement on random instances; exit 1 if one that should hold fails."""
-    from pluralign.theory.check import run_checks
+    from pluralign.theory.check import PROFILE_INSTANCES, check_report
 
-    n_instances = INSTANCES[Profile(profile)]
+    # instances per statement for each profile (expensive statements use a fraction of it)
+    n_instances = PROFILE_INSTANCES[Profile(profile).value]
     out_dir = start_run("theory check", out, profile, seed, {"n_instances": n_instances})
-    t0 = time.perf_counter()
-    rows = run_checks(seed=seed, n_instances=n_instances, progress=True)
-    seconds = time.perf_counter() - t0
+    res = check_report(seed=seed, n_instances=n_instances, progress=True)
 
-    table = Table(title=f"theory check (profile {Profile(profile).value}, seed {seed}, {seconds:.0f}s)",
+    table = Table(title=f"theory check (profile {Profile(profile).value}, seed {seed}, {res['seconds']:.0f}s)",
                   show_lines=False)
     table.add_column("statement", overflow="fold", ratio=3)
     table.add_column("source", overflow="fold", ratio=2)
@@ -51,24 +44,20 @@ def check(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = 
     table.add_column("worst margin", justify="right")
     table.add_column("detail", overflow="fold", ratio=4)
     unexpected = []
-    for r in rows:
-        if r.holds == r.expected_to_hold:
-            result = "[green]holds[/green]" if r.holds else "[yellow]fails (expected)[/yellow]"
+    for r in res["rows"]:
+        if r["holds"] == r["expected_to_hold"]:
+            result = "[green]holds[/green]" if r["holds"] else "[yellow]fails (expected)[/yellow]"
         else:
-            result = "[red]FAILS[/red]" if not r.holds else "[red]holds (unexpected)[/red]"
+            result = "[red]FAILS[/red]" if not r["holds"] else "[red]holds (unexpected)[/red]"
             unexpected.append(r)
-        table.add_row(r.statement, r.source, str(r.instances), result, f"{r.worst_margin:.3g}", r.detail)
+        table.add_row(r["statement"], r["source"], str(r["instances"]), result, f"{r['worst_margin']:.3g}",
+                      r["detail"])
     console = Console(width=max(Console().width, 160))
     console.print(table)
 
-    write_json(out_dir / "results.json", {
-        "seconds": seconds,
-        "n_instances": n_instances,
-        "all_as_expected": not unexpected,
-        "rows": [r.to_dict() for r in rows],
-    })
+    write_json(out_dir / "results.json", res)
     if unexpected:
         for r in unexpected:
-            typer.secho(f"unexpected: {r.statement} ({r.source}): {r.detail}", fg=typer.colors.RED, err=True)
+            typer.secho(f"unexpected: {r['statement']} ({r['source']}): {r['detail']}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    typer.echo(f"all {len(rows)} statements behaved as expected; results in {out_dir}")
+    typer.echo(f"all {len(res['rows'])} statements behaved as expected; results in {out_dir}")
