@@ -31,9 +31,10 @@ first, because of two facts of trl 1.16:
   ``save_pretrained`` and reload it, pass ``ref_model``, or precompute the reference log-probs);
 * with a ``PeftModel`` and ``ref_model=None``, trl trains the adapter named ``"default"`` and adds a frozen
   copy of it named ``"ref"`` as the reference: pi_SFT only while ``"default"`` is freshly initialised (LoRA's
-  B = 0). For EM-DPO, whose reference is always pi_SFT, compute the reference log-probs once from the SFT
-  model (:func:`reference_logps`) and put them in the dataset (:func:`with_reference_logps`);
-  :class:`WeightedDPOTrainer` then uses them as they are, every EM iteration.
+  B = 0). EM-DPO's reference is always pi_SFT: :class:`WeightedDPOTrainer` uses the base model with the
+  adapters disabled instead (``sft_reference=True``), and keeps reference log-probs already in the dataset
+  (computed once, e.g. by :func:`reference_logps`, put there by :func:`with_reference_logps`) as they are,
+  every EM iteration.
 
 trl's ``DPOTrainer`` drops a ``weight`` column silently (a run with every weight 0 trains as if they were
 1); :func:`dpo_trainer` refuses a dataset whose ``weight`` column is not all ones.
@@ -51,7 +52,9 @@ trl builds its per-example losses inside ``DPOTrainer._compute_loss`` and return
    EM-DPO M-step minimises;
 4. ``_precompute_ref_logps``: a dataset that already has ``ref_chosen_logps`` / ``ref_rejected_logps`` keeps
    them (trl would recompute them whenever the dataset's fingerprint changes, i.e. at every new set of
-   weights).
+   weights);
+5. ``compute_ref_log_probs`` (PEFT only): with a ``PeftModel`` and no ``ref_model`` the reference is the base
+   model with the adapters disabled, pi_SFT (``sft_reference=True``, the default), not trl's "ref" copy.
 
 Normalisation (``weight_normalize``): ``"sum_weights"`` (default, as ``pluralign.dpo``'s default) gives each
 batch the loss sum_i w_i l_i / sum_i w_i, and 0 (no gradient) for a batch whose weights are all 0;
@@ -225,7 +228,7 @@ def cpu_dpo_config(output_dir: str, *, beta: float = 0.1, learning_rate: float =
                    seed: int = 0, precompute_ref_log_probs: bool = True, max_length: int | None = 1024,
                    torch_threads: int | None = 1, **overrides: Any) -> DPOConfig:
     """A ``DPOConfig`` for a CPU run: fp32 (``bf16=False``, trl defaults to bf16), ``use_cpu=True``, no
-    gradient checkpointing (trl's default is on; on a tiny CPU model it only costs time), ``report_to=[]``,
+    activation (gradient) checkpointing (trl's default is on; on a tiny CPU model it only costs time), ``report_to=[]``,
     no checkpoints, no progress bar, ``precompute_ref_log_probs=True`` (no reference model is reloaded: it
     works offline and for a config-built model). ``beta``, ``learning_rate`` (trl's defaults 0.1, 1e-6),
     batch size, epochs / steps, seed and ``max_length`` are trl's; ``overrides`` go to ``DPOConfig`` as they
@@ -235,7 +238,7 @@ def cpu_dpo_config(output_dir: str, *, beta: float = 0.1, learning_rate: float =
         if int(torch_threads) < 1:
             raise ValueError(f"torch_threads: must be >= 1 or None, got {torch_threads}")
         torch.set_num_threads(int(torch_threads))
-    kw = dict(bf16=False, fp16=False, use_cpu=True, gradient_checkpointing=False, report_to=[],
+    kw = dict(bf16=False, fp16=False, use_cpu=True, activation_checkpointing=False, report_to=[],
               save_strategy="no", disable_tqdm=True, logging_steps=10, dataloader_num_workers=0)
     kw.update(overrides)
     return DPOConfig(output_dir, beta=beta, learning_rate=learning_rate,
@@ -324,11 +327,17 @@ class WeightedDPOTrainer(DPOTrainer):
     ``weight_normalize`` ("sum_weights": sum_i w_i l_i / sum_i w_i; "count": / B). Takes ``DPOTrainer``'s
     arguments; every dataset needs a ``weight`` column of finite weights >= 0 and pairwise records. With all
     weights 1 its loss and gradients are trl's (``tests/llm/test_trl.py``). See the module docstring for the
-    override points and the reference (pi_SFT) setups."""
+    override points and the reference (pi_SFT) setups.
+
+    ``sft_reference`` (default True) matters only for a ``PeftModel`` passed without ``ref_model``: its
+    reference is then the base model with the adapters disabled (pi_SFT, as EM-DPO's eq. 17 needs at every
+    EM iteration), where trl would use a frozen copy of the adapter "default" as it is when training starts
+    (which is pi_SFT only for a fresh adapter); trl's copy, named "ref", is removed again after ``__init__``.
+    ``sft_reference=False`` keeps trl's behaviour."""
 
     def __init__(self, model, ref_model=None, args: DPOConfig | None = None, data_collator=None,
                  train_dataset=None, eval_dataset=None, processing_class=None, *,
-                 weight_normalize: str = "sum_weights", **kwargs: Any):
+                 weight_normalize: str = "sum_weights", sft_reference: bool = True, **kwargs: Any):
         if weight_normalize not in WEIGHT_NORMALIZE:
             raise ValueError(f"weight_normalize: expected one of {WEIGHT_NORMALIZE}, got {weight_normalize!r}")
         if args is not None:
@@ -352,12 +361,17 @@ class WeightedDPOTrainer(DPOTrainer):
                 raise ValueError(f"{name}: needs a {WEIGHT!r} column of per-example weights (columns: {cols})")
             _check_weights(ds[WEIGHT], len(ds), f"{name} column {WEIGHT!r}")
         self.weight_normalize = weight_normalize
+        # read by compute_ref_log_probs, which trl's __init__ already calls (precompute_ref_log_probs=True)
+        self.sft_reference = bool(sft_reference) and ref_model is None and is_peft_model(model)
+        had_ref_adapter = is_peft_model(model) and "ref" in model.peft_config
         super().__init__(model=model, ref_model=ref_model, args=args, data_collator=data_collator,
                          train_dataset=train_dataset, eval_dataset=eval_dataset,
                          processing_class=processing_class, **kwargs)
         if self.aux_loss_enabled:
             raise ValueError("model: a Mixture-of-Experts auxiliary loss is not supported by WeightedDPOTrainer "
                              "(set router_aux_loss_coef=0)")
+        if self.sft_reference and not had_ref_adapter and "ref" in self.model.peft_config:
+            self.model.delete_adapter("ref")  # trl's frozen copy of "default": not pi_SFT, and unused here
         # override point 2: the collator adds the weights (trl's precompute above ran with trl's own collator,
         # which ignores the column)
         self.data_collator = WeightCollator(self.data_collator)
@@ -377,6 +391,15 @@ class WeightedDPOTrainer(DPOTrainer):
                     raise ValueError(f"{name} dataset: column {c!r} has NaN or inf")
             return dataset
         return super()._precompute_ref_logps(dataset, name, batch_size)
+
+    # override point 5 (PEFT only)
+    def compute_ref_log_probs(self, model, inputs):
+        """trl's reference log-probs, except for a ``PeftModel`` with ``sft_reference=True``: the base model
+        with every adapter disabled (pi_SFT), not trl's "ref" copy of the "default" adapter."""
+        if getattr(self, "sft_reference", False):
+            with torch.no_grad(), self.accelerator.unwrap_model(self.model).disable_adapter():
+                return self.sequence_logps(self.model, inputs)
+        return super().compute_ref_log_probs(model, inputs)
 
     def sequence_logps(self, model, inputs) -> tuple[torch.Tensor, torch.Tensor]:
         """The policy's log-probs of the chosen and the rejected completions of a collated batch, summed over

@@ -55,7 +55,7 @@ def _tokenizer() -> PreTrainedTokenizerFast:
 
 def _model(seed: int, vocab_size: int) -> GPT2LMHeadModel:
     cfg = GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=16, n_layer=1, n_head=2,
-                     pad_token_id=1, bos_token_id=2, eos_token_id=2)
+                     pad_token_id=1, bos_token_id=2, eos_token_id=2, tie_word_embeddings=False)
     with torch.device("meta"):
         model = GPT2LMHeadModel(cfg)
     model = model.to_empty(device="cpu")
@@ -328,3 +328,65 @@ def test_kwise_records_are_refused_by_the_trainers(lm_dirs, tmp_path):
     with pytest.raises(ValueError, match=r"train_dataset\[0\]: 'rejected' is a list"):
         WeightedDPOTrainer(model=model, args=cpu_dpo_config(str(tmp_path / "k")), train_dataset=ds,
                            processing_class=tok)
+
+
+# --------------------------------------------------------------------------- LoRA (peft), as EM-DPO uses it
+def test_lora_adapter_weights_one_equal_trl(lm_dirs, tmp_path):
+    peft = pytest.importorskip("peft")
+
+    def lora():
+        return peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["c_attn"],
+                               fan_in_fan_out=True, task_type="CAUSAL_LM")
+
+    out = []
+    for cls in (WeightedDPOTrainer, DPOTrainer):
+        model, tok = _load(lm_dirs["policy"])
+        args = cpu_dpo_config(str(tmp_path / cls.__name__), beta=BETA, per_device_train_batch_size=4)
+        tr = cls(model=model, args=args, train_dataset=Dataset.from_list(_records()), processing_class=tok,
+                 peft_config=lora())
+        out.append(_loss_grads(tr, [0, 1, 2, 3]))
+    (l1, g1, _), (l2, g2, _) = out
+    assert g1 and all("lora" in n for n in g1)
+    assert abs(float(l1) - float(l2)) < 1e-6
+    assert _max_diff(g1, g2) < 1e-6
+    assert max(float(g.abs().max()) for g in g1.values()) > 1e-4
+
+    model, tok = _load(lm_dirs["policy"])
+    named = peft.get_peft_model(model, lora(), adapter_name="type0")
+    with pytest.raises(ValueError, match="'default'"):
+        WeightedDPOTrainer(model=named, args=cpu_dpo_config(str(tmp_path / "n")),
+                           train_dataset=Dataset.from_list(_records()), processing_class=tok)
+
+
+def test_trained_lora_adapter_keeps_the_sft_reference(lm_dirs, tmp_path):
+    """A PeftModel whose "default" adapter is already trained (EM iteration t > 0): the reference is the base
+    model (pi_SFT), where trl would copy the adapter as "ref"; sft_reference=False keeps trl's choice."""
+    peft = pytest.importorskip("peft")
+    base, _ = _load(lm_dirs["policy"])
+    lp_base = None
+    refs = {}
+    for sft in (True, False):
+        model, tok = _load(lm_dirs["policy"])
+        pm = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
+                                                        target_modules=["c_attn"], fan_in_fan_out=True))
+        g = torch_generator(3, "trained-adapter")
+        with torch.no_grad():
+            for n, p in pm.named_parameters():
+                if "lora_" in n:  # A and B: the same adapter in both runs, and not a fresh one (B != 0)
+                    p.normal_(0.0, 0.5, generator=g)
+        tr = WeightedDPOTrainer(model=pm, args=cpu_dpo_config(str(tmp_path / f"s{sft}"), beta=BETA,
+                                                               per_device_train_batch_size=4),
+                                train_dataset=Dataset.from_list(_records()), processing_class=tok,
+                                sft_reference=sft)
+        assert ("ref" in pm.peft_config) == (not sft)
+        _, _, batch = _loss_grads(tr, [0, 1, 2, 3])
+        refs[sft] = batch[REF_COLUMNS[0]]
+        if lp_base is None:
+            with torch.no_grad():
+                lp_base = _plain_logps(base, batch)[0]
+                with pm.disable_adapter():
+                    assert torch.allclose(_plain_logps(pm, batch)[0], lp_base, atol=1e-5)
+                lp_adapter = _plain_logps(pm, batch)[0]
+    np.testing.assert_allclose(refs[True].numpy(), lp_base.numpy(), atol=1e-5)
+    np.testing.assert_allclose(refs[False].numpy(), lp_adapter.numpy(), atol=1e-5)
+    assert float((lp_adapter - lp_base).abs().max()) > 1e-3
