@@ -195,8 +195,7 @@ def with_reference_logps(dataset: Dataset, ref_chosen_logps, ref_rejected_logps)
     one per record), which :class:`WeightedDPOTrainer` then uses instead of recomputing them."""
     cols = {}
     for name, v in zip(REF_COLUMNS, (ref_chosen_logps, ref_rejected_logps)):
-        a = np.asarray(torch.as_tensor(v).detach().cpu().double().numpy() if isinstance(v, torch.Tensor) else v,
-                       dtype=float)
+        a = np.asarray(v.detach().cpu().double() if isinstance(v, torch.Tensor) else v, dtype=float)
         if a.shape != (len(dataset),) or not np.all(np.isfinite(a)) or np.any(a > 1e-6):
             raise ValueError(f"{name}: expected {len(dataset)} finite log-probabilities (<= 0), got shape {a.shape}")
         cols[name] = a.tolist()
@@ -208,7 +207,8 @@ def with_reference_logps(dataset: Dataset, ref_chosen_logps, ref_rejected_logps)
 
 def reference_logps(model, processing_class, dataset: Dataset, args: DPOConfig) -> tuple[np.ndarray, np.ndarray]:
     """pi_SFT's summed log-probs of each record's chosen and rejected completion, tokenised exactly as trl
-    tokenises them (``model`` is the SFT model itself: a plain causal LM, not a ``PeftModel``). Computed once,
+    tokenises them (``model`` is the SFT model itself: a plain causal LM, not a ``PeftModel``; like every
+    ``DPOTrainer``, this patches its ``forward`` with trl's fused LM head and calls ``set_seed``). Computed once,
     they go into the dataset with :func:`with_reference_logps` for every later M-step. ``args`` needs
     ``precompute_ref_log_probs=True`` (:func:`cpu_dpo_config` sets it)."""
     if is_peft_model(model):
@@ -416,6 +416,9 @@ class WeightedDPOTrainer(DPOTrainer):
 
     # override point 3
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The weighted DPO loss of a collated batch (class docstring). Reference log-probs in the batch
+        (``REF_COLUMNS``, precomputed or given with the dataset) are used whenever present, also with
+        ``precompute_ref_log_probs=False``; otherwise trl's ``compute_ref_log_probs`` computes them."""
         mode = "train" if self.model.training else "eval"
         if WEIGHT not in inputs:
             raise ValueError(f"inputs: the batch has no {WEIGHT!r} (collate with WeightCollator)")
