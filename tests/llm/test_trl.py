@@ -91,12 +91,12 @@ def _records(weights=None):
              WEIGHT: float(w[i])} for i, (p, c, r) in enumerate(PAIRS)]
 
 
-def _trainer(cls, lm_dirs, tmp_path, records, **kw):
+def _trainer(cls, lm_dirs, tmp_path, records, per_device_eval_batch_size=8, **kw):
     torch.set_num_threads(1)
     model, tok = _load(lm_dirs["policy"])
     ref, _ = _load(lm_dirs["ref"])
     args = cpu_dpo_config(str(tmp_path / cls.__name__), beta=BETA, per_device_train_batch_size=4, max_steps=2,
-                          learning_rate=1e-2, logging_steps=1)
+                          learning_rate=1e-2, logging_steps=1, per_device_eval_batch_size=per_device_eval_batch_size)
     return cls(model=model, ref_model=ref, args=args, train_dataset=Dataset.from_list(records),
                processing_class=tok, **kw)
 
@@ -390,3 +390,21 @@ def test_trained_lora_adapter_keeps_the_sft_reference(lm_dirs, tmp_path):
     np.testing.assert_allclose(refs[True].numpy(), lp_base.numpy(), atol=1e-5)
     np.testing.assert_allclose(refs[False].numpy(), lp_adapter.numpy(), atol=1e-5)
     assert float((lp_adapter - lp_base).abs().max()) > 1e-3
+
+
+def test_evaluate_uses_the_weights(lm_dirs, tmp_path):
+    """trl's evaluate() on a dataset passed to it (tokenised and given reference log-probs there) goes
+    through the weighted loss: one batch of all records gives the weighted pluralign.dpo loss."""
+    w = np.linspace(0.0, 2.0, len(PAIRS))
+    ours = _trainer(WeightedDPOTrainer, lm_dirs, tmp_path, _records(), per_device_eval_batch_size=len(PAIRS))
+    metrics = ours.evaluate(eval_dataset=Dataset.from_list(_records(w)))
+    _, _, batch = _loss_grads(ours, range(len(PAIRS)), weights=w)
+    policy, _ = _load(lm_dirs["policy"])
+    ref, _ = _load(lm_dirs["ref"])
+    with torch.no_grad():
+        c, r = _plain_logps(policy, batch)
+        rc, rr = _plain_logps(ref, batch)
+    loss = dpo_loss_pairwise(c, r, rc, rr, BETA, weights=torch.as_tensor(w, dtype=torch.float32))
+    assert abs(metrics["eval_loss"] - float(loss)) < 1e-5
+    with pytest.raises(ValueError, match="'weight' is None"):
+        ours.evaluate(eval_dataset=Dataset.from_list(_records()).remove_columns(WEIGHT))
