@@ -1,0 +1,1 @@
+"""Causal language models for EM-DPO: trl interop (``pluralign.llm.trl``)."""
