@@ -56,9 +56,10 @@ DEVIATIONS = {
                  "for the users' logits, no weight decay, hidden width `hidden`, `epochs` passes; user logits "
                  "start N(0, 1) (App. D.1: 'random weights [...] including the prototypical weight').",
     "hinge margin": "not printed; 1.",
-    "quick profile": "N = 3 users per group (App. D.4: 10,000) and 2 repeats (App. D.4: five); every grid, "
-                     "n_p = 1000, d = 16, K* and K as printed. Users of one persona answer identically "
-                     "(noiseless), so N only changes how many statement draws a group contributes.",
+    "quick profile": "N = 1 seen and 1 unseen user per group (App. D.4: 10,000) and 2 repeats (App. D.4: five), "
+                     "to fit 2 shared CPUs; every grid, n_p = 1000, d = 16, K* and K as printed. Users of one "
+                     "persona answer identically (noiseless), so N only changes how many statement draws a "
+                     "group contributes (and how many unseen users the curve of (d) averages).",
     "unseen users": "N unseen users per persona, localized by the training loss (hinge / logistic) on their "
                     "first n_p,unseen queries from uniform weights (D.3.1 starts from random weights).",
 }
@@ -106,7 +107,7 @@ class PersonaSettings:
     """Hidden width of the 2-layer MLPs (not printed)."""
     epochs: int = 10
     """Passes over the training queries per fit (not printed)."""
-    batch_size: int = 512
+    batch_size: int = 256
     """Records per Adam step (not printed)."""
     localize_epochs: int = 300
     """Adam steps (full batch) of an unseen user's weights."""
@@ -150,8 +151,8 @@ PROFILES: dict[Profile, PersonaSettings] = {
         profile="smoke", population=PersonaConfig(n_per_group=2, n_train=20, n_test=10, n_pool=10),
         Kstar_grid=(2,), K_grid=(1, 2), K_grid_small=(1, 2), Kstar_fixed=2, np_grid=(10, 20), d_grid=(4,),
         unseen_grid=(2, 10), hidden=16, epochs=3, batch_size=64, localize_epochs=20, n_seeds=1, d=4, n_jobs=1),
-    # quick: every printed grid at N = 3 users per group and 2 repeats (DEVIATIONS["quick profile"])
-    Profile.quick: PersonaSettings(profile="quick", population=PersonaConfig(n_per_group=3), n_seeds=2),
+    # quick: every printed grid at N = 1 user per group and 2 repeats (DEVIATIONS["quick profile"])
+    Profile.quick: PersonaSettings(profile="quick", population=PersonaConfig(n_per_group=1), n_seeds=2),
     # paper: App. D.4 as printed (N = 10,000 per group, n_p = 1000, five repeats)
     Profile.paper: PersonaSettings(profile="paper"),
 }
@@ -241,6 +242,7 @@ def run(settings: PersonaSettings, seed: int, out: Path, progress: bool = True) 
     run_cells(_work, todo, n_jobs=settings.n_jobs, desc="pal persona fits", progress=progress)
     done = [store.load(key) for key, _, _ in cells]
     res = {"profile": settings.profile, "seed": seed, "replicates": list(range(settings.n_seeds)),
+           "Kstar_fixed": settings.Kstar_fixed,
            "data": {"n_statements": len(data.statements), "files": data.dim_names,
                     "table7_personas": {str(k): list(v) for k, v in TABLE7_PERSONAS.items()}},
            "population": asdict(settings.population), "deviations": DEVIATIONS,
