@@ -113,8 +113,10 @@ DEVIATIONS = {
                         "distribution is not printed: logits N(0, 1), prototypes N(0, I/d) (the items' law).",
     "prototype recovery (panel r) and active queries": "beyond the seed: measured on the D.2 base population "
                                                        "(d = 16, K* = 3, N = 100, n = 100).",
-    "quick profile": "every printed grid and hyper-parameter, 2 repeats instead of 5 (the seed does not print "
-                     "its number of trials for Fig. 5).",
+    "quick profile": "every printed grid and hyper-parameter (1000 epochs, the learning rates, d, K*, n, n_new), "
+                     "N / 5 seen users in Fig. 5 (b)-(d) (b: 10 per group; c, d: 50) and 2 repeats instead of 5, "
+                     "to fit 2 CPUs (Fig. 5 (c) at n = 1000 is 250,000 comparisons x 1000 full-batch epochs a cell "
+                     "at the printed N); the D.1 pictures and panel r keep N = 100.",
 }
 """Every place where this study departs from, or fills in, App. D.2 (written to results.json)."""
 
@@ -210,8 +212,8 @@ PROFILES: dict[Profile, Settings] = {
                             setups=("mixture",), n_particles=50,
                             d2=D2Settings(n_seen=8, n_train=20, n_unseen=3, n_pool=10, K_grid=(1, 2)),
                             localize_epochs=30, recovery_epochs=60),
-    # quick: App. D.2 as printed, 2 repeats (DEVIATIONS["quick profile"])
-    Profile.quick: Settings(n_seeds=2, n_jobs=2),
+    # quick: App. D.2's grids and optimiser, N / 5 in Fig. 5 (b)-(d), 2 repeats (DEVIATIONS["quick profile"])
+    Profile.quick: Settings(n_seeds=2, b_users_per_group=10, c_n_seen=50, d_n_seen=50, n_jobs=2),
     # paper: App. D.2 as printed (grids, N, n, learning rates, weight decay, 1000 epochs), 5 repeats
     Profile.paper: Settings(n_seeds=5, n_particles=3000, n_jobs=4),
 }

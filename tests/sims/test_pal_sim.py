@@ -242,11 +242,12 @@ def test_paper_and_quick_profiles_use_app_d2_settings():
         assert (st.sim.d, st.sim.n_prototypes_true, st.sim.n_seen, st.sim.n_train, st.sim.n_test) == (16, 3, 100, 100, 50)
         assert st.sim.min_separation == 1.0 and st.sim.weights == "softmax_normal" and st.epochs == 1000
         assert st.d_grid == (2, 16) and st.Kstar_grid == (2, 3, 4, 5, 6) and st.b_n_train == 50
-        assert st.b_users_per_group == 50 and st.Kstar_cd == 5 and st.c_n_seen == 250
+        assert st.Kstar_cd == 5
         assert st.n_grid == (20, 40, 60, 80, 100, 400, 800, 1000) and st.m_grid == (5, 10, 20, 30, 40, 50, 100)
         assert st.d_n_train == 50 and st.d2.K_grid == (1, 2, 3) and (st.d2.n_seen, st.d2.n_train) == (100, 100)
         assert set(st.setups) == {"mixture", "partition"}
-    assert settings_for(pal_sim.PROFILES, Profile.paper).n_seeds == 5
+    paper = settings_for(pal_sim.PROFILES, Profile.paper)
+    assert paper.n_seeds == 5 and (paper.b_users_per_group, paper.c_n_seen, paper.d_n_seen) == (50, 250, 250)
     # panel b's population: N = 50 K*, n = 50
     st = settings_for(pal_sim.PROFILES, Profile.paper)
     sim = pal_sim.study._panel_sim(st, {"panel": "b", "setting": "mixture", "d": 2, "Kstar": 4})
