@@ -49,8 +49,9 @@ class PALSimConfig:
     """K*, the number of true prototypes."""
     setting: str = "mixture"
     """'mixture' (Dirichlet weights) or 'partition' (each user is one prototype)."""
-    weights: str = "softmax_normal"
-    """Mixture-setting user weights: 'softmax_normal' (softmax of N(0, I), sec. 4.2) or 'dirichlet'."""
+    weights: str = "dirichlet"
+    """Mixture-setting user weights: 'softmax_normal' (softmax of N(0, I), sec. 4.2; what ``pal sim`` uses) or
+    'dirichlet' (the default, kept so that ``pal bounds``' populations are unchanged)."""
     dirichlet_alpha: float = 1.0
     """Concentration of the mixture setting's Dirichlet (``weights`` = 'dirichlet')."""
     min_separation: float = 1.0

@@ -143,7 +143,7 @@ class D2Settings:
 class Settings:
     """Everything a run of ``pluralign pal sim`` depends on (written to config.json)."""
 
-    sim: PALSimConfig = field(default_factory=PALSimConfig)
+    sim: PALSimConfig = field(default_factory=lambda: PALSimConfig(weights="softmax_normal"))
     """App. D.2's base population (d = 16, K* = 3, N = 100, n = 100, 50 held-out pairs, delta = 1): panel r,
     and every field a panel does not set (its ``setting`` is swept over ``setups``)."""
     n_seeds: int = 5
@@ -206,7 +206,7 @@ class Settings:
 
 PROFILES: dict[Profile, Settings] = {
     Profile.smoke: Settings(sim=PALSimConfig(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10,
-                                             n_pool=8, min_separation=0.5),
+                                             n_pool=8, min_separation=0.5, weights="softmax_normal"),
                             n_seeds=1, d_grid=(3,), Kstar_grid=(2,), b_users_per_group=4, b_n_train=10, Kstar_cd=2,
                             n_grid=(10,), c_n_seen=8, m_grid=(2, 8), d_n_seen=8, d_n_train=10, epochs=40,
                             setups=("mixture",), n_particles=50,

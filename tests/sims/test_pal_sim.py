@@ -256,7 +256,7 @@ def test_paper_and_quick_profiles_use_app_d2_settings():
 
 def test_mixture_weights_are_softmax_of_standard_normals():
     cfg = PALSimConfig(d=4, n_prototypes_true=3, n_seen=4000, n_unseen=1, n_train=1, n_test=1, n_pool=1,
-                       min_separation=0.2)
+                       min_separation=0.2, weights="softmax_normal")
     W = make_problem(cfg, 0).w_seen
     Z = np.log(W)
     Z = Z - Z.mean(1, keepdims=True)  # softmax logits up to a per-user constant
