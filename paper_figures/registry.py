@@ -93,7 +93,7 @@ STUDIES: dict[str, Study] = {s.key: s for s in [
     Study("aggregation", "pluralign.sims.aggregation", "sims aggregation"),
     Study("pal_sim", "pluralign.sims.pal_sim", "pal sim"),
     Study("pal_bounds", "pluralign.sims.pal_bounds", "pal bounds"),
-    Study("pal_persona", "pluralign.experiments.pal_persona", "pal persona", results_file="pal_persona.json"),
+    Study("pal_persona", "pluralign.experiments.pal_persona", "pal persona"),
     *[_prec(env, t) for env in ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
       for t in ("oracle", "noise1", "noise2")],
     *[_prec(env, "noise2", enc=False) for env in ("HalfCheetah-v5", "Ant-v5")],

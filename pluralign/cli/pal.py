@@ -56,7 +56,7 @@ def persona(
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
                     "the numbers do not depend on it.")] = 2,
 ) -> None:
-    """The persona experiment (App. D.4): seen / unseen accuracy over K and K* on real statements."""
+    """The persona experiment (App. D.4): Table 7's personas, PAL-A-Tiny (hinge) / PAL-B-Tiny, sweeps (a)-(d)."""
     from dataclasses import asdict
 
     from pluralign.experiments import pal_persona
@@ -79,8 +79,9 @@ def persona(
         fail(str(exc))
     png = figure.plot(res, out_dir / "pal_persona.png")
     for name, chk in res["summary"]["checks"].items():
-        typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}: {chk['value']:.4f}")
-    typer.echo(f"wrote {out_dir / 'pal_persona.json'}, {png} (+ PDF)")
+        v = chk["value"]
+        typer.echo(f"{'PASS' if chk['pass'] else 'FAIL'}  {name}: {f'{v:.4f}' if isinstance(v, float) else v}")
+    typer.echo(f"wrote {out_dir / 'results.json'}, {png} (+ PDF)")
 
 
 @app.command("bounds")

@@ -18,7 +18,9 @@ Every model exposes the same three ways of scoring a batch of choice sets ``feat
 * ``utilities_grid(features, W, context)`` — every record under every row of W (P, K): (M, n, P)
   (Bayesian query selection over particles of w).
 
-:func:`make_map` builds f and g: ``linear`` or the "Tiny" strategy's 2-layer MLP on frozen embeddings.
+:func:`make_map` builds f and g: ``linear`` or the "Tiny" strategy's 2-layer MLP on frozen embeddings,
+optionally with a residual connection f(x) = x + MLP(x) (App. D.4: PAL-A-Tiny "utilizes a residual
+connection. Therefore, the latent dimension is fixed to [...] the dimension of the input embedding").
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from torch import nn
 
 from pluralign.torch_init import build, init_parameters_
 
-__all__ = ["make_map", "PALA", "PALB"]
+__all__ = ["make_map", "Residual", "PALA", "PALB"]
 
 
 def _generator(generator: torch.Generator | None) -> torch.Generator:
@@ -38,13 +40,28 @@ def _generator(generator: torch.Generator | None) -> torch.Generator:
     return generator if generator is not None else torch.Generator().manual_seed(0)
 
 
+class Residual(nn.Module):
+    """``x + body(x)``: a map with a skip connection (its output width is its input width)."""
+
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 def make_map(d_in: int, d_out: int, kind: str = "mlp", hidden: int = 128,
-             generator: torch.Generator | None = None) -> nn.Module:
+             generator: torch.Generator | None = None, residual: bool = False) -> nn.Module:
     """The shared map: ``linear`` (d_in -> d_out, no bias) or ``mlp`` (Linear-GELU-Linear, the Tiny
     strategy's 2-layer head on frozen embeddings). Torch's default initialisation, drawn from
-    ``generator`` (default: a generator seeded 0)."""
+    ``generator`` (default: a generator seeded 0). ``residual``: x + map(x) (:class:`Residual`), which
+    needs ``d_out == d_in`` (App. D.4: the latent dimension is the embedding dimension)."""
     if d_in < 1 or d_out < 1:
         raise ValueError(f"d_in/d_out: must be >= 1, got {d_in}, {d_out}")
+    if residual and d_out != d_in:
+        raise ValueError(f"d_latent: a residual map x + f(x) needs the latent dimension to equal the input "
+                         f"dimension, got {d_out} vs {d_in}")
     if kind == "linear":
         factory = lambda: nn.Linear(d_in, d_out, bias=False)  # noqa: E731
     elif kind == "mlp":
@@ -53,7 +70,8 @@ def make_map(d_in: int, d_out: int, kind: str = "mlp", hidden: int = 128,
         factory = lambda: nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))  # noqa: E731
     else:
         raise ValueError(f"map: expected 'linear' or 'mlp', got {kind!r}")
-    return init_parameters_(build(factory), _generator(generator))
+    net = init_parameters_(build(factory), _generator(generator))
+    return Residual(net) if residual else net
 
 
 class _PALBase(nn.Module):

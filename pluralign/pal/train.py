@@ -10,6 +10,11 @@ training loss) on
 * ``hinge`` — sum over the other options j of max(0, margin - (u_chosen - u_j)) (the usual margin loss
   for n = 2, Weston-Watkins for k-wise sets).
 
+(seed 002, App. D.4: PAL-A-Tiny is trained "with hinge loss", PAL-B-Tiny "with logistic loss"; the margin
+is not printed, ours is ``margin`` = 1). The map may carry a residual connection, f(x) = x + MLP(x)
+(``residual``, App. D.4), and the users' softmax logits may start random (``weight_init_std``; App. D.1:
+"We initialize our models with random weights [...], including the prototypical weight for each user").
+
 Unseen users (App. D.1 / D.3.1): :meth:`PALRewardModel.localize` freezes the map and the prototypes and
 fits only each new user's weights on its m samples (a Gaussian prior on the logits, ``l2``, keeps m = 1
 finite); :meth:`PALRewardModel.population_weights` is the zero-shot guess (mean of the seen users' w).
@@ -32,7 +37,7 @@ from pluralign.pal.models import PALA, PALB, make_map
 from pluralign.seeding import derive_int
 from pluralign.theory.validation import as_finite_array
 
-__all__ = ["PALConfig", "PALRewardModel", "pal_loss"]
+__all__ = ["PALConfig", "PALRewardModel", "pal_loss", "record_losses"]
 
 
 @dataclass
@@ -53,6 +58,10 @@ class PALConfig:
     """'logistic' (multinomial logit / BTL) or 'hinge'."""
     margin: float = 1.0
     """Margin of the hinge loss."""
+    residual: bool = False
+    """f(x) = x + map(x) (App. D.4's PAL-A-Tiny); needs ``d_latent`` equal to the input width."""
+    weight_init_std: float = 0.0
+    """Users' softmax logits start at N(0, std^2) (drawn from the fit's seed); 0 = all zero (uniform w)."""
     lr_map: float = 1e-2
     """Adam learning rate of f (and of PAL-B's scale)."""
     lr_prototypes: float = 1e-2
@@ -97,12 +106,21 @@ class PALConfig:
             raise ValueError(f"batch_size: must be >= 0, got {self.batch_size}")
         if self.margin < 0 or self.weight_decay < 0:
             raise ValueError("margin/weight_decay: must be >= 0")
+        if not float(self.weight_init_std) >= 0:
+            raise ValueError(f"weight_init_std: must be >= 0, got {self.weight_init_std}")
 
 
 def pal_loss(utilities: torch.Tensor, chosen: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
              kind: str = "logistic", margin: float = 1.0, validate: bool = True) -> torch.Tensor:
     """Weighted mean loss over records: logistic (-log MNL probability) or hinge (see module doc).
     ``validate=False`` for batches of a :class:`pluralign.data.Choices` already validated (training loops)."""
+    per = record_losses(utilities, chosen, mask, kind, margin, validate)
+    return (per * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+def record_losses(utilities: torch.Tensor, chosen: torch.Tensor, mask: torch.Tensor, kind: str = "logistic",
+                  margin: float = 1.0, validate: bool = True) -> torch.Tensor:
+    """(M,) per-record losses of :func:`pal_loss` (unweighted)."""
     if kind == "logistic":
         per = -choice_loglik(utilities, chosen, mask, validate=validate)
     elif kind == "hinge":
@@ -113,7 +131,7 @@ def pal_loss(utilities: torch.Tensor, chosen: torch.Tensor, mask: torch.Tensor, 
         per = (viol * others).sum(1)
     else:
         raise ValueError(f"loss: expected 'logistic' or 'hinge', got {kind!r}")
-    return (per * weight).sum() / weight.sum().clamp_min(1e-12)
+    return per
 
 
 class _Batch:
@@ -172,12 +190,17 @@ class PALRewardModel:
         d_ctx = 0 if self.context_features is None else int(np.asarray(self.context_features).shape[1])
         gen = torch.Generator().manual_seed(int(seed))  # f, then g, then the prototypes, in this order
         if c.model == "A":
-            f = make_map(d_in, c.d_latent, c.map, c.hidden, generator=gen)
-            return PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale, generator=gen)
-        f = make_map(d_in + d_ctx, c.d_latent, c.map, c.hidden, generator=gen)
-        g = make_map(d_ctx, c.n_prototypes * c.d_latent, c.map, c.hidden, generator=gen) if d_ctx else None
-        return PALB(f, n_users, c.n_prototypes, c.d_latent, g=g, d_context=d_ctx, init_scale=c.init_scale,
-                    generator=gen)
+            f = make_map(d_in, c.d_latent, c.map, c.hidden, generator=gen, residual=c.residual)
+            model = PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale, generator=gen)
+        else:
+            f = make_map(d_in + d_ctx, c.d_latent, c.map, c.hidden, generator=gen, residual=c.residual)
+            g = make_map(d_ctx, c.n_prototypes * c.d_latent, c.map, c.hidden, generator=gen) if d_ctx else None
+            model = PALB(f, n_users, c.n_prototypes, c.d_latent, g=g, d_context=d_ctx, init_scale=c.init_scale,
+                         generator=gen)
+        if c.weight_init_std > 0:  # drawn last: a zero std leaves every other number as before
+            with torch.no_grad():
+                model.user_logits.normal_(0.0, float(c.weight_init_std), generator=gen)
+        return model
 
     def _optimizer(self, groups: dict[str, list], which=("map", "prototypes", "weights")):
         c = self.config
@@ -303,8 +326,9 @@ class PALRewardModel:
     def localize(self, choices: Choices, *, epochs: int = 300, lr: float = 0.1, l2: float = 1e-2,
                  init: np.ndarray | None = None) -> np.ndarray:
         """Few-shot weights (n_users of ``choices``, K) for new users: map and prototypes frozen, only the
-        softmax logits fitted (Adam, full batch) on ``choices``; ``l2`` * ||logits||^2 / records is a
-        Gaussian prior that keeps tiny samples finite. ``init``: starting weights (default: uniform)."""
+        softmax logits fitted (Adam, full batch) on ``choices`` with the model's own training loss
+        (``config.loss``: logistic or hinge); ``l2`` * ||logits||^2 / records is a Gaussian prior that
+        keeps tiny samples finite. ``init``: starting weights (default: uniform)."""
         self._check_fitted()
         if epochs < 1 or lr <= 0 or l2 < 0:
             raise ValueError("epochs/lr/l2: need epochs >= 1, lr > 0, l2 >= 0")
@@ -317,9 +341,11 @@ class PALRewardModel:
         try:
             opt = torch.optim.Adam([logits], lr=lr)
             counts = torch.bincount(batch.users, minlength=n_new).clamp_min(1).float()
+            score = self._frozen_scorer(batch)
             for _ in range(epochs):
-                u = self.model_.utilities_w(batch.x, torch.softmax(logits, -1)[batch.users], batch.ctx)
-                per_user = torch.zeros(n_new).index_add(0, batch.users, -choice_loglik(u, batch.chosen, batch.mask, validate=False) * batch.weight)
+                u = score(torch.softmax(logits, -1))
+                per = record_losses(u, batch.chosen, batch.mask, self.config.loss, self.config.margin, validate=False)
+                per_user = torch.zeros(n_new).index_add(0, batch.users, per * batch.weight)
                 loss = (per_user / counts).sum() + l2 * ((logits - logits.mean(1, keepdim=True)) ** 2).sum(1).div(counts).sum()
                 opt.zero_grad()
                 loss.backward()
@@ -328,6 +354,23 @@ class PALRewardModel:
             for p in self.model_.parameters():
                 p.requires_grad_(True)
         return torch.softmax(logits, -1).detach().numpy().astype(float)
+
+    def _frozen_scorer(self, batch: _Batch):
+        """W (n_users, K) -> utilities (M, n) of ``batch`` (record r scored under W[user r]) with the map and
+        prototypes frozen and the w-free parts computed once: PAL-B's scores are linear in w (the K
+        prototype scores, :meth:`PALB.utilities_grid` at the vertices); PAL-A's f(x) of the options is
+        fixed and f(w P) is needed once per user. The same numbers as ``utilities_w`` (any other module:
+        ``utilities_w`` itself)."""
+        m, users = self.model_, batch.users
+        if type(m) is PALB:
+            with torch.no_grad():
+                per_k = m.utilities_grid(batch.x, torch.eye(m.n_prototypes), batch.ctx)  # (M, n, K)
+            return lambda W: torch.einsum("mnk,mk->mn", per_k, W[users])
+        if type(m) is PALA:
+            with torch.no_grad():
+                fx = m.f(batch.x)  # (M, n, D)
+            return lambda W: -((fx - m.f(m.ideal_points(W))[users][:, None, :]) ** 2).sum(-1)
+        return lambda W: m.utilities_w(batch.x, W[users], batch.ctx)
 
     def get_config(self) -> dict:
         return asdict(self.config)

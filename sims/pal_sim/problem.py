@@ -4,7 +4,9 @@ Items x ~ N(0, I/d); a linear map f*(x) = A* x with A* ~ N(0, 1/d) entries (d x 
 p_1..p_K* in the item space, drawn from N(0, I/d) by rejection until every pair is at least
 ``min_separation`` apart; a user i has weights w_i on the simplex and the ideal point a_i = sum_k w_ik p_k.
 
-* ``mixture``   — w_i ~ Dirichlet(alpha 1_K*): users lie inside the prototypes' simplex;
+* ``mixture``   — users lie inside the prototypes' simplex: w_i = softmax(z_i), z_i ~ N(0, I_K*) (``weights``
+  = 'softmax_normal', sec. 4.2: "the user weight W ~ N(0, I)", mapped to the simplex by the softmax the
+  model uses, App. D.1), or w_i ~ Dirichlet(alpha 1_K*) (``weights`` = 'dirichlet');
 * ``partition`` — w_i = e_{z_i}, the K* groups of (almost) equal size: every user is one prototype.
 
 A choice among n options (n = 2: a comparison) goes to the option nearest the ideal point in f*'s image,
@@ -47,8 +49,11 @@ class PALSimConfig:
     """K*, the number of true prototypes."""
     setting: str = "mixture"
     """'mixture' (Dirichlet weights) or 'partition' (each user is one prototype)."""
+    weights: str = "dirichlet"
+    """Mixture-setting user weights: 'softmax_normal' (softmax of N(0, I), sec. 4.2; what ``pal sim`` uses) or
+    'dirichlet' (the default, kept so that ``pal bounds``' populations are unchanged)."""
     dirichlet_alpha: float = 1.0
-    """Concentration of the mixture setting's Dirichlet."""
+    """Concentration of the mixture setting's Dirichlet (``weights`` = 'dirichlet')."""
     min_separation: float = 1.0
     """Minimum distance between two true prototypes in the item space."""
     n_seen: int = 100
@@ -69,6 +74,8 @@ class PALSimConfig:
     def validate(self) -> None:
         if self.setting not in ("mixture", "partition"):
             raise ValueError(f"setting: expected 'mixture' or 'partition', got {self.setting!r}")
+        if self.weights not in ("softmax_normal", "dirichlet"):
+            raise ValueError(f"weights: expected 'softmax_normal' or 'dirichlet', got {self.weights!r}")
         require_counts(self, ("d", "n_prototypes_true", "n_seen", "n_unseen", "n_train", "n_test", "n_pool"))
         if self.n_options < 2:
             raise ValueError(f"n_options: must be >= 2, got {self.n_options}")
@@ -145,8 +152,12 @@ def make_problem(config: PALSimConfig, seed) -> PALProblem:
     P = _prototypes(K, d, c.min_separation, rng)
 
     def weights(n):
-        if c.setting == "mixture":
+        if c.setting == "mixture" and c.weights == "dirichlet":
             return rng.dirichlet(np.full(K, c.dirichlet_alpha), size=n)
+        if c.setting == "mixture":
+            z = rng.normal(size=(n, K))
+            e = np.exp(z - z.max(1, keepdims=True))
+            return e / e.sum(1, keepdims=True)
         return np.eye(K)[rng.permutation(np.arange(n) % K)]
 
     w_seen, w_unseen = weights(c.n_seen), weights(c.n_unseen)

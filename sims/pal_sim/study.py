@@ -1,13 +1,20 @@
 """The PAL simulation (seed 002: Chen et al. 2024, PAL, sec. 4.2, Fig. 5, App. D.1 / D.2 / D.3.1).
 
 A known ground truth (:mod:`pluralign.sims.pal_sim.problem`: items ~ N(0, I/d), linear f*, K* separated prototypes,
-mixture or partition users) and PAL-A with a linear map learned from the comparisons. Sweeps:
+mixture or partition users) and PAL-A with a linear map learned from the comparisons, at App. D.2's printed
+settings (:func:`pal_config`: Adam, f at lr 5e-4 with weight decay 1e-3, prototypes and user weights at
+5e-3, 1000 epochs; sec. 4.2: user weights softmax(N(0, I))). Sweeps (App. D.2, each for d in {2, 16} and
+both populations; what is not printed is in :data:`DEVIATIONS`):
 
-* Fig. 5 (b) — held-out accuracy of seen users vs the number of prototypes K (mixture and partition);
-* Fig. 5 (c) — vs the number of comparisons per seen user, at K = K*;
-* Fig. 5 (d) — unseen users vs their number of few-shot samples m (map and prototypes frozen, only w
-  fitted), random queries vs active queries (:mod:`pluralign.pal.active`), and zero-shot;
-* App. D.1 / D.2 pictures at d = 2: true vs learned prototypes and ideal points, seen and unseen users;
+* Fig. 5 (b) — held-out accuracy of seen users vs the true number of groups K* in {2..6} (N = 50 K*,
+  n = 50), PAL-A with K = 1 and K = K*;
+* Fig. 5 (c) — vs the number of comparisons per seen user n in {20, 40, 60, 80, 100, 400, 800, 1000}, K* = 5,
+  N = 250, K = K*;
+* Fig. 5 (d) — unseen users vs their number of few-shot samples n_new in {5, 10, 20, 30, 40, 50, 100}
+  (K* = 5, n = 50; map and prototypes frozen, only w fitted), random queries vs active queries
+  (:mod:`pluralign.pal.active`), and zero-shot;
+* App. D.1 / D.2 pictures at d = 2 (Fig. D.1: K* = 3, K = 1, 2, 3, N = 100, n = 100, both populations):
+  true vs learned prototypes and ideal points, seen and unseen users;
 * prototype recovery after alignment (Hungarian in the item space, distances through the true map, see
   :func:`pluralign.pal.evaluation.prototype_recovery`). PAL-A's *prototypes* are not identified by choices even
   when its ideal points are: any simplex containing the users' ideal points, with the users' weights
@@ -97,47 +104,83 @@ ANCHOR_ESTIMATOR = ("cluster_mean: K-means (K clusters, k-means++, 10 starts) of
 SETUPS = ("mixture", "partition")
 
 
+DEVIATIONS = {
+    "Fig. 5 (b) fits": "App. D.2 varies the number of groups K* in {2..6} (N = 50 K*, n = 50); we fit K = 1 (the "
+                       "homogeneous model sec. 4.2 compares with) and K = K* for each (``b_K_grid`` adds more K).",
+    "Fig. 5 (c) / (d) fits": "K = K* = 5 (App. D.2's 'K = 5' read as the true number of groups: N = 250 = 50 x 5); "
+                             "(d) uses N = 250 seen users (not printed for (d)) and 50 unseen users.",
+    "user-weight init": "App. D.2: 'We randomly initialize [...] prototypical user groups and user weights'; the "
+                        "distribution is not printed: logits N(0, 1), prototypes N(0, I/d) (the items' law).",
+    "prototype recovery (panel r) and active queries": "beyond the seed: measured on the D.2 base population "
+                                                       "(d = 16, K* = 3, N = 100, n = 100).",
+    "quick profile": "every printed grid and hyper-parameter (1000 epochs, the learning rates, d, K*, n, n_new), "
+                     "N / 5 seen users in Fig. 5 (b)-(d) (b: 10 per group; c, d: 50) and 2 repeats instead of 5, "
+                     "to fit 2 CPUs (Fig. 5 (c) at n = 1000 is 250,000 comparisons x 1000 full-batch epochs a cell "
+                     "at the printed N); the D.1 pictures and panel r keep N = 100.",
+}
+"""Every place where this study departs from, or fills in, App. D.2 (written to results.json)."""
+
+
 @dataclass
 class D2Settings:
     """Sizes of the App. D.1 / D.2 pictures at d = 2 (the other ground-truth settings as in ``sim``)."""
 
-    n_seen: int = 60
-    """Seen users."""
+    n_seen: int = 100
+    """Seen users (Fig. D.1 / D.2: N = 100)."""
     n_train: int = 100
-    """Training comparisons per seen user."""
+    """Training comparisons per seen user (Fig. D.2: n = 100)."""
     n_unseen: int = 6
     """Unseen users, localized from their first ``n_shown`` pool queries."""
     n_pool: int = 40
     """Pool queries per unseen user."""
     n_shown: int = 10
     """Few-shot samples m the unseen users are localized from (at most ``n_pool``)."""
+    K_grid: tuple[int, ...] = (1, 2, 3)
+    """Prototypes K fitted (Fig. D.1: K = 1, 2, 3 with K* = 3, in both settings)."""
 
 
 @dataclass
 class Settings:
     """Everything a run of ``pluralign pal sim`` depends on (written to config.json)."""
 
-    sim: PALSimConfig = field(default_factory=PALSimConfig)
-    """Ground truth and data sizes (its ``setting`` is swept over ``setups``)."""
-    n_seeds: int = 2
+    sim: PALSimConfig = field(default_factory=lambda: PALSimConfig(weights="softmax_normal"))
+    """App. D.2's base population (d = 16, K* = 3, N = 100, n = 100, 50 held-out pairs, delta = 1): panel r,
+    and every field a panel does not set (its ``setting`` is swept over ``setups``)."""
+    n_seeds: int = 5
     """Replicates (populations) per cell: replicate r of base seed s draws from ``derive(s, r, ...)``."""
-    K_grid: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
-    """Fig. 5 (b): numbers of prototypes K fitted."""
-    n_grid: tuple[int, ...] = (10, 25, 50, 100, 200)
-    """Fig. 5 (c): training comparisons per seen user (at K = K*)."""
-    m_grid: tuple[int, ...] = (1, 2, 5, 10, 20, 40, 80)
-    """Fig. 5 (d): few-shot samples m of the unseen users (at most ``sim.n_pool``)."""
-    epochs: int = 400
-    """Training epochs of PAL-A (panels b, c and the d = 2 pictures)."""
+    d_grid: tuple[int, ...] = (2, 16)
+    """Fig. 5 (b)-(d): item dimensions d (App. D.2: d in {2, 16})."""
+    Kstar_grid: tuple[int, ...] = (2, 3, 4, 5, 6)
+    """Fig. 5 (b): true numbers of groups K* (App. D.2: K = {2, ..., 6})."""
+    b_K_grid: tuple[int, ...] = (1,)
+    """Fig. 5 (b): prototypes fitted besides K = K*."""
+    b_users_per_group: int = 50
+    """Fig. 5 (b): seen users per group (App. D.2: N = 50 * K)."""
+    b_n_train: int = 50
+    """Fig. 5 (b): comparisons per seen user (App. D.2: n = 50)."""
+    Kstar_cd: int = 5
+    """Fig. 5 (c), (d): true number of groups, fitted with K = K* (App. D.2: K = 5)."""
+    n_grid: tuple[int, ...] = (20, 40, 60, 80, 100, 400, 800, 1000)
+    """Fig. 5 (c): comparisons per seen user (App. D.2)."""
+    c_n_seen: int = 250
+    """Fig. 5 (c): seen users (App. D.2: N = 250)."""
+    m_grid: tuple[int, ...] = (5, 10, 20, 30, 40, 50, 100)
+    """Fig. 5 (d): few-shot samples n_new of the unseen users (App. D.2; at most ``sim.n_pool``)."""
+    d_n_seen: int = 250
+    """Fig. 5 (d): seen users."""
+    d_n_train: int = 50
+    """Fig. 5 (d): comparisons per seen user (App. D.2: n = 50)."""
+    epochs: int = 1000
+    """Training epochs of PAL-A (App. D.2: 1000; panels b, c, d and the d = 2 pictures)."""
     setups: tuple[str, ...] = SETUPS
-    """Populations swept: 'mixture' (Dirichlet weights) and / or 'partition' (every user at a prototype)."""
+    """Populations swept: 'mixture' (softmax-normal weights) and / or 'partition' (every user at a prototype)."""
     n_particles: int = 1000
     """Weight particles of the active query search."""
     d2: D2Settings = field(default_factory=D2Settings)
     """The d = 2 pictures (App. D.1 / D.2)."""
-    localize_epochs: int = 150
+    localize_epochs: int = 300
     """Adam epochs of an unseen user's weights (few-shot and the pictures)."""
-    recovery_epochs: int = 1500
+    recovery_epochs: int = 3000
     """Training epochs of the prototype-recovery cells (panel r, K = K*)."""
     n_jobs: int = 1
     """Worker processes for the cells (seeded per cell: the numbers do not depend on it)."""
@@ -148,33 +191,40 @@ class Settings:
     def validate(self) -> None:
         """``ValueError`` naming the first field that cannot run (also run on construction)."""
         self.sim.validate()
-        require_counts(self, ("n_seeds", "epochs", "n_particles", "localize_epochs", "recovery_epochs", "n_jobs"),
-                       ("K_grid", "n_grid", "m_grid"))
+        require_counts(self, ("n_seeds", "epochs", "n_particles", "localize_epochs", "recovery_epochs", "n_jobs",
+                              "b_users_per_group", "b_n_train", "Kstar_cd", "c_n_seen", "d_n_seen", "d_n_train"),
+                       ("d_grid", "Kstar_grid", "b_K_grid", "n_grid", "m_grid"))
         if max(self.m_grid) > self.sim.n_pool:
             raise ValueError(f"m_grid: m = {max(self.m_grid)} exceeds the pool of sim.n_pool = {self.sim.n_pool}")
         if not self.setups or set(self.setups) - set(SETUPS):
             raise ValueError(f"setups: each must be one of {list(SETUPS)}, got {list(self.setups)}")
         if not 1 <= self.d2.n_shown <= self.d2.n_pool:
             raise ValueError(f"d2.n_shown: must be between 1 and d2.n_pool = {self.d2.n_pool}, got {self.d2.n_shown}")
+        if not self.d2.K_grid or min(self.d2.K_grid) < 1:
+            raise ValueError(f"d2.K_grid: needs at least one K >= 1, got {list(self.d2.K_grid)}")
 
 
 PROFILES: dict[Profile, Settings] = {
     Profile.smoke: Settings(sim=PALSimConfig(d=3, n_prototypes_true=2, n_seen=8, n_unseen=4, n_train=20, n_test=10,
-                                             n_pool=8),
-                            n_seeds=1, K_grid=(1, 2), n_grid=(10,), m_grid=(2, 8), epochs=40, setups=("mixture",),
-                            n_particles=50, d2=D2Settings(n_seen=8, n_train=20, n_unseen=3, n_pool=10),
+                                             n_pool=8, min_separation=0.5, weights="softmax_normal"),
+                            n_seeds=1, d_grid=(3,), Kstar_grid=(2,), b_users_per_group=4, b_n_train=10, Kstar_cd=2,
+                            n_grid=(10,), c_n_seen=8, m_grid=(2, 8), d_n_seen=8, d_n_train=10, epochs=40,
+                            setups=("mixture",), n_particles=50,
+                            d2=D2Settings(n_seen=8, n_train=20, n_unseen=3, n_pool=10, K_grid=(1, 2)),
                             localize_epochs=30, recovery_epochs=60),
-    Profile.quick: Settings(n_jobs=2),
-    Profile.paper: Settings(n_seeds=5, K_grid=(1, 2, 3, 4, 5, 6, 8), n_grid=(10, 25, 50, 100, 200, 400), epochs=600,
-                            n_particles=3000, d2=D2Settings(n_seen=100, n_train=100, n_unseen=10, n_pool=40),
-                            localize_epochs=400, recovery_epochs=3000, n_jobs=4),
+    # quick: App. D.2's grids and optimiser, N / 5 in Fig. 5 (b)-(d), 2 repeats (DEVIATIONS["quick profile"])
+    Profile.quick: Settings(n_seeds=2, b_users_per_group=10, c_n_seen=50, d_n_seen=50, n_jobs=2),
+    # paper: App. D.2 as printed (grids, N, n, learning rates, weight decay, 1000 epochs), 5 repeats
+    Profile.paper: Settings(n_seeds=5, n_particles=3000, n_jobs=4),
 }
 
 
 def pal_config(K: int, epochs: int, seed: int) -> PALConfig:
-    """PAL-A with a linear map into R^d (the simulation's f is linear)."""
-    return PALConfig(model="A", map="linear", n_prototypes=K, epochs=epochs, lr_map=1e-2, lr_prototypes=1e-2,
-                     lr_weights=5e-2, seed=seed)
+    """PAL-A with a linear map into R^d, no bias (App. D.2: "a projection matrix (i.e. one-layer MLP network
+    without bias term and activation function)"), Adam with App. D.2's printed values: f at learning rate
+    5e-4 and weight decay 1e-3, the prototypes and the user weights at 5e-3; random initial user weights."""
+    return PALConfig(model="A", map="linear", n_prototypes=K, epochs=epochs, lr_map=5e-4, weight_decay=1e-3,
+                     lr_prototypes=5e-3, lr_weights=5e-3, weight_init_std=1.0, seed=seed)
 
 
 def run_cell(sim: PALSimConfig, K: int, seed: int, rep: int, epochs: int, *, ms=(), n_particles: int = 1000,
@@ -235,11 +285,13 @@ def run_cell(sim: PALSimConfig, K: int, seed: int, rep: int, epochs: int, *, ms=
     return out
 
 
-def d2_cell(sim: PALSimConfig, seed: int, epochs: int, localize_epochs: int, n_shown: int) -> dict:
-    """App. D.1 / D.2 at d = 2: fit PAL-A at K = K*, localize the unseen users from their first ``n_shown``
+def d2_cell(sim: PALSimConfig, seed: int, epochs: int, localize_epochs: int, n_shown: int, K: int | None = None) -> dict:
+    """App. D.1 / D.2 at d = 2: fit PAL-A with K prototypes (default K*; Fig. D.1: K = 1, 2, 3, one
+    population per setting shared by every K), localize the unseen users from their first ``n_shown``
     pool queries, and return the numbers the picture draws (``points``: true and learned ideal points of
     the seen users, true and localized ideal points of the unseen users, true and learned prototypes)."""
-    r = run_cell(sim, sim.n_prototypes_true, seed, 0, epochs, keep_model=True, tag=f"d2_{sim.setting}")
+    K = sim.n_prototypes_true if K is None else int(K)
+    r = run_cell(sim, K, seed, 0, epochs, keep_model=True, tag=f"d2_{sim.setting}")
     model, prob = r.pop("_model"), r.pop("_problem")
     P_hat = model.model_.prototypes.detach().numpy().astype(float)
     first = np.concatenate([ix[:n_shown] for ix in prob.unseen_pool.user_indices()])
@@ -247,37 +299,54 @@ def d2_cell(sim: PALSimConfig, seed: int, epochs: int, localize_epochs: int, n_s
     points = {"ideal_seen_true": prob.ideal_seen, "ideal_seen_learned": model.weights_ @ P_hat,
               "ideal_unseen_true": prob.ideal_unseen, "ideal_unseen_localized": W_u @ P_hat,
               "prototypes_true": prob.prototypes, "prototypes_learned": P_hat}
-    return {**{k: r[k] for k in ("seen_acc", "prototypes", "ideal_point_rmse")}, "m_shown": int(n_shown),
+    return {**{k: r[k] for k in ("seen_acc", "prototypes", "ideal_point_rmse")}, "K": K, "m_shown": int(n_shown),
             "points": {k: np.asarray(v, float).tolist() for k, v in points.items()}}
+
+
+def _panel_sim(st: Settings, spec: dict) -> PALSimConfig:
+    """The population of a cell: App. D.2's base with the panel's d, K*, N and n."""
+    base = replace(st.sim, setting=spec["setting"])
+    if spec["panel"] == "b":
+        return replace(base, d=spec["d"], n_prototypes_true=spec["Kstar"], n_seen=st.b_users_per_group * spec["Kstar"],
+                       n_train=st.b_n_train)
+    if spec["panel"] == "c":
+        return replace(base, d=spec["d"], n_prototypes_true=st.Kstar_cd, n_seen=st.c_n_seen, n_train=spec["n_train"])
+    if spec["panel"] == "d":
+        return replace(base, d=spec["d"], n_prototypes_true=st.Kstar_cd, n_seen=st.d_n_seen, n_train=st.d_n_train)
+    if spec["panel"] == "d2":
+        d2 = st.d2
+        return replace(base, d=2, n_seen=d2.n_seen, n_train=d2.n_train, n_unseen=d2.n_unseen, n_pool=d2.n_pool)
+    return base  # panel r
 
 
 def _cells(st: Settings, seed: int) -> list[tuple[str, dict]]:
     """(key, spec) for every cell of the settings (base seed ``seed`` in every key: folders can hold runs of
     several base seeds)."""
-    K_true = st.sim.n_prototypes_true
     cells = []
     for rep in range(st.n_seeds):
         for setting in st.setups:
-            for K in st.K_grid:
-                cells.append((f"panel=b_setting={setting}_K={K}_rep={rep}_seed={seed}",
-                              dict(panel="b", setting=setting, K=K, n_train=None, rep=rep, fewshot=K == K_true)))
+            for d in st.d_grid:
+                for Kt in st.Kstar_grid:
+                    for K in sorted({*st.b_K_grid, Kt}):
+                        cells.append((f"panel=b_setting={setting}_d={d}_Kstar={Kt}_K={K}_rep={rep}_seed={seed}",
+                                      dict(panel="b", setting=setting, d=d, Kstar=Kt, K=K, n_train=st.b_n_train, rep=rep)))
+                for n in st.n_grid:
+                    cells.append((f"panel=c_setting={setting}_d={d}_n={n}_rep={rep}_seed={seed}",
+                                  dict(panel="c", setting=setting, d=d, Kstar=st.Kstar_cd, K=st.Kstar_cd, n_train=n,
+                                       rep=rep)))
+                cells.append((f"panel=d_setting={setting}_d={d}_rep={rep}_seed={seed}",
+                              dict(panel="d", setting=setting, d=d, Kstar=st.Kstar_cd, K=st.Kstar_cd,
+                                   n_train=st.d_n_train, rep=rep)))
             # prototype recovery at K = K*, trained longer: on noiseless (separable) comparisons the
             # logistic fit keeps growing the map's scale and its geometry converges slowly
+            Kb = st.sim.n_prototypes_true
             cells.append((f"panel=r_setting={setting}_rep={rep}_seed={seed}",
-                          dict(panel="r", setting=setting, K=K_true, n_train=None, rep=rep, fewshot=False,
+                          dict(panel="r", setting=setting, d=st.sim.d, Kstar=Kb, K=Kb, n_train=st.sim.n_train, rep=rep,
                                epochs=st.recovery_epochs)))
-            for n in st.n_grid:
-                cells.append((f"panel=c_setting={setting}_n={n}_rep={rep}_seed={seed}",
-                              dict(panel="c", setting=setting, K=K_true, n_train=n, rep=rep, fewshot=False)))
-    for setting in SETUPS:  # the App. D pictures show both populations
-        cells.append((f"panel=d2_setting={setting}_seed={seed}", dict(panel="d2", setting=setting, K=K_true)))
+    for setting in SETUPS:  # the App. D pictures show both populations, K = 1, 2, 3 (Fig. D.1)
+        for K in st.d2.K_grid:
+            cells.append((f"panel=d2_setting={setting}_K={K}_seed={seed}", dict(panel="d2", setting=setting, K=K)))
     return cells
-
-
-def _d2_sim(st: Settings, setting: str) -> PALSimConfig:
-    d2 = st.d2
-    return replace(st.sim, d=2, setting=setting, n_seen=d2.n_seen, n_train=d2.n_train, n_unseen=d2.n_unseen,
-                   n_pool=d2.n_pool)
 
 
 def _work(out: Path, key: str, spec: dict, st: Settings, seed: int) -> None:
@@ -285,15 +354,12 @@ def _work(out: Path, key: str, spec: dict, st: Settings, seed: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    sim = _panel_sim(st, spec)
     if spec["panel"] == "d2":
-        sim = _d2_sim(st, spec["setting"])
-        metrics = d2_cell(sim, seed, st.epochs, st.localize_epochs, st.d2.n_shown)
+        metrics = d2_cell(sim, seed, st.epochs, st.localize_epochs, st.d2.n_shown, K=spec["K"])
     else:
-        sim = replace(st.sim, setting=spec["setting"])
-        if spec["n_train"] is not None:
-            sim = replace(sim, n_train=spec["n_train"])
         metrics = run_cell(sim, spec["K"], seed, spec["rep"], spec.get("epochs", st.epochs),
-                           ms=st.m_grid if spec["fewshot"] else (), n_particles=st.n_particles,
+                           ms=st.m_grid if spec["panel"] == "d" else (), n_particles=st.n_particles,
                            localize_epochs=st.localize_epochs, oracle_floor=spec["panel"] == "r")
     CellStore(out).save(key, {**spec, "sim": asdict(sim), "base_seed": seed}, metrics)
 
@@ -308,45 +374,54 @@ def run(settings: Settings, seed: int, out: Path, progress: bool = True) -> dict
     run_cells(_work, [(out, key, spec, settings, seed) for key, spec in cells if not store.done(key)],
               n_jobs=settings.n_jobs, desc="pal sim cells", progress=progress)
     done = [store.load(key) for key, _ in cells]
-    d2 = {c["config"]["setting"]: c["metrics"] for c in done if c["config"]["panel"] == "d2"}
+    d2: dict = {}
+    for c in done:
+        if c["config"]["panel"] == "d2":
+            d2.setdefault(c["config"]["setting"], {})[str(c["config"]["K"])] = c["metrics"]
     panels = [c for c in done if c["config"]["panel"] != "d2"]
     K_true = settings.sim.n_prototypes_true
     results = {"seed": seed, "sim": asdict(settings.sim), "anchor_estimator": ANCHOR_ESTIMATOR,
                "prototype_tolerance": PROTOTYPE_TOLERANCE, "recovery_metric": RECOVERY_METRIC,
+               "deviations": DEVIATIONS,
                "pal": asdict(pal_config(K_true, settings.epochs, derive_int(seed, 0, "pal"))),
                "summary": summarize(panels, K_true=K_true), "d2": d2, "cells": panels}
     return read_json(write_json(out / "results.json", results))  # exactly what the file holds
+
+
+def _row(ms: list[dict]) -> dict:
+    """Mean +- s.e.m. over replicates of one cell's seen-user metrics."""
+    return {"seen_acc": mean_sem([m["seen_acc"] for m in ms]), "train_acc": mean_sem([m["train_acc"] for m in ms]),
+            "oracle_seen_acc": mean_sem([m["oracle_seen_acc"] for m in ms]),
+            "proto_max_dist_over_min_sep": mean_sem([m["prototypes"]["max_dist_over_min_sep"] for m in ms]),
+            "anchor_cluster_utility_max_dist_over_min_sep": mean_sem(
+                [m["anchors_cluster_utility"]["max_dist_over_min_sep"] for m in ms]),
+            "ideal_point_rmse": mean_sem([m["ideal_point_rmse"] for m in ms]),
+            "ideal_point_spread": mean_sem([m["ideal_point_spread"] for m in ms]), "n_seeds": len(ms)}
 
 
 def summarize(cells: list[dict], K_true: int) -> dict:
     """Means +- standard errors over replicates per panel (:func:`pluralign.runs.mean_sem`) and the
     done-when checks."""
     s: dict = {"b": {}, "c": {}, "d": {}, "r": {}, "checks": {}}
-    for panel, xkey in (("b", "K"), ("c", "n_train")):
-        for setting in sorted({c["config"]["setting"] for c in cells}):
-            rows = {}
+    settings_seen = sorted({c["config"]["setting"] for c in cells})
+    for panel, xkeys in (("b", ("Kstar", "K")), ("c", ("n_train",))):
+        for setting in settings_seen:
+            rows: dict = {}
             for c in cells:
                 cf = c["config"]
                 if cf["panel"] == panel and cf["setting"] == setting:
-                    rows.setdefault(cf[xkey], []).append(c["metrics"])
-            s[panel][setting] = [
-                {xkey: x, "seen_acc": mean_sem([m["seen_acc"] for m in ms]),
-                 "train_acc": mean_sem([m["train_acc"] for m in ms]),
-                 "oracle_seen_acc": mean_sem([m["oracle_seen_acc"] for m in ms]),
-                 "proto_max_dist_over_min_sep": mean_sem([m["prototypes"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_max_dist_over_min_sep": mean_sem([m["anchors"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_group_max_dist_over_min_sep": mean_sem([m["anchors_group"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_cluster_max_dist_over_min_sep": mean_sem([m["anchors_cluster"]["max_dist_over_min_sep"] for m in ms]),
-                 "anchor_cluster_utility_max_dist_over_min_sep": mean_sem(
-                     [m["anchors_cluster_utility"]["max_dist_over_min_sep"] for m in ms]),
-                 "ideal_point_rmse": mean_sem([m["ideal_point_rmse"] for m in ms]),
-                 "ideal_point_spread": mean_sem([m["ideal_point_spread"] for m in ms]), "n_seeds": len(ms)}
-                for x, ms in sorted(rows.items())]
-    for setting, rows in s["b"].items():
-        by_K = {r["K"]: r for r in rows}
-        if 1 in by_K and K_true in by_K:
-            gain = 100 * (by_K[K_true]["seen_acc"]["mean"] - by_K[1]["seen_acc"]["mean"])
-            s["checks"][f"{setting}: acc(K=K*) - acc(K=1) [points] >= 5"] = {"value": gain, "pass": gain >= 5}
+                    rows.setdefault(cf["d"], {}).setdefault(tuple(cf[k] for k in xkeys), []).append(c["metrics"])
+            if rows:
+                s[panel][setting] = {str(d): [{**dict(zip(xkeys, x)), **_row(ms)} for x, ms in sorted(byx.items())]
+                                     for d, byx in sorted(rows.items())}
+    for setting, by_d in s["b"].items():
+        for d, rows in by_d.items():
+            acc = {(r["Kstar"], r["K"]): r["seen_acc"]["mean"] for r in rows}
+            gains = {Kt: 100 * (acc[(Kt, Kt)] - acc[(Kt, 1)]) for Kt, K in acc if K == 1 and (Kt, Kt) in acc and Kt > 1}
+            if gains:
+                mean_gain = float(np.mean(list(gains.values())))
+                s["checks"][f"{setting}, d={d}: acc(K=K*) - acc(K=1) [points], mean over K*, >= 5 (sec. 4.2: ~7)"] = {
+                    "value": mean_gain, "per_Kstar": {str(k): v for k, v in gains.items()}, "pass": mean_gain >= 5}
     for setting in sorted({c["config"]["setting"] for c in cells}):
         ms = [c["metrics"] for c in cells if c["config"]["panel"] == "r" and c["config"]["setting"] == setting]
         if not ms:
@@ -372,29 +447,31 @@ def summarize(cells: list[dict], K_true: int) -> dict:
                     "pass": ms_key["mean"] <= PROTOTYPE_TOLERANCE,
                     "all_seeds_pass": max(per_seed) <= PROTOTYPE_TOLERANCE,
                     "binding": key == "anchors_cluster_utility" and setting == "partition"}
-    for setting in sorted({c["config"]["setting"] for c in cells}):
-        fs = [c for c in cells if c["config"]["panel"] == "b" and c["config"]["setting"] == setting and "fewshot" in c["metrics"]]
-        if not fs:
-            continue
-        ms = fs[0]["metrics"]["fewshot"]["m"]
-        d = {"m": ms, "zero_shot": mean_sem([c["metrics"]["fewshot"]["zero_shot"] for c in fs]),
-             "seen_acc": mean_sem([c["metrics"]["seen_acc"] for c in fs])}
-        for name in ("random", "active"):
-            if name in fs[0]["metrics"]["fewshot"]:
-                arr = np.array([c["metrics"]["fewshot"][name] for c in fs])
-                d[name] = [mean_sem(arr[:, j]) for j in range(len(ms))]
-        if "active" in d:
-            d["active_ratio"] = active_ratio(ms, [a["mean"] for a in d["random"]], [a["mean"] for a in d["active"]])
-        s["d"][setting] = d
-        seen = d["seen_acc"]["mean"]
-        ok_m = [m for m, a in zip(ms, d["random"]) if m <= 40 and seen - a["mean"] <= 0.02]
-        s["checks"][f"{setting}: unseen (random queries, m <= 40) within 2 points of seen"] = {
-            "value": {"smallest_m": min(ok_m) if ok_m else None,
-                      "gap_at_m": {m: 100 * (seen - a["mean"]) for m, a in zip(ms, d["random"])}},
-            "pass": bool(ok_m)}
-        if "active_ratio" in d:
-            r = [row for row in d["active_ratio"] if row["m_random"] <= 40]
-            s["checks"][f"{setting}: active queries reach random accuracy with fewer samples"] = {
-                "value": r, "pass": all(row["m_active"] <= row["m_random"] for row in r)
-                and any(row["m_active"] < row["m_random"] for row in r)}
+    for setting in settings_seen:
+        for d_val in sorted({c["config"]["d"] for c in cells if c["config"]["panel"] == "d"}):
+            fs = [c for c in cells if c["config"]["panel"] == "d" and c["config"]["setting"] == setting
+                  and c["config"]["d"] == d_val]
+            if not fs:
+                continue
+            ms = fs[0]["metrics"]["fewshot"]["m"]
+            d = {"m": ms, "zero_shot": mean_sem([c["metrics"]["fewshot"]["zero_shot"] for c in fs]),
+                 "seen_acc": mean_sem([c["metrics"]["seen_acc"] for c in fs])}
+            for name in ("random", "active"):
+                if name in fs[0]["metrics"]["fewshot"]:
+                    arr = np.array([c["metrics"]["fewshot"][name] for c in fs])
+                    d[name] = [mean_sem(arr[:, j]) for j in range(len(ms))]
+            if "active" in d:
+                d["active_ratio"] = active_ratio(ms, [a["mean"] for a in d["random"]], [a["mean"] for a in d["active"]])
+            s["d"].setdefault(setting, {})[str(d_val)] = d
+            seen = d["seen_acc"]["mean"]
+            ok_m = [m for m, a in zip(ms, d["random"]) if m <= 40 and seen - a["mean"] <= 0.02]
+            s["checks"][f"{setting}, d={d_val}: unseen (random queries, m <= 40) within 2 points of seen (Fig. 5d)"] = {
+                "value": {"smallest_m": min(ok_m) if ok_m else None,
+                          "gap_at_m": {m: 100 * (seen - a["mean"]) for m, a in zip(ms, d["random"])}},
+                "pass": bool(ok_m)}
+            if "active_ratio" in d:
+                r = [row for row in d["active_ratio"] if row["m_random"] <= 40]
+                s["checks"][f"{setting}, d={d_val}: active queries reach random accuracy with fewer samples"] = {
+                    "value": r, "pass": all(row["m_active"] <= row["m_random"] for row in r)
+                    and any(row["m_active"] < row["m_random"] for row in r)}
     return s

@@ -1,6 +1,7 @@
-"""The PAL persona experiment (seed 002, App. D.4): the answer rule, the loader's errors and the CLI
-command at smoke size (no model load: the embedding cache is pre-filled). The Thm. 1 vs Prop. C.4 check
-is tested in tests/sims/test_pal_bounds.py."""
+"""The PAL persona experiment (seed 002, App. D.4): Table 7's personas, the answer rule (yes iff the
+statement is in S(rho_j)), the loader's errors, the settings' errors, resume, and the CLI command at smoke
+size (no model load: the embedding cache is pre-filled). The Thm. 1 vs Prop. C.4 check is tested in
+tests/sims/test_pal_bounds.py."""
 
 from __future__ import annotations
 
@@ -10,22 +11,30 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from pluralign.experiments import pal_persona
-from pluralign.experiments.pal_persona import (MAP_WEIGHT_DECAY, PROFILES, PersonaConfig, PersonaSettings, load_persona,
-                                               make_population, pal_config, split_by_statement, validation_sweep)
 from pluralign.cli import app
-from pluralign.data import Choices
+from pluralign.experiments import pal_persona
+from pluralign.experiments.pal_persona import (PROFILES, TABLE7_PERSONAS, PersonaConfig, PersonaSettings, answers_yes,
+                                               first_queries, fits, load_persona, make_population, pal_config,
+                                               split_by_statement, to_choices)
 from pluralign.pal.embed import cache_dir, texts_key
+from pluralign.testing import check_study_resumes
+
+FILES = ("interest-in-art", "interest-in-literature", "interest-in-math")
+SHARED = "I like art and books alike"
+"""A statement that agrees with two personas (in both S(art) and S(literature))."""
 
 
-def _fake_persona(root, n=40, dims=("interest-in-a", "interest-in-b")):
+def _fake_persona(root, n=40, dims=FILES):
+    """Persona files named as Table 7's personas: statement i of a file agrees with it iff i is even;
+    ``SHARED`` agrees with both art and literature."""
     root.mkdir(parents=True, exist_ok=True)
     texts = []
     for j, name in enumerate(dims):
         with open(root / f"{name}.jsonl", "w") as fh:
-            for i in range(n):
-                st = f"statement {i} about {name}"
-                yes = " Yes" if i % 2 == 0 else " No"
+            rows = [(f"statement {i} about {name}", " Yes" if i % 2 == 0 else " No") for i in range(n)]
+            if name in ("interest-in-art", "interest-in-literature"):
+                rows.append((SHARED, " Yes"))
+            for st, yes in rows:
                 fh.write(json.dumps({"statement": st, "answer_matching_behavior": yes,
                                      "answer_not_matching_behavior": " No" if yes == " Yes" else " Yes"}) + "\n")
                 texts.append(st)
@@ -45,48 +54,83 @@ def test_loader_errors_name_the_field(tmp_path):
         load_persona(bad)
 
 
-def test_answers_follow_the_persona_rule(tmp_path):
+def test_table7_is_transcribed_as_printed():
+    assert sorted(TABLE7_PERSONAS) == [2, 3, 4, 5, 6]
+    assert TABLE7_PERSONAS[6] == ("interest in art", "interest in literature", "interest in math", "interest in music",
+                                  "interest in science", "interest in sports")
+    for K in range(2, 7):  # each row is the first K* of the K* = 6 row
+        assert TABLE7_PERSONAS[K] == TABLE7_PERSONAS[6][:K]
+
+
+def test_answers_are_yes_iff_the_statement_is_in_the_users_persona_set(tmp_path):
     _fake_persona(tmp_path / "d")
     data = load_persona(tmp_path / "d")
-    assert data.dim_names == ["interest-in-a", "interest-in-b"] and data.matching_yes.mean() == 0.5
-    emb = np.random.default_rng(0).normal(size=(len(data.statements), 16))
-    cfg = PersonaConfig(n_personas_true=3, n_seen=9, n_unseen=3, n_train=10, n_test=5, n_pool=5, pca_dim=4)
+    assert data.dim_names == list(FILES)
+    art, lit, math = 0, 1, 2
+    idx = {t: i for i, t in enumerate(data.statements)}  # last occurrence of SHARED
+    s_art_yes, s_art_no = idx["statement 0 about interest-in-art"], idx["statement 1 about interest-in-art"]
+    s_math_yes = idx["statement 2 about interest-in-math"]
+    Y = answers_yes(data, np.array([art, lit, math]), np.array([s_art_yes, s_art_no, s_math_yes, idx[SHARED]]))
+    np.testing.assert_array_equal(Y, [[True, False, False, True],    # art: its agreeing statements, and SHARED
+                                      [False, False, False, True],   # literature: only SHARED
+                                      [False, False, True, False]])  # math: its agreeing statement only
+    emb = np.random.default_rng(0).normal(size=(len(data.statements), 16)).astype(np.float32)
+    cfg = PersonaConfig(n_personas_true=3, n_per_group=3, n_train=12, n_test=5, n_pool=6)
     pop = make_population(data, emb, cfg, seed=1)
-    V = pop["personas"]
-    assert len({tuple(v) for v in V}) == 3  # distinct personas
-    assert np.bincount(pop["g_seen"]).tolist() == [3, 3, 3]
-    for split, groups in (("train", pop["g_seen"]), ("test", pop["g_seen"]), ("pool", pop["g_unseen"])):
-        ch: Choices = pop[split]["A"]
-        st = ch.context
-        says_yes = ch.chosen == 0
-        has = V[groups[ch.user], data.dim[st]] == 1
-        np.testing.assert_array_equal(says_yes, has == (data.matching_yes[st] == 1))
+    assert pop["personas"] == list(TABLE7_PERSONAS[3]) and np.bincount(pop["group"]).tolist() == [3, 3, 3]
+    agree = {(t, j) for t, j, y in zip(data.statements, data.dim, data.matching_yes) if y}
+    for split in ("train", "test", "pool", "unseen_test"):
+        q = pop[split]["queries"]
+        assert set(data.dim[q.statement]) <= {art, lit, math}
+        expected = [(data.statements[s], pop["persona_dims"][pop["group"][u]]) in agree
+                    for u, s in zip(q.user, q.statement)]
+        np.testing.assert_array_equal(q.yes, expected)  # yes iff s in S(rho_j), by text
+        ch = to_choices(q, emb)
+        np.testing.assert_array_equal(ch.chosen == 0, q.yes)  # option 0 = Yes
         np.testing.assert_allclose(ch.features[:, 0], -ch.features[:, 1])  # Yes = +e, No = -e
-    assert not set(pop["train"]["A"].context) & set(pop["test"]["A"].context)  # held-out statements
+    assert not set(pop["train"]["queries"].statement) & set(pop["test"]["queries"].statement)  # held-out statements
+    # n_p prefixes: a smaller n_p is the first queries of the larger draw
+    q = pop["train"]["queries"]
+    q4 = first_queries(q, 4)
+    assert np.bincount(q4.user).tolist() == [4] * 9
+    np.testing.assert_array_equal(q4.statement, q.statement.reshape(9, 12)[:, :4].ravel())
+    with pytest.raises(ValueError, match="n_personas_true"):
+        make_population(data, emb, PersonaConfig(n_personas_true=7, n_per_group=1, n_train=2, n_test=1, n_pool=1), 0)
+    with pytest.raises(ValueError, match="n_train"):  # more queries per user than statements
+        make_population(data, emb, PersonaConfig(n_personas_true=2, n_per_group=1, n_train=500, n_test=1, n_pool=1), 0)
 
 
-def test_validation_split_holds_out_statements_and_sweep_runs(tmp_path):
+def test_models_are_pal_a_tiny_hinge_residual_and_pal_b_tiny_logistic():
+    st = PROFILES["quick"]
+    a, b = pal_config("A", 4, 384, 16, st, 0), pal_config("B", 4, 384, 16, st, 0)
+    assert (a.model, a.loss, a.residual, a.d_latent, a.map) == ("A", "hinge", True, 384, "mlp")
+    assert (b.model, b.loss, b.residual, b.d_latent, b.map) == ("B", "logistic", False, 16, "mlp")
+    # every printed grid in the quick and paper profiles (App. D.4 (a)-(d))
+    for name in ("quick", "paper"):
+        s = PROFILES[name]
+        assert s.Kstar_grid == (2, 3, 4, 5, 6) and s.K_grid == tuple(range(1, 9)) and s.K_grid_small == (1, 2, 3, 4, 5)
+        assert s.np_grid == (75, 100, 200, 500, 1000) and s.d_grid == (4, 8, 16, 32, 64)
+        assert s.unseen_grid == (1, 10, 20, 50, 100, 200, 500, 1000) and s.population.n_train == 1000
+        assert s.Kstar_fixed == 4 and s.d == 16
+    assert PROFILES["paper"].population.n_per_group == 10_000 and PROFILES["paper"].n_seeds == 5
+    f = fits(PROFILES["quick"])
+    assert not any(x["model"] == "A" and "c" in x["panels"] for x in f)  # PAL-A's d is the embedding width
+    shared = [x for x in f if x["model"] == "B" and x["K_true"] == 4 and x["n_p"] == 1000 and x["d"] == 16]
+    assert all(set(x["panels"]) == {"a", "b", "c", "d"} and x["fewshot"] for x in shared if x["K"] <= 5)
+    assert len({(x["model"], x["K_true"], x["K"], x["n_p"], x["d"]) for x in f}) == len(f) == 140
+
+
+def test_validation_split_holds_out_statements(tmp_path):
     _fake_persona(tmp_path / "d", n=30)
     data = load_persona(tmp_path / "d")
     emb = np.random.default_rng(0).normal(size=(len(data.statements), 16))
-    cfg = PersonaConfig(n_personas_true=2, n_seen=4, n_unseen=2, n_train=20, n_test=5, n_pool=5, pca_dim=4)
-    pop = make_population(data, emb, cfg, seed=2)
-    tr = pop["train"]["A"]
+    pop = make_population(data, emb, PersonaConfig(n_personas_true=2, n_per_group=2, n_train=20, n_test=5, n_pool=5), 2)
+    tr = to_choices(pop["train"]["queries"], pop["context_features"])
     fit, val = split_by_statement(tr, 0.25, seed=0)
     assert len(fit.user) + len(val.user) == len(tr.user) and len(val.user) > 0
-    assert not set(fit.context) & set(val.context)  # validation statements are unseen in the fit part
-    np.testing.assert_array_equal(np.sort(np.concatenate([fit.context, val.context])), np.sort(tr.context))
-    again = split_by_statement(tr, 0.25, seed=0)[1]
-    np.testing.assert_array_equal(again.context, val.context)
+    assert not set(fit.context) & set(val.context)
     with pytest.raises(ValueError, match="frac"):
         split_by_statement(tr, 1.0, seed=0)
-    sweep = validation_sweep(pop, "A", 2, [0.0, 1e-2], epochs=4, every=2)
-    assert set(sweep) == {0.0, 0.01} and [r["epoch"] for r in sweep[0.01]] == [2, 4]
-    assert all(0 <= r["val_acc"] <= 1 and 0 <= r["fit_acc"] <= 1 for rows in sweep.values() for r in rows)
-    # the profile config carries the selected map weight decay (PAL-A) and none for PAL-B
-    assert pal_config("A", 4, 150, 0).weight_decay == MAP_WEIGHT_DECAY["A"] > 0
-    assert pal_config("B", 4, 150, 0).weight_decay == 0.0 and pal_config("A", 4, 150, 0).epochs == 600
-    assert pal_config("A", 4, 150, 0).n_restarts == 2 and pal_config("A", 4, 150, 0).restart_epochs == 100
 
 
 def _fake_cache(texts, cache):
@@ -106,19 +150,20 @@ def test_cli_persona_smoke(tmp_path):
     res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(out),
                               "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)])
     assert res.exit_code == 0, res.output
-    r = json.loads((out / "pal_persona.json").read_text())
-    assert set(r["summary"]["table"]) == {"A", "B"} and (out / "pal_persona.png").exists()
-    assert (out / "pal_persona.pdf").exists()
-    assert "yes_share" in r["summary"]
-    row = r["summary"]["table"]["A"]["2"]["2"]  # mean +- s.e.m. over replicates
-    assert set(row["seen_acc"]) == {"mean", "sem", "n_seeds"} and len(row["fewshot_acc"]) == len(row["fewshot_m"])
+    r = json.loads((out / "results.json").read_text())
+    assert set(r["summary"]["a"]) == {"A", "B"} and set(r["summary"]["c"]) == {"B"}
+    assert (out / "pal_persona.png").exists() and (out / "pal_persona.pdf").exists()
+    row = r["summary"]["a"]["A"]["2"]["2"]  # mean +- s.e.m. over repeats
+    assert set(row["seen_acc"]) == {"mean", "sem", "n_seeds"}
+    curve = r["summary"]["d"]["A"]["2"]
+    assert curve["m"] == [2, 10] and len(curve["unseen_acc"]) == 2
+    assert "quick profile" in r["deviations"]
     # the default runs cells in 2 processes; one process gives the same numbers
     out1 = tmp_path / "persona_serial"
     res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(out1), "--jobs", "1",
                               "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)])
     assert res.exit_code == 0, res.output
-    r1 = json.loads((out1 / "pal_persona.json").read_text())
-    assert r1["summary"]["table"] == r["summary"]["table"]
+    assert json.loads((out1 / "results.json").read_text())["summary"] == r["summary"]
     res = runner.invoke(app, ["pal", "persona", "--profile", "smoke", "--out", str(tmp_path / "j"), "--jobs", "0",
                               "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)])
     assert res.exit_code != 0 and "jobs" in res.output
@@ -127,47 +172,41 @@ def test_cli_persona_smoke(tmp_path):
     assert res.exit_code != 0 and "not found" in res.output
 
 
-
-def test_rerun_with_cells_present_recomputes_nothing(tmp_path, monkeypatch):
+def _tiny_settings(tmp_path, **kw):
     texts = _fake_persona(tmp_path / "data", n=30)
     _fake_cache(texts, tmp_path / "cache")
-    settings = PersonaSettings(
-        population=PersonaConfig(n_seen=4, n_unseen=2, n_train=10, n_test=5, n_pool=6, pca_dim=4),
-        grid={"A": {2: (1, 2)}, "B": {2: (2,)}}, m_grid=(2,), epochs=3, n_seeds=2,
-        data_dir=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"), n_jobs=1)
-    out = tmp_path / "run"
-    first = pal_persona.run(settings, 3, out, progress=False)
-    cells = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
-    assert len(cells) == 6 and len(first["cells"]) == 6
+    base = dict(population=PersonaConfig(n_per_group=1, n_train=10, n_test=5, n_pool=6), Kstar_grid=(2,),
+                K_grid=(1, 2), K_grid_small=(1, 2), Kstar_fixed=2, np_grid=(5, 10), d_grid=(4,), unseen_grid=(2, 6),
+                d=4, hidden=8, epochs=2, batch_size=16, localize_epochs=5, n_seeds=2,
+                data_dir=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"), n_jobs=1)
+    return PersonaSettings(**{**base, **kw})
 
-    def boom(*args, **kwargs):
-        raise AssertionError("a finished cell was recomputed")
 
-    monkeypatch.setattr(pal_persona.study, "run_cell", boom)
-    monkeypatch.setattr(pal_persona.study, "make_population", boom)  # not even the populations are rebuilt
-    again = pal_persona.run(settings, 3, out, progress=False)
-    assert again["summary"] == first["summary"] and again["cells"] == first["cells"]
-    assert {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")} == cells
-    assert set(again["summary"]["yes_share"]) == {"Kstar=2_rep=0", "Kstar=2_rep=1"}
-    # a deleted cell is recomputed alone, with the same numbers (same seed, same numbers)
-    monkeypatch.undo()
-    victim = sorted((out / "cells").glob("*.json"))[0]
-    before = json.loads(victim.read_text())["metrics"]
-    victim.unlink()
-    pal_persona.run(settings, 3, out, progress=False)
-    assert json.loads(victim.read_text())["metrics"] == before
+def test_study_resumes(tmp_path):
+    st = _tiny_settings(tmp_path)
+    first, _ = check_study_resumes(pal_persona.study, st, 3, tmp_path / "runs")
+    assert len(first["cells"]) == 2 * len(fits(st))
+
+
+def test_a_missing_table7_file_fails_before_any_work(tmp_path):
+    st = _tiny_settings(tmp_path, Kstar_grid=(2, 3))
+    (tmp_path / "data" / "interest-in-math.jsonl").unlink()
+    with pytest.raises(ValueError, match="interest-in-math"):
+        pal_persona.run(st, 0, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "cells").exists()
 
 
 def test_settings_profiles_and_errors():
     assert set(PROFILES) == {"smoke", "quick", "paper"}
     for st in PROFILES.values():
         assert st.validate() is st
-    with pytest.raises(ValueError, match="m_grid"):
-        PersonaSettings(m_grid=(100,)).validate()
-    with pytest.raises(ValueError, match="grid"):
-        PersonaSettings(grid={"C": {2: (1,)}}).validate()
-    with pytest.raises(ValueError, match="n_jobs"):
-        PersonaSettings(n_jobs=0).validate()
+    for kw, field in ((dict(unseen_grid=(2000,)), "unseen_grid"), (dict(np_grid=(1001,)), "np_grid"),
+                      (dict(models=("C",)), "models"), (dict(n_jobs=0), "n_jobs"), (dict(Kstar_grid=(7,)), "Kstar_grid"),
+                      (dict(K_grid=()), "K_grid"), (dict(epochs=0), "epochs"),
+                      (dict(population=PersonaConfig(n_per_group=0)), "population.n_per_group"),
+                      (dict(population=PersonaConfig(test_frac=1.0)), "population.test_frac")):
+        with pytest.raises(ValueError, match=field):
+            PersonaSettings(**kw)
 
 
 def test_study_modules_import_no_plotting():

@@ -273,3 +273,87 @@ def test_restart_seeds_of_neighbouring_base_seeds_never_collide():
     assert all(seeds[s][0] == s for s in seeds)
     flat = [x for v in seeds.values() for x in v]
     assert len(set(flat)) == len(flat)
+
+
+def test_residual_map_is_x_plus_mlp_by_hand():
+    f = make_map(3, 3, "mlp", hidden=2, residual=True)
+    with torch.no_grad():
+        f.body[0].weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 2.0]]))
+        f.body[0].bias.copy_(torch.tensor([0.0, 1.0]))
+        f.body[2].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        f.body[2].bias.copy_(torch.tensor([0.5, 0.0, -1.0]))
+        y = f(torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float32)).double().numpy()[0]
+    # hidden pre-activations: (1, -1 + 0 + 1) = (1, 0); GELU(1) = 1 * Phi(1) = 0.841345, GELU(0) = 0
+    g1 = 0.8413447460685429
+    np.testing.assert_allclose(y, [1 + g1 + 0.5, 1 + 0.0, 0 + g1 - 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="d_latent"):
+        make_map(3, 4, "mlp", residual=True)
+    # the estimator: residual needs d_latent = the input width (App. D.4: latent = embedding dim)
+    data, _, _ = _ideal_point_data(0, n_users=4, per_user=5, d=4)
+    with pytest.raises(ValueError, match="d_latent"):
+        PALRewardModel(PALConfig(map="mlp", residual=True, d_latent=3, epochs=1)).fit(data)
+    est = PALRewardModel(PALConfig(map="mlp", hidden=4, residual=True, d_latent=4, epochs=1)).fit(data)
+    assert type(est.model_.f).__name__ == "Residual"
+
+
+def test_hinge_loss_of_pal_a_by_hand():
+    """PAL-A with f = identity, one prototype at the origin: u(x) = -||x||^2; hinge = max(0, 1 - (u_c - u_o))."""
+    f = make_map(2, 2, "linear")
+    m = PALA(f, 2, n_users=1, n_prototypes=1)
+    with torch.no_grad():
+        f.weight.copy_(torch.eye(2))
+        m.prototypes.zero_()
+    x = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]], [[0.5, 0.0], [2.0, 0.0]]])
+    u = m(x, torch.zeros(3, dtype=torch.long)).detach()  # rows: (-1, 0), (-1, 0), (-0.25, -4)
+    np.testing.assert_allclose(u.detach().numpy(), [[-1, 0], [-1, 0], [-0.25, -4]])
+    chosen = torch.tensor([0, 1, 0])
+    mask, wt = torch.ones(3, 2, dtype=torch.bool), torch.ones(3)
+    # by hand: max(0, 1 - (-1 - 0)) = 2; max(0, 1 - (0 + 1)) = 0; max(0, 1 - (-0.25 + 4)) = 0
+    from pluralign.pal.train import record_losses
+    np.testing.assert_allclose(record_losses(u, chosen, mask, "hinge").detach().numpy(), [2.0, 0.0, 0.0])
+    np.testing.assert_allclose(float(pal_loss(u, chosen, mask, torch.tensor([1.0, 1.0, 2.0]), "hinge")), 2.0 / 4)
+    np.testing.assert_allclose(float(pal_loss(u, chosen, mask, wt, "hinge", margin=3.0)),
+                               (4.0 + 2.0 + 0.0) / 3)  # margin 3: 3 + 1, 3 - 1, max(0, 3 - 3.75)
+    with pytest.raises(ValueError, match="loss"):
+        pal_loss(u, chosen, mask, wt, "squared")
+
+
+@pytest.mark.parametrize("model", ["A", "B"])
+def test_localize_uses_the_models_loss_and_frozen_scores_match(model):
+    data, _, _ = _ideal_point_data(5, n_users=6, per_user=20, kind=model)
+    for loss in ("hinge", "logistic"):
+        cfg = PALConfig(model=model, map="mlp", hidden=8, d_latent=4, n_prototypes=2, epochs=30, loss=loss, seed=1,
+                        weight_init_std=1.0)
+        est = PALRewardModel(cfg).fit(data)
+        batch = est._query(data)
+        W = torch.softmax(torch.randn(6, 2, generator=torch.Generator().manual_seed(0)), -1)
+        with torch.no_grad():
+            fast = est._frozen_scorer(batch)(W)
+            slow = est.model_.utilities_w(batch.x, W[batch.users], batch.ctx)
+        np.testing.assert_allclose(fast.numpy(), slow.numpy(), rtol=1e-5, atol=1e-5)
+        Wl = est.localize(data, epochs=20, lr=0.1, l2=1e-2)
+        # reference: the same Adam loop written out on utilities_w and the model's own loss
+        from pluralign.pal.train import record_losses
+        logits = torch.zeros(6, 2, requires_grad=True)
+        opt = torch.optim.Adam([logits], lr=0.1)
+        counts = torch.bincount(batch.users, minlength=6).float()
+        for _ in range(20):
+            u = est.model_.utilities_w(batch.x, torch.softmax(logits, -1)[batch.users], batch.ctx)
+            per = torch.zeros(6).index_add(0, batch.users, record_losses(u, batch.chosen, batch.mask, loss))
+            obj = (per / counts).sum() + 1e-2 * ((logits - logits.mean(1, keepdim=True)) ** 2).sum(1).div(counts).sum()
+            opt.zero_grad()
+            obj.backward()
+            opt.step()
+        np.testing.assert_allclose(Wl, torch.softmax(logits, -1).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_weight_init_std_draws_random_logits_and_is_validated():
+    data, _, _ = _ideal_point_data(2, n_users=5, per_user=4)
+    zero = PALRewardModel(PALConfig(epochs=1, lr_weights=1e-9)).fit(data)
+    rand = PALRewardModel(PALConfig(epochs=1, lr_weights=1e-9, weight_init_std=1.0)).fit(data)
+    np.testing.assert_allclose(zero.weights_, 1 / 3, atol=1e-6)  # uniform start (default)
+    assert rand.weights_.std() > 0.05  # softmax of N(0, 1) logits
+    again = PALRewardModel(PALConfig(epochs=1, lr_weights=1e-9, weight_init_std=1.0)).fit(data)
+    np.testing.assert_array_equal(rand.weights_, again.weights_)
+    with pytest.raises(ValueError, match="weight_init_std"):
+        PALRewardModel(PALConfig(weight_init_std=-1.0))

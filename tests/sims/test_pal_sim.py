@@ -178,9 +178,13 @@ def test_cli_sim_smoke(tmp_path):
         assert (out / f).exists()
     r = json.loads((out / "results.json").read_text())
     assert {"b", "c", "d", "checks"} <= set(r["summary"])
-    d = r["summary"]["d"]["mixture"]
+    d = r["summary"]["d"]["mixture"]["3"]  # setting -> d -> curves
     assert len(d["random"]) == len(d["active"]) == len(d["m"])
-    assert len(list((out / "cells").glob("*.json"))) == 4 + 2  # b: K=1,2; c: n=10; r: recovery; d = 2: 2 pictures
+    # b: K* = 2 with K = 1, 2; c: n = 10; d: one; r: recovery; d = 2 pictures: 2 settings x K = 1, 2
+    assert len(list((out / "cells").glob("*.json"))) == 2 + 1 + 1 + 1 + 4
+    assert [(row["Kstar"], row["K"]) for row in r["summary"]["b"]["mixture"]["3"]] == [(2, 1), (2, 2)]
+    assert set(r["d2"]) == {"mixture", "partition"} and set(r["d2"]["partition"]) == {"1", "2"}
+    assert "quick profile" in r["deviations"]
     assert r["summary"]["r"]["mixture"]["anchors"]["mean"] >= 0
     assert r["summary"]["r"]["mixture"]["anchors_group"]["mean"] >= 0
     assert r["summary"]["r"]["mixture"]["anchors_cluster"]["mean"] >= 0
@@ -210,25 +214,69 @@ def test_utility_metric_is_the_rms_utility_difference(seed, d):
 def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
     first, _ = check_study_resumes(pal_sim.study, settings_for(pal_sim.PROFILES, Profile.smoke), 2, tmp_path)
     assert set(first["d2"]) == {"mixture", "partition"}
-    assert {"ideal_seen_true", "ideal_unseen_localized", "prototypes_learned"} <= set(first["d2"]["partition"]["points"])
+    assert {"ideal_seen_true", "ideal_unseen_localized", "prototypes_learned"} <= set(first["d2"]["partition"]["2"]["points"])
+    # Fig. D.1: one population per setting, shared by every K
+    assert first["d2"]["partition"]["1"]["points"]["ideal_seen_true"] == first["d2"]["partition"]["2"]["points"]["ideal_seen_true"]
 
 
 def test_summary_error_bars_are_mean_sem_over_replicates():
-    cells = [{"config": {"panel": "b", "setting": "mixture", "K": 2, "n_train": None},
+    cells = [{"config": {"panel": "b", "setting": "mixture", "d": 2, "Kstar": 2, "K": 2, "n_train": 50},
               "metrics": {"seen_acc": a, "train_acc": a, "oracle_seen_acc": 1.0, "ideal_point_rmse": 0.1,
                           "ideal_point_spread": 1.0,
                           **{k: {"max_dist_over_min_sep": 0.1} for k in ("prototypes", "anchors", "anchors_group",
                                                                          "anchors_cluster", "anchors_cluster_utility")}}}
              for a in (0.7, 0.8, 0.9)]
-    row = pal_sim.summarize(cells, K_true=2)["b"]["mixture"][0]
+    row = pal_sim.summarize(cells, K_true=2)["b"]["mixture"]["2"][0]
+    assert (row["Kstar"], row["K"]) == (2, 2)
     assert row["seen_acc"] == {"mean": pytest.approx(0.8), "sem": pytest.approx(0.1 / np.sqrt(3)), "n_seeds": 3}
+
+
+def test_paper_and_quick_profiles_use_app_d2_settings():
+    """App. D.2: lr 5e-4 (f, weight decay 1e-3), 5e-3 (prototypes, user weights), 1000 epochs, the Fig. 5 grids;
+    sec. 4.2: user weights softmax(N(0, I)); Fig. D.1: d = 2, K* = 3, K = 1, 2, 3, N = 100, both settings."""
+    cfg = pal_sim.pal_config(3, 1000, 0)
+    assert (cfg.map, cfg.lr_map, cfg.weight_decay, cfg.lr_prototypes, cfg.lr_weights, cfg.epochs) == (
+        "linear", 5e-4, 1e-3, 5e-3, 5e-3, 1000)
+    for name in (Profile.quick, Profile.paper):
+        st = settings_for(pal_sim.PROFILES, name)
+        assert (st.sim.d, st.sim.n_prototypes_true, st.sim.n_seen, st.sim.n_train, st.sim.n_test) == (16, 3, 100, 100, 50)
+        assert st.sim.min_separation == 1.0 and st.sim.weights == "softmax_normal" and st.epochs == 1000
+        assert st.d_grid == (2, 16) and st.Kstar_grid == (2, 3, 4, 5, 6) and st.b_n_train == 50
+        assert st.Kstar_cd == 5
+        assert st.n_grid == (20, 40, 60, 80, 100, 400, 800, 1000) and st.m_grid == (5, 10, 20, 30, 40, 50, 100)
+        assert st.d_n_train == 50 and st.d2.K_grid == (1, 2, 3) and (st.d2.n_seen, st.d2.n_train) == (100, 100)
+        assert set(st.setups) == {"mixture", "partition"}
+    paper = settings_for(pal_sim.PROFILES, Profile.paper)
+    assert paper.n_seeds == 5 and (paper.b_users_per_group, paper.c_n_seen, paper.d_n_seen) == (50, 250, 250)
+    # panel b's population: N = 50 K*, n = 50
+    st = settings_for(pal_sim.PROFILES, Profile.paper)
+    sim = pal_sim.study._panel_sim(st, {"panel": "b", "setting": "mixture", "d": 2, "Kstar": 4})
+    assert (sim.d, sim.n_prototypes_true, sim.n_seen, sim.n_train) == (2, 4, 200, 50)
+
+
+def test_mixture_weights_are_softmax_of_standard_normals():
+    cfg = PALSimConfig(d=4, n_prototypes_true=3, n_seen=4000, n_unseen=1, n_train=1, n_test=1, n_pool=1,
+                       min_separation=0.2, weights="softmax_normal")
+    W = make_problem(cfg, 0).w_seen
+    Z = np.log(W)
+    Z = Z - Z.mean(1, keepdims=True)  # softmax logits up to a per-user constant
+    # for z ~ N(0, I_3): z_k - mean(z) has variance 1 - 1/3 and the centred logits of two coordinates covary -1/3
+    cov = np.cov(Z.T)
+    np.testing.assert_allclose(np.diag(cov), 2 / 3, atol=0.05)
+    np.testing.assert_allclose(cov[0, 1], -1 / 3, atol=0.05)
+    with pytest.raises(ValueError, match="weights"):
+        make_problem(PALSimConfig(weights="uniform"), 0)
+    dirich = make_problem(PALSimConfig(d=4, n_prototypes_true=3, n_seen=50, weights="dirichlet", min_separation=0.2), 0)
+    assert np.allclose(dirich.w_seen.sum(1), 1)
 
 
 def test_bad_settings_name_the_field():
     from dataclasses import replace
 
     st = settings_for(pal_sim.PROFILES, Profile.smoke)
-    for changes, field in (({"n_seeds": 0}, "n_seeds"), ({"m_grid": (2, 99)}, "m_grid"),
+    for changes, field in (({"n_seeds": 0}, "n_seeds"), ({"m_grid": (2, 99)}, "m_grid"), ({"d_grid": ()}, "d_grid"),
+                           ({"Kstar_grid": (0, 2)}, "Kstar_grid"), ({"c_n_seen": 0}, "c_n_seen"),
+                           ({"d2": replace(st.d2, K_grid=())}, "d2.K_grid"),
                            ({"setups": ("clusters",)}, "setups"), ({"d2": replace(st.d2, n_shown=99)}, "d2.n_shown")):
         with pytest.raises(ValueError, match=field):  # settings validate on construction
             replace(st, **changes)
