@@ -46,9 +46,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linear_sum_assignment, minimize
 
-from pluralign.choice import choice_loglik, choice_logprobs
+from pluralign.choice import choice_logprobs
 from pluralign.data import _int_array
 from pluralign.seeding import spawn
 from pluralign.theory import leaky_elbo as le
@@ -333,58 +334,106 @@ class LatentClassLogit:
         self._rows = np.arange(len(self.chosen))
         self._Xm = np.where(self.mask[:, :, None], self.X, 0.0)
         self._xc = self.X[self._rows, self.chosen]
+        self._Xflat = self.X.reshape(-1, self.d)
+        # user-aggregation: log_likelihood = _by_user @ (record log-likelihoods), weights on the records
+        self._by_user = sparse.csr_matrix((self.record_weight, (self.user, self._rows)),
+                                          shape=(self.n_users, len(self.chosen)))
+        self._mask_k = None
+        self._memo = None
 
     def init_params(self, n_components: int, rng: np.random.Generator) -> np.ndarray:
         return self.init_scale * rng.standard_normal((n_components, self.d))
 
-    def _record_loglik(self, beta: np.ndarray) -> np.ndarray:
-        """(M, K) log-probability of each record's choice under each taste vector."""
+    def _logp(self, beta: np.ndarray) -> np.ndarray:
+        """(M, K, n) log P(option | set) under each taste vector (-inf on masked options), memoized for the
+        last ``beta`` seen: EM evaluates the log-likelihood at the parameters its M-step has just returned,
+        where the M-step's last Newton pass computed exactly this array (same function, same input, so the
+        same bits; the memo holds a copy of ``beta`` and is used only on exact equality)."""
+        beta = np.asarray(beta, dtype=float)
+        last = self._memo
+        if last is not None and last[0].shape == beta.shape and np.array_equal(last[0], beta):
+            return last[1]
         M, n, _ = self.X.shape
         K = beta.shape[0]
-        u = np.einsum("mnd,kd->mkn", self.X, beta).reshape(M * K, n)
-        ll = choice_loglik(u, np.repeat(self.chosen, K), np.repeat(self.mask, K, axis=0), validate=False)
-        return ll.reshape(M, K)
+        if self._mask_k is None or self._mask_k.shape[0] != M * K:
+            self._mask_k = np.repeat(self.mask, K, axis=0)
+        u = (self._Xflat @ beta.T).reshape(M, n, K).transpose(0, 2, 1).reshape(M * K, n)
+        logp = choice_logprobs(u, self._mask_k, validate=False).reshape(M, K, n)
+        self._memo = (beta.copy(), logp)
+        return logp
+
+    def _record_loglik(self, beta: np.ndarray) -> np.ndarray:
+        """(M, K) log-probability of each record's choice under each taste vector."""
+        return self._logp(np.atleast_2d(beta))[self._rows, :, self.chosen]
 
     def log_likelihood(self, params: np.ndarray) -> np.ndarray:
-        rec = self._record_loglik(np.atleast_2d(params)) * self.record_weight[:, None]
-        out = np.zeros((self.n_users, rec.shape[1]))
-        np.add.at(out, self.user, rec)
-        return out
+        return self._by_user @ self._record_loglik(params)
+
+    def _parts_all(self, B: np.ndarray, W: np.ndarray):
+        """Per component k: objective f_k (weighted NLL + ridge), gradient g_k, option probabilities and
+        mean features at B (K, d), for record weights W (M, K). The K objectives are separable."""
+        logp = self._logp(B)  # (M, K, n)
+        p = np.exp(logp)
+        f = -(W * logp[self._rows, :, self.chosen]).sum(axis=0) + 0.5 * self.l2 * np.sum(B * B, axis=1)
+        mean = p @ self._Xm  # (M, K, d)
+        g = -(W[:, :, None] * (self._xc[:, None, :] - mean)).sum(axis=0) + self.l2 * B
+        return f, g, p, mean
 
     def _parts(self, b: np.ndarray, rec_w: np.ndarray):
         """Objective (weighted NLL + ridge), gradient, option probabilities and mean features at b."""
-        logp = choice_logprobs(self.X @ b, self.mask, validate=False)  # (M, n); -inf on masked options
-        p = np.exp(logp)
-        f = -np.sum(rec_w * logp[self._rows, self.chosen]) + 0.5 * self.l2 * b @ b
-        mean = np.einsum("mn,mnd->md", p, self._Xm)
-        g = -(rec_w @ (self._xc - mean)) + self.l2 * b
-        return f, g, p, mean
+        f, g, p, mean = self._parts_all(np.asarray(b, dtype=float)[None], np.asarray(rec_w, dtype=float)[:, None])
+        return f[0], g[0], p[:, 0], mean[:, 0]
 
-    def _fit_newton(self, beta0: np.ndarray, rec_w: np.ndarray, max_newton: int = 50,
-                    gtol: float = 1e-9) -> np.ndarray:
-        Xm = self._Xm
-        Z = Xm.reshape(-1, Xm.shape[2])
-        b = np.array(beta0, dtype=float)
-        f, g, p, mean = self._parts(b, rec_w)
-        scale = max(1.0, rec_w.sum())
+    def _fit_newton(self, B0: np.ndarray, W: np.ndarray, max_newton: int = 50, gtol: float = 1e-9) -> np.ndarray:
+        """Damped Newton on all K components at once (their objectives are separable, so this is K
+        independent Newton runs sharing each likelihood pass): exact Hessian
+        sum_m w_mk (E_p[x x^T] - mean mean^T) + l2 I, a backtracking (Armijo) line search per component, a
+        component stops when max|g_k| <= gtol max(1, sum_m w_mk) or when no descent is left (so each
+        component's M-step objective never increases). Components with zero total weight keep B0."""
+        B = np.array(B0, dtype=float)
+        K, d = B.shape
+        Z = self._Xm.reshape(-1, d)
+        wsum = W.sum(axis=0)
+        live = wsum > 0
+        scale = np.maximum(1.0, wsum)
+        f, g, p, mean = self._parts_all(B, W)
+        eye = np.eye(d)
         for _ in range(max_newton):
-            if np.max(np.abs(g)) <= gtol * scale:
+            live &= np.max(np.abs(g), axis=1) > gtol * scale
+            if not live.any():
                 break
-            # Hessian: sum_m w_m (E_p[x x^T] - mean mean^T) + l2 I
-            wp = (rec_w[:, None] * p).reshape(-1)
-            H = Z.T @ (Z * wp[:, None]) - mean.T @ (mean * rec_w[:, None])
-            H += (self.l2 + 1e-12) * np.eye(len(b))
-            step = np.linalg.solve(H, g)
-            t = 1.0
-            while True:
-                f_new, g_new, p_new, mean_new = self._parts(b - t * step, rec_w)
-                if f_new <= f - 1e-4 * t * (g @ step) or t < 1e-10:
-                    break
-                t *= 0.5
-            if f_new > f:  # no descent left at machine precision: stay (keeps the M-step monotone)
-                break
-            b, f, g, p, mean = b - t * step, f_new, g_new, p_new, mean_new
-        return b
+            wp = (W[:, :, None] * p).transpose(1, 0, 2).reshape(K, -1)  # (K, M n)
+            mt = mean.transpose(1, 0, 2)  # (K, M, d)
+            H = (Z.T[None] * wp[:, None, :]) @ Z - (W.T[:, :, None] * mt).transpose(0, 2, 1) @ mt
+            H += (self.l2 + 1e-12) * eye
+            step = np.where(live[:, None], np.linalg.solve(H, g[..., None])[..., 0], 0.0)
+            dec = np.sum(g * step, axis=1)  # the Newton decrement squared (>= 0: H is positive definite)
+            # below rounding of f (dec <= 1e-12 (1 + |f|)) Armijo cannot tell: there the full step is taken
+            # when it shrinks the gradient (Newton's quadratic phase), which is what reaches gtol
+            flat = dec <= 1e-12 * (1.0 + np.abs(f))
+            t = np.ones(K)
+            todo = live.copy()
+            f_new, g_new, p_new, mean_new = f, g, p, mean
+            by_grad = np.zeros(K, bool)
+            while todo.any():
+                fc, gc, pc, mc = self._parts_all(B - t[:, None] * step, W)
+                f_new = np.where(todo, fc, f_new)
+                g_new = np.where(todo[:, None], gc, g_new)
+                p_new = np.where(todo[None, :, None], pc, p_new)
+                mean_new = np.where(todo[None, :, None], mc, mean_new)
+                shrink = todo & flat & (np.max(np.abs(gc), axis=1) < np.max(np.abs(g), axis=1))
+                by_grad |= shrink
+                ok = (fc <= f - 1e-4 * t * dec) | (t < 1e-10) | shrink
+                todo &= ~ok
+                t = np.where(todo, 0.5 * t, t)
+            moved = live & ((f_new <= f) | by_grad)  # no descent left at machine precision: stay
+            live &= moved
+            B = np.where(moved[:, None], B - t[:, None] * step, B)
+            f = np.where(moved, f_new, f)
+            g = np.where(moved[:, None], g_new, g)
+            p = np.where(moved[None, :, None], p_new, p)
+            mean = np.where(moved[None, :, None], mean_new, mean)
+        return B
 
     def _fit_lbfgs(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
         def fg(b):
@@ -394,15 +443,19 @@ class LatentClassLogit:
         return minimize(fg, beta0, jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-10}).x
 
     def _fit_one(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
+        """One component's M-step (record weights ``rec_w`` (M,)) by the configured method."""
         if rec_w.sum() <= 0:
             return beta0
         if self.m_step_method == "newton":
-            return self._fit_newton(beta0, rec_w)
+            return self._fit_newton(np.asarray(beta0, dtype=float)[None], np.asarray(rec_w, dtype=float)[:, None])[0]
         return self._fit_lbfgs(beta0, rec_w)
 
     def m_step(self, params: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        rec_w = weights[self.user] * self.record_weight[:, None]
-        return np.stack([self._fit_one(params[k], rec_w[:, k]) for k in range(params.shape[0])])
+        W = np.asarray(weights, dtype=float)[self.user] * self.record_weight[:, None]
+        params = np.asarray(params, dtype=float)
+        if self.m_step_method == "newton":
+            return self._fit_newton(params, W)
+        return np.stack([self._fit_one(params[k], W[:, k]) for k in range(params.shape[0])])
 
 
 # --------------------------------------------------------------------------- label-switching-free evaluation
