@@ -124,6 +124,8 @@ class EMConfig:
     """Stop when the objective improves by less than tol * (1 + |objective|)."""
     seed: int = 0
     """Seed of every random choice the engine makes: restart r draws from ``pluralign.seeding.derive(seed, r)``."""
+    accelerate: Literal["none", "newton"] = "none"
+    """"newton": with soft assignment and an estimated prior, each iteration first tries the model's Newton step on the marginal log-likelihood (if it has ``marginal_newton_step``; kept only when it ascends), else the EM step."""
 
     def __post_init__(self) -> None:
         self.n_components = _check_int(self.n_components, "n_components", 1)
@@ -141,6 +143,8 @@ class EMConfig:
             raise ValueError(f"prior: must be fixed or estimate, got {self.prior!r}")
         if self.init not in ("random", "kmeans++", "given"):
             raise ValueError(f"init: must be random, kmeans++ or given, got {self.init!r}")
+        if self.accelerate not in ("none", "newton"):
+            raise ValueError(f"accelerate: must be none or newton, got {self.accelerate!r}")
 
 
 @dataclass
@@ -242,12 +246,20 @@ class MixtureEM:
         trace: list[dict] = []
         prev, converged = -np.inf, False
         L = self._log_lik(params)  # at the current params; refreshed once after each M-step
+        newton = getattr(self.model, "marginal_newton_step", None)
+        if not (cfg.accelerate == "newton" and callable(newton) and cfg.assignment == "soft" and cfg.prior == "estimate"):
+            newton = None
         for it in range(cfg.max_iter):
-            weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
-            if cfg.prior == "estimate":
-                rho = q.mean(axis=0)
-                rho = rho / rho.sum()
-            params = self.model.m_step(params, weights)
+            step = newton(params, rho, L) if newton is not None else None
+            if step is None:  # the EM step
+                weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
+                if cfg.prior == "estimate":
+                    rho = q.mean(axis=0)
+                    rho = rho / rho.sum()
+                params = self.model.m_step(params, weights)
+            else:  # an ascent step of the model's own on the marginal log-likelihood (accelerate="newton")
+                z = le.argmax_assignment(L, rho)
+                params, rho = step
             L = self._log_lik(params)
             ml = le.marginal_log_likelihood(L, rho)
             f_nu = le.leaky_elbo(L, rho, z, cfg.leak if cfg.assignment == "leaky" else 0.0)
@@ -340,6 +352,7 @@ class LatentClassLogit:
                                           shape=(self.n_users, len(self.chosen)))
         self._mask_k = None
         self._memo = None
+        self._newton_memo = None
 
     def init_params(self, n_components: int, rng: np.random.Generator) -> np.ndarray:
         return self.init_scale * rng.standard_normal((n_components, self.d))
@@ -392,7 +405,6 @@ class LatentClassLogit:
         component's M-step objective never increases). Components with zero total weight keep B0."""
         B = np.array(B0, dtype=float)
         K, d = B.shape
-        Z = self._Xm.reshape(-1, d)
         wsum = W.sum(axis=0)
         live = wsum > 0
         scale = np.maximum(1.0, wsum)
@@ -402,10 +414,7 @@ class LatentClassLogit:
             live &= np.max(np.abs(g), axis=1) > gtol * scale
             if not live.any():
                 break
-            wp = (W[:, :, None] * p).transpose(1, 0, 2).reshape(K, -1)  # (K, M n)
-            mt = mean.transpose(1, 0, 2)  # (K, M, d)
-            H = (Z.T[None] * wp[:, None, :]) @ Z - (W.T[:, :, None] * mt).transpose(0, 2, 1) @ mt
-            H += (self.l2 + 1e-12) * eye
+            H = self._m_hessian(W, p, mean) + 1e-12 * eye
             step = np.where(live[:, None], np.linalg.solve(H, g[..., None])[..., 0], 0.0)
             dec = np.sum(g * step, axis=1)  # the Newton decrement squared (>= 0: H is positive definite)
             # below rounding of f (dec <= 1e-12 (1 + |f|)) Armijo cannot tell: there the full step is taken
@@ -434,6 +443,98 @@ class LatentClassLogit:
             p = np.where(moved[None, :, None], p_new, p)
             mean = np.where(moved[None, :, None], mean_new, mean)
         return B
+
+    def _penalized_marginal(self, B: np.ndarray, rho: np.ndarray, L: np.ndarray | None = None):
+        """(l(B, rho) - l2 / 2 sum_k |beta_k|^2, posterior q): the objective soft EM with this ridge ascends,
+        l = sum_i log sum_k rho_k exp(L_ik) (seed 000 eq. 15) by one max-shifted log-sum-exp per user."""
+        L = self.log_likelihood(B) if L is None else L
+        J = L + np.log(rho)
+        mx = J.max(axis=1, keepdims=True)
+        e = np.exp(J - mx)
+        tot = e.sum(axis=1, keepdims=True)
+        ml = float(np.sum(mx + np.log(tot)))
+        return ml - 0.5 * self.l2 * float(np.sum(B * B)), e / tot
+
+    def marginal_newton_step(self, params: np.ndarray, rho: np.ndarray, log_lik: np.ndarray):
+        """One damped Newton step on the penalized marginal log-likelihood
+        l(B, a) - l2 / 2 sum_k |beta_k|^2, l = sum_i log sum_k rho_k exp(L_ik), rho = softmax(0, a_1..a_{K-1}),
+        over all taste vectors and prior logits at once, with the exact gradient and Hessian
+        (q = posterior, s_ik = dL_ik / d beta_k, C = the q-weighted choice covariances of the M-step):
+
+            d/d beta_k = sum_i q_ik s_ik - l2 beta_k,      d/d a_k = sum_i q_ik - N rho_k,
+            d2/d beta_k d beta_l = delta_kl (sum_i q_ik s_ik s_ik^T - C_k - l2 I) - sum_i q_ik q_il s_ik s_il^T,
+            d2/d beta_k d a_l = sum_i q_ik (delta_kl - q_il) s_ik,
+            d2/d a_k d a_l = sum_i q_ik (delta_kl - q_il) - N rho_k (delta_kl - rho_l).
+
+        The step solves with -H's eigenvalues replaced by their absolute values floored at 1e-3 of the
+        largest (exactly Newton's step near a maximum, where -H is positive definite; an ascent direction
+        at a saddle, such as a start where two components nearly coincide). Returns (B, rho) after a
+        backtracking (Armijo) line search, or None (the caller then takes the EM step) when no step ascends.
+        Used by :class:`MixtureEM` with ``EMConfig(accelerate="newton")``: EM's linear convergence becomes
+        quadratic near the optimum, at the same fixed points (EM's with this ridge)."""
+        B = np.asarray(params, dtype=float)
+        K, d = B.shape
+        rho = np.asarray(rho, dtype=float)
+        if np.any(rho <= 0):
+            return None
+        N = self.n_users
+        last = self._newton_memo  # the objective and posterior at the point the last step returned
+        if last is not None and np.array_equal(last[0], B) and np.array_equal(last[1], rho):
+            obj, q = last[2], last[3]
+        else:
+            obj, q = self._penalized_marginal(B, rho, log_lik)
+        Wq = q[self.user] * self.record_weight[:, None]
+        _, g, p, mean = self._parts_all(B, Wq)
+        Hm = self._m_hessian(Wq, p, mean)  # (K, d, d): C_k + l2 I
+        S = (self._by_user @ (self._xc[:, None, :] - mean).reshape(len(self.chosen), K * d)).reshape(N, K, d)
+        QS = (q[:, :, None] * S).reshape(N, K * d)
+        H = -(QS.T @ QS)  # - sum_i q_ik q_il s_ik s_il^T, all (k, l) blocks
+        diag = np.einsum("ik,ika,ikb->kab", q, S, S) - Hm
+        for k in range(K):
+            H[k * d:(k + 1) * d, k * d:(k + 1) * d] += diag[k]
+        Hba = (QS.T @ -q)  # (K d, K): - sum_i q_ik q_il s_ik
+        qs_sum = QS.sum(axis=0).reshape(K, d)
+        for k in range(K):
+            Hba[k * d:(k + 1) * d, k] += qs_sum[k]
+        Haa = np.diag(q.sum(axis=0)) - q.T @ q - N * (np.diag(rho) - np.outer(rho, rho))
+        n_b = K * d
+        full = np.zeros((n_b + K - 1, n_b + K - 1))
+        full[:n_b, :n_b] = H
+        full[:n_b, n_b:] = Hba[:, 1:]
+        full[n_b:, :n_b] = Hba[:, 1:].T
+        full[n_b:, n_b:] = Haa[1:, 1:]
+        grad = np.concatenate([-g.ravel(), q.sum(axis=0)[1:] - N * rho[1:]])
+        ev, V = np.linalg.eigh(-full)
+        if not ev[-1] > 0:
+            return None
+        # away from a maximum (-H not positive definite) the step uses |eigenvalues| floored at 1e-3 of the
+        # largest (a saddle-free Newton direction, still an ascent direction); at a maximum it is Newton's
+        ev = np.maximum(np.abs(ev), 1e-3 * ev[-1])
+        step = V @ ((V.T @ grad) / ev)
+        dec = float(grad @ step)
+        a = np.log(rho) - np.log(rho[0])
+        t = 1.0
+        for _ in range(30):
+            B_new = B + t * step[:n_b].reshape(K, d)
+            a_new = a + t * np.r_[0.0, step[n_b:]]
+            rho_new = np.exp(a_new - a_new.max())
+            rho_new /= rho_new.sum()
+            obj_new, q_new = self._penalized_marginal(B_new, rho_new)
+            if obj_new >= obj + 1e-4 * t * dec or (dec <= 1e-12 * (1.0 + abs(obj)) and obj_new >= obj):
+                self._newton_memo = (B_new.copy(), rho_new.copy(), obj_new, q_new)
+                return B_new, rho_new
+            t *= 0.5
+        return None
+
+    def _m_hessian(self, W: np.ndarray, p: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """(K, d, d) Hessians of the K weighted M-step objectives: sum_m w_mk Cov_mk(x) + l2 I, from the
+        option probabilities p (M, K, n) and mean features (M, K, d) of ``_parts_all``."""
+        K, d = W.shape[1], self.d
+        Z = self._Xm.reshape(-1, d)
+        wp = (W[:, :, None] * p).transpose(1, 0, 2).reshape(K, -1)  # (K, M n)
+        mt = mean.transpose(1, 0, 2)  # (K, M, d)
+        H = (Z.T[None] * wp[:, None, :]) @ Z - (W.T[:, :, None] * mt).transpose(0, 2, 1) @ mt
+        return H + self.l2 * np.eye(d)
 
     def _fit_lbfgs(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
         def fg(b):
