@@ -347,6 +347,9 @@ class LatentClassLogit:
         self._Xm = np.where(self.mask[:, :, None], self.X, 0.0)
         self._xc = self.X[self._rows, self.chosen]
         self._Xflat = self.X.reshape(-1, self.d)
+        Z = self._Xm.reshape(-1, self.d)
+        # x x^T per option, for the Hessians (one matmul); kept only while small (<= 4e6 numbers)
+        self._XX = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), -1) if Z.size * self.d <= 4_000_000 else None
         # user-aggregation: log_likelihood = _by_user @ (record log-likelihoods), weights on the records
         self._by_user = sparse.csr_matrix((self.record_weight, (self.user, self._rows)),
                                           shape=(self.n_users, len(self.chosen)))
@@ -530,10 +533,14 @@ class LatentClassLogit:
         """(K, d, d) Hessians of the K weighted M-step objectives: sum_m w_mk Cov_mk(x) + l2 I, from the
         option probabilities p (M, K, n) and mean features (M, K, d) of ``_parts_all``."""
         K, d = W.shape[1], self.d
-        Z = self._Xm.reshape(-1, d)
         wp = (W[:, :, None] * p).transpose(1, 0, 2).reshape(K, -1)  # (K, M n)
         mt = mean.transpose(1, 0, 2)  # (K, M, d)
-        H = (Z.T[None] * wp[:, None, :]) @ Z - (W.T[:, :, None] * mt).transpose(0, 2, 1) @ mt
+        if self._XX is not None:
+            Exx = (wp @ self._XX).reshape(K, d, d)
+        else:
+            Z = self._Xm.reshape(-1, d)
+            Exx = (Z.T[None] * wp[:, None, :]) @ Z
+        H = Exx - (W.T[:, :, None] * mt).transpose(0, 2, 1) @ mt
         return H + self.l2 * np.eye(d)
 
     def _fit_lbfgs(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
