@@ -21,12 +21,12 @@ timings are inflated by contention: compare the ratios, not the seconds.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, logsumexp
 
+from _timing import interleaved  # benchmarks/_timing.py
 from pluralign.choice import sample_choice
 from pluralign.data import Choices
 from pluralign.em import EMConfig, LatentClassLogit, MixtureEM
@@ -77,17 +77,6 @@ def direct_fit(model, beta0, rho0, l2):
     return beta, np.exp(a - logsumexp(a))
 
 
-def _interleaved(fns: dict, repeats: int) -> tuple[dict, dict]:
-    """Median seconds of each callable over ``repeats`` interleaved runs, and its last result."""
-    times, out, names = {k: [] for k in fns}, {}, list(fns)
-    for r in range(repeats):
-        for k in names if r % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
-            out[k] = fns[k]()
-            times[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}, out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--N", type=int, default=400)
@@ -122,7 +111,7 @@ def main() -> None:
            "direct scipy": lambda: direct_fit(models["newton"], start(), np.full(args.K, 1.0 / args.K), args.l2),
            "direct scipy, start given": lambda: direct_fit(models["newton"], beta0, np.full(args.K, 1.0 / args.K),
                                                            args.l2)}
-    t, res = _interleaved(fns, args.repeats)
+    t, res = interleaved(fns, args.repeats)
     model = models["newton"]
     ll = {k: penalized_ll(model, *res[k], args.l2) for k in fns}
     best = max(ll.values())

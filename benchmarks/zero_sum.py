@@ -21,6 +21,7 @@ import time
 import numpy as np
 from scipy.optimize import linprog
 
+from _timing import interleaved  # benchmarks/_timing.py
 from pluralign.theory.zero_sum import _highs_max_sum, optimistic_hedge, regret_matrix, solve_games, solve_lp
 
 ACC = 1e-9  # equal accuracy: |value - certified LP value| <= ACC * max|R|
@@ -70,19 +71,6 @@ def nashpy_value(R: np.ndarray) -> float:
     return float(np.max(R @ (np.asarray(w) / np.sum(w))))
 
 
-def _interleaved(fns: dict, repeats: int) -> tuple[dict, dict]:
-    """Median seconds of each callable over ``repeats`` interleaved runs, and its last result."""
-    times = {k: [] for k in fns}
-    out = {}
-    names = list(fns)
-    for r in range(repeats):
-        for k in names if r % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
-            out[k] = fns[k]()
-            times[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}, out
-
-
 def _acc(vals, ref, games):
     return max(abs(v - r) / np.abs(R).max() for v, r, R in zip(vals, ref, games))
 
@@ -118,7 +106,7 @@ def main() -> None:
     }
     if have_nashpy:
         fns["nashpy"] = lambda: [nashpy_value(R) for R in games]
-    t, vals = _interleaved(fns, args.repeats)
+    t, vals = interleaved(fns, args.repeats)
     print(f"per game ({len(games)} games, 3x3..20x30; median of {args.repeats} interleaved repeats):")
     for k in fns:
         print(f"  {k:18s} {1e3 * t[k] / len(games):7.3f} ms/game, max value error {_acc(vals[k], refv, games):.1e}")
@@ -140,7 +128,7 @@ def main() -> None:
     }
     if have_nashpy:
         fns["nashpy"] = lambda: [nashpy_value(R) for R in sub]
-    t, vals = _interleaved(fns, max(1, args.repeats // 2))
+    t, vals = interleaved(fns, max(1, args.repeats // 2))
     sols = vals["solve_games"]
     err_b = _acc([s.value for s in sols], ref, games)
     n_ipm = sum(s.method == "ipm" for s in sols)

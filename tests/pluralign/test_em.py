@@ -382,14 +382,20 @@ def test_latent_class_log_likelihood_memo_never_serves_stale_values():
 
 
 def _direct_optimum(model, B0, rho0):
-    """The penalized marginal log-likelihood maximized directly (L-BFGS-B, analytic gradient)."""
+    """The penalized marginal log-likelihood maximized directly (L-BFGS-B, analytic gradient), by the
+    benchmark's own direct fit (benchmarks/latent_class.py)."""
     import importlib.util
     import pathlib
+    import sys
 
-    path = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "latent_class.py"
-    spec = importlib.util.spec_from_file_location("_lc_bench", path)
+    bench = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("_lc_bench", bench / "latent_class.py")
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.path.insert(0, str(bench))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(bench))
     return mod.direct_fit(model, B0, rho0, model.l2)
 
 
