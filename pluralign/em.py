@@ -353,6 +353,7 @@ class LatentClassLogit:
         # user-aggregation: log_likelihood = _by_user @ (record log-likelihoods), weights on the records
         self._by_user = sparse.csr_matrix((self.record_weight, (self.user, self._rows)),
                                           shape=(self.n_users, len(self.chosen)))
+        self._log_n_options = np.log(self.mask.sum(axis=1))  # -log P(choice) at beta = 0
         self._mask_k = None
         self._memo = None
         self._newton_memo = None
@@ -405,13 +406,20 @@ class LatentClassLogit:
         independent Newton runs sharing each likelihood pass): exact Hessian
         sum_m w_mk (E_p[x x^T] - mean mean^T) + l2 I, a backtracking (Armijo) line search per component, a
         component stops when max|g_k| <= gtol max(1, sum_m w_mk) or when no descent is left (so each
-        component's M-step objective never increases). Components with zero total weight keep B0."""
+        component's M-step objective never increases). A component whose start is worse than beta = 0
+        starts from 0. Components with zero total weight keep B0."""
         B = np.array(B0, dtype=float)
         K, d = B.shape
         wsum = W.sum(axis=0)
         live = wsum > 0
         scale = np.maximum(1.0, wsum)
         f, g, p, mean = self._parts_all(B, W)
+        # a component whose objective is worse than at beta = 0 (uniform choice: f = sum_m w_m log n_m, no
+        # likelihood pass needed) starts from 0 instead, e.g. the first M-step from random parameters
+        zero = live & (W.T @ self._log_n_options < f)
+        if zero.any():
+            B[zero] = 0.0
+            f, g, p, mean = self._parts_all(B, W)
         eye = np.eye(d)
         for _ in range(max_newton):
             live &= np.max(np.abs(g), axis=1) > gtol * scale

@@ -190,6 +190,7 @@ _HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_toler
 
 try:  # the HiGHS solver itself (highspy, a dependency of cvxpy); the Python subclass highspy.Highs prints a
     # banner on construction and sets up callbacks, neither of which a single small LP needs
+    from highspy import HighsModelStatus as _HighsStatus
     from highspy._core import _Highs as _HighsSolver
 except ImportError:  # pragma: no cover - highspy missing: scipy's linprog (the same HiGHS) is used
     _HighsSolver = None
@@ -223,13 +224,10 @@ def _highs_max_sum(A: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
                 np.ones(m), np.arange(0, m * K + 1, m, dtype=np.int32), np.tile(np.arange(m, dtype=np.int32), K),
                 np.ascontiguousarray(A.T).ravel(), np.zeros(K, dtype=np.int32))
     h.run()
-    if h.getModelStatus() != _HIGHS_OPTIMAL:
+    if h.getModelStatus() != _HighsStatus.kOptimal:
         return None
     sol = h.getSolution()
     return np.asarray(sol.col_value), -np.asarray(sol.row_dual)
-
-
-_HIGHS_OPTIMAL = None if _HighsSolver is None else __import__("highspy").HighsModelStatus.kOptimal
 
 
 def solve_lp(R, tol: float = 1e-9) -> ZeroSumSolution:
