@@ -196,11 +196,10 @@ except ImportError:  # pragma: no cover - highspy missing: scipy's linprog (the 
     _HighsSolver = None
 
 
-def _positive_game(Rn: np.ndarray) -> tuple[np.ndarray, float]:
-    """(A, shift) with A = Rn - min(Rn) + 1 >= 1: the game of A has the strategies of Rn and value
-    value(Rn) + shift, and its LP max 1^T x s.t. A x <= 1, x >= 0 is bounded and feasible at 0."""
-    shift = 1.0 - float(Rn.min())
-    return Rn + shift, shift
+def _positive_game(Rn: np.ndarray) -> np.ndarray:
+    """A = Rn - min(Rn) + 1 >= 1: the game of A has the strategies of Rn (its value is shifted by
+    1 - min(Rn)), and its LP max 1^T x s.t. A x <= 1, x >= 0 is bounded and feasible at 0."""
+    return Rn + (1.0 - float(Rn.min()))
 
 
 def _highs_max_sum(A: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -253,12 +252,12 @@ def solve_lp(R, tol: float = 1e-9) -> ZeroSumSolution:
         return ZeroSumSolution(w=w, p=p, value=0.0, gap=0.0, iterations=1, method="lp", lower=0.0,
                                seconds=time.perf_counter() - t0, converged=True)
     Rn = R / scale
-    xy = _highs_max_sum(_positive_game(Rn)[0])
+    xy = _highs_max_sum(_positive_game(Rn))
     if xy is None:
         raise RuntimeError("HiGHS did not solve the game's LP")
     w, p, gap, upper, lower = _certificate(R, *xy)
     if gap > tol * scale:
-        xy_d = _highs_max_sum(_positive_game(-Rn.T)[0])  # the adversary's LP: its x is p
+        xy_d = _highs_max_sum(_positive_game(-Rn.T))  # the adversary's LP: its x is p
         if xy_d is not None:
             cand = _certificate(R, w, xy_d[0])
             if cand[2] < gap:
@@ -282,42 +281,44 @@ def _vm(y, A):
 
 def _crossover(Rn, rm, cm, sw, sp):
     """Exact strategies from guessed supports, for a batch of padded games Rn (B, m, K) with row / column
-    masks rm, cm and supports sw (B, K), sp (B, m) of equal sizes: the equalizing systems
+    masks rm, cm and supports sw (B, K), sp (B, m) of equal sizes k: the equalizing systems
     R[sp, sw] w = v 1, 1^T w = 1 and R[sp, sw]^T p = v 1, 1^T p = 1 (w = 0 off sw, p = 0 off sp), solved
-    for all games at once in the full index space (row j of the w-system is e_j off the support and the
-    t-th support row of R on the t-th support column).  Returns (w, p), both cleaned onto the simplex
-    (NaN rows where a system is singular); the caller certifies them."""
+    for all games at once on the k x k support blocks (gathered to the front, padded with the identity to
+    the largest k).  Returns (w, p), both cleaned onto the simplex (NaN rows where a system is singular);
+    the caller certifies them."""
     B, m, K = Rn.shape
-
-    def side(R, s_col, s_row, n_col):
-        # the w-side system; the p-side is the same on R^T
-        n = R.shape[2]
-        rank = np.cumsum(s_col, axis=1) - 1  # position of each support column among the support
-        rows = np.argsort(~s_row, axis=1, kind="stable")  # support rows first, in order
-        pick = np.take_along_axis(rows, np.clip(rank, 0, R.shape[1] - 1), axis=1)  # (B, n)
-        S = np.zeros((B, n + 1, n + 1))
-        Rrows = np.take_along_axis(R, pick[:, :, None], axis=1)  # (B, n, n): row j = R[pick_j, :]
-        S[:, :n, :n] = np.where(s_col[:, :, None], Rrows, np.eye(n)[None])
-        S[:, :n, n] = np.where(s_col, -1.0, 0.0)
-        S[:, n, :n] = 1.0
-        rhs = np.zeros((B, n + 1, 1))
-        rhs[:, n, 0] = 1.0
-        try:
-            x = np.linalg.solve(S, rhs)[:, :n, 0]
-        except np.linalg.LinAlgError:  # some system is singular: solve one by one
-            x = np.full((B, n), np.nan)
-            for b in range(B):
-                try:
-                    x[b] = np.linalg.solve(S[b], rhs[b])[:n, 0]
-                except np.linalg.LinAlgError:
-                    pass
-        x = np.clip(x, 0.0, None) * n_col
-        return x / x.sum(axis=1, keepdims=True)
-
+    k = sw.sum(axis=1)
+    n = int(k.max())
+    cols = np.argsort(~sw, axis=1, kind="stable")[:, :n]  # support columns first, in order
+    rows = np.argsort(~sp, axis=1, kind="stable")[:, :n]
+    sub = np.take_along_axis(np.take_along_axis(Rn, rows[:, :, None], axis=1), cols[:, None, :], axis=2)
+    inside = np.arange(n)[None, :] < k[:, None]  # (B, n): position t is a support index
+    block = inside[:, :, None] & inside[:, None, :]
+    eye = np.eye(n)[None]
+    S = np.zeros((2, B, n + 1, n + 1))
+    S[0, :, :n, :n] = np.where(block, sub, eye)
+    S[1, :, :n, :n] = np.where(block, np.swapaxes(sub, 1, 2), eye)
+    S[:, :, :n, n] = np.where(inside, -1.0, 0.0)
+    S[:, :, n, :n] = inside
+    rhs = np.zeros((2, B, n + 1, 1))
+    rhs[:, :, n, 0] = 1.0
+    try:
+        sol = np.linalg.solve(S, rhs)[..., :n, 0]
+    except np.linalg.LinAlgError:  # some system is singular: solve one by one
+        sol = np.full((2, B, n), np.nan)
+        for i, b in np.ndindex(2, B):
+            try:
+                sol[i, b] = np.linalg.solve(S[i, b], rhs[i, b])[:n, 0]
+            except np.linalg.LinAlgError:
+                pass
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = side(Rn, sw, sp, cm)
-        p = side(np.swapaxes(Rn, 1, 2), sp, sw, rm)
-    return w, p
+        sol = np.where(inside[None], np.clip(sol, 0.0, None), 0.0)
+        w, p = np.zeros((B, K)), np.zeros((B, m))
+        np.put_along_axis(w, cols, sol[0], axis=1)  # positions past k hold 0 (or NaN from a singular system)
+        np.put_along_axis(p, rows, sol[1], axis=1)
+        w *= cm
+        p *= rm
+        return w / w.sum(axis=1, keepdims=True), p / p.sum(axis=1, keepdims=True)
 
 
 def _certify(Rn, rm, cm, w, p):
@@ -461,25 +462,31 @@ def solve_games(Rs, tol: float = 1e-9, max_iter: int = 60) -> list[ZeroSumSoluti
         m = max(G[b].shape[0] for b in grp)
         K = max(G[b].shape[1] for b in grp)
         Rn = np.zeros((len(grp), m, K))
+        Ru = np.zeros((len(grp), m, K))  # the same games unscaled, for the final certificates
         rm = np.zeros((len(grp), m), bool)
         cm = np.zeros((len(grp), K), bool)
         for i, b in enumerate(grp):
             mb, Kb = G[b].shape
             Rn[i, :mb, :Kb] = G[b]
+            Ru[i, :mb, :Kb] = -games[b].T if flip[b] else games[b]
             rm[i, :mb] = True
             cm[i, :Kb] = True
         W, P, its, certified = _ipm_bucket(Rn, rm, cm, tol, max_iter)
+        # certificates on each game's own R, all at once: for a flipped game (solved as -R^T) R's upper
+        # bound is minus the lower bound of -R^T and vice versa (negation is exact), the gap the same
+        up = np.where(rm, _mv(Ru, W), -np.inf).max(axis=1)
+        lo = np.where(cm, _vm(P, Ru), np.inf).min(axis=1)
         for i, b in enumerate(grp):
-            if not certified[i]:
+            gap = max(float(up[i] - lo[i]), 0.0)
+            if not (certified[i] and gap <= tol * scales[b]):
                 continue
             mb, Kb = G[b].shape
-            w, p = (P[i, :mb], W[i, :Kb]) if flip[b] else (W[i, :Kb], P[i, :mb])
-            R = games[b]
-            upper, lower = float(np.max(R @ w)), float(np.min(R.T @ p))
-            gap = max(upper - lower, 0.0)
-            if gap <= tol * scales[b]:
-                out[b] = ZeroSumSolution(w=w, p=p, value=upper, gap=gap, iterations=int(its[i]), method="ipm",
-                                         lower=lower, converged=True)
+            if flip[b]:
+                w, p, upper, lower = P[i, :mb].copy(), W[i, :Kb].copy(), -float(lo[i]), -float(up[i])
+            else:
+                w, p, upper, lower = W[i, :Kb].copy(), P[i, :mb].copy(), float(up[i]), float(lo[i])
+            out[b] = ZeroSumSolution(w=w, p=p, value=upper, gap=gap, iterations=int(its[i]), method="ipm",
+                                     lower=lower, converged=True)
     for b in range(B):
         if out[b] is None:
             out[b] = solve_lp(games[b], tol=tol)
