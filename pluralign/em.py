@@ -131,7 +131,7 @@ class EMConfig:
     seed: int = 0
     """Seed of every random choice the engine makes: restart r draws from ``pluralign.seeding.derive(seed, r)``."""
     accelerate: Literal["none", "newton"] = "none"
-    """"newton": with soft assignment and an estimated prior, each iteration first tries the model's Newton step on the marginal log-likelihood (if it has ``marginal_newton_step``; kept only when it ascends), else the EM step."""
+    """Acceleration: with "newton", soft assignment and an estimated prior, each iteration first tries the model's ``marginal_newton_step`` (kept only when it ascends), else the EM step; "none" is plain EM."""
 
     def __post_init__(self) -> None:
         self.n_components = _check_int(self.n_components, "n_components", 1)
