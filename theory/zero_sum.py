@@ -207,26 +207,29 @@ def _highs_max_sum(A: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     by HiGHS (simplex, feasibility tolerances 1e-10). w = x / 1^T x and p = y / 1^T y are the optimal
     strategies of the game A (value 1 / 1^T x). None when HiGHS does not report an optimum."""
     m, K = A.shape
-    if _HighsSolver is None:
-        res = linprog(-np.ones(K), A_ub=A, b_ub=np.ones(m), bounds=[(0, None)] * K, method="highs",
-                      options=_HIGHS_OPTIONS)
-        if res.status != 0:
-            return None
-        return np.asarray(res.x), -np.asarray(res.ineqlin.marginals)
-    h = _HighsSolver()
-    h.setOptionValue("output_flag", False)
-    for k, v in _HIGHS_OPTIONS.items():
-        h.setOptionValue(k, v)
-    inf = np.inf
-    # column-wise dense matrix: column j holds A[:, j]
-    h.passModel(K, m, m * K, 1, 1, 0.0, np.full(K, -1.0), np.zeros(K), np.full(K, inf), np.full(m, -inf),
-                np.ones(m), np.arange(0, m * K + 1, m, dtype=np.int32), np.tile(np.arange(m, dtype=np.int32), K),
-                np.ascontiguousarray(A.T).ravel(), np.zeros(K, dtype=np.int32))
-    h.run()
-    if h.getModelStatus() != _HighsStatus.kOptimal:
+    if _HighsSolver is not None:
+        try:
+            h = _HighsSolver()
+            h.setOptionValue("output_flag", False)
+            for k, v in _HIGHS_OPTIONS.items():
+                h.setOptionValue(k, v)
+            # column-wise dense matrix (column j holds A[:, j]), all variables continuous
+            h.passModel(K, m, m * K, 1, 1, 0.0, np.full(K, -1.0), np.zeros(K), np.full(K, np.inf),
+                        np.full(m, -np.inf), np.ones(m), np.arange(0, m * K + 1, m, dtype=np.int32),
+                        np.tile(np.arange(m, dtype=np.int32), K), np.ascontiguousarray(A.T).ravel(),
+                        np.zeros(K, dtype=np.int32))
+            h.run()
+            if h.getModelStatus() != _HighsStatus.kOptimal:
+                return None
+            sol = h.getSolution()
+            return np.asarray(sol.col_value), -np.asarray(sol.row_dual)
+        except (TypeError, AttributeError):  # pragma: no cover - a highspy whose private API differs
+            pass
+    res = linprog(-np.ones(K), A_ub=A, b_ub=np.ones(m), bounds=[(0, None)] * K, method="highs",
+                  options=_HIGHS_OPTIONS)
+    if res.status != 0:
         return None
-    sol = h.getSolution()
-    return np.asarray(sol.col_value), -np.asarray(sol.row_dual)
+    return np.asarray(res.x), -np.asarray(res.ineqlin.marginals)
 
 
 def solve_lp(R, tol: float = 1e-9) -> ZeroSumSolution:
