@@ -1,26 +1,32 @@
 """Speed of the latent-class logit fitted by EM (``pluralign.em.LatentClassLogit``, Newton M-step by
-default, L-BFGS selectable) against a direct scipy maximum-likelihood fit of the mixture (L-BFGS-B on the
-marginal log-likelihood over all K taste vectors and the K - 1 prior logits at once, analytic gradient).
+default, L-BFGS selectable; and EM with ``EMConfig(accelerate="newton")``, which takes a Newton step on the
+marginal log-likelihood whenever it ascends) against a direct scipy maximum-likelihood fit of the mixture
+(L-BFGS-B on the marginal log-likelihood over all K taste vectors and the K - 1 prior logits at once,
+analytic gradient).
 
-Both maximize the same objective, the marginal log-likelihood minus the same ridge l2 / 2 sum_k |beta_k|^2,
-from the same start (one EM restart, its initial responsibilities' first M-step is EM's own). The fits are
-compared at equal log-likelihood: the script checks both reach the same optimum (|difference| <= 1e-6
-relative) and prints the seconds of each. Data: N users x r choices among n options, d features, K types.
+All maximize the same objective, the marginal log-likelihood minus the same ridge l2 / 2 sum_k |beta_k|^2,
+from the same start: EM's own (random taste vectors, the first M-step on random hard assignments); the
+direct fit starts from that first M-step's result with a uniform prior, and its time includes that M-step
+(EM's time includes it too). The fits are compared at equal log-likelihood: the script asserts that every
+fit's penalized log-likelihood is within 1e-6 (relative) of the best and that the accelerated EM's
+parameters equal the direct fit's to 1e-6, and prints the parameter differences of all.  Timing: the
+methods run ``--repeats`` times interleaved (order alternating), median reported, so load on a shared
+machine hits all alike.  Data: N users x r choices among n options, d features, K types.
 
-Run: ``python benchmarks/latent_class.py [--N 400] [--per 5] [--K 2] [--d 3] [--n 3] [--seed 0]``. The last
-line prints the ratio (time direct scipy / time EM); > 1 means EM is faster. Shared-machine timings are
-inflated by contention: compare the ratio, not the seconds.
+Run: ``python benchmarks/latent_class.py [--N 400] [--per 5] [--K 2] [--d 3] [--n 3] [--seed 0] [--repeats 7]``.
+The last lines print the ratios (time direct scipy / time EM); > 1 means EM is faster. Shared-machine
+timings are inflated by contention: compare the ratios, not the seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, logsumexp
 
+from _timing import interleaved  # benchmarks/_timing.py
 from pluralign.choice import sample_choice
 from pluralign.data import Choices
 from pluralign.em import EMConfig, LatentClassLogit, MixtureEM
@@ -80,38 +86,61 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3)
     ap.add_argument("--l2", type=float, default=1e-2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     ch = simulate(args.N, args.per, args.K, args.d, args.n, args.seed)
-    times, lls = {}, {}
-    for m_step in ("newton", "lbfgs"):
-        model = LatentClassLogit(ch, l2=args.l2, m_step=m_step)
-        cfg = EMConfig(n_components=args.K, seed=args.seed, tol=1e-10, max_iter=5000)
-        best = np.inf
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            em = MixtureEM(model, cfg).fit()
-            best = min(best, time.perf_counter() - t0)
-        times[m_step], lls[m_step] = best, penalized_ll(model, em.params_, em.rho_, args.l2)
-    # the direct fit starts where EM starts: the first M-step on EM's initial responsibilities
-    model = LatentClassLogit(ch, l2=args.l2)
-    rng = derive(args.seed, 0)
-    em0 = MixtureEM(model, EMConfig(n_components=args.K, seed=args.seed))
-    w0 = em0._initial_weights(rng, None, None)
-    beta0 = model.m_step(model.init_params(args.K, rng), w0)
-    rho0 = np.full(args.K, 1.0 / args.K)
-    best = np.inf
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        beta, rho = direct_fit(model, beta0, rho0, args.l2)
-        best = min(best, time.perf_counter() - t0)
-    times["scipy"], lls["scipy"] = best, penalized_ll(model, beta, rho, args.l2)
-    for k in ("newton", "lbfgs", "scipy"):
-        print(f"{k:>8}: {times[k]:.3f} s   penalized log-likelihood {lls[k]:.10f}")
-    gap = abs(lls["newton"] - lls["scipy"]) / max(1.0, abs(lls["scipy"]))
-    print(f"same optimum (Newton EM vs scipy): relative gap {gap:.2e} ({'ok' if gap <= 1e-6 else 'DIFFERENT'})")
-    print(f"EM L-BFGS M-step vs scipy: {times['scipy'] / times['lbfgs']:.2f}x")
-    print(f"ratio (direct scipy MLE time / EM Newton time): {times['scipy'] / times['newton']:.2f}x")
+    models = {m: LatentClassLogit(ch, l2=args.l2, m_step=m) for m in ("newton", "lbfgs")}
+    cfg = dict(n_components=args.K, seed=args.seed, tol=1e-10, max_iter=5000)
+
+    def em(m_step, accelerate="none"):
+        fit = MixtureEM(models[m_step], EMConfig(**cfg, accelerate=accelerate)).fit()
+        return fit.params_, fit.rho_
+
+    def start():
+        # the direct fit starts where EM starts: the first M-step on EM's initial responsibilities
+        model = models["newton"]
+        rng = derive(args.seed, 0)
+        w0 = MixtureEM(model, EMConfig(n_components=args.K, seed=args.seed))._initial_weights(rng, None, None)
+        return model.m_step(model.init_params(args.K, rng), w0)
+
+    beta0 = start()
+
+    fns = {"EM, Newton M-step": lambda: em("newton"),
+           "EM, accelerate='newton'": lambda: em("newton", "newton"),
+           "EM, L-BFGS M-step": lambda: em("lbfgs"),
+           "direct scipy": lambda: direct_fit(models["newton"], start(), np.full(args.K, 1.0 / args.K), args.l2),
+           "direct scipy, start given": lambda: direct_fit(models["newton"], beta0, np.full(args.K, 1.0 / args.K),
+                                                           args.l2)}
+    t, res = interleaved(fns, args.repeats)
+    model = models["newton"]
+    ll = {k: penalized_ll(model, *res[k], args.l2) for k in fns}
+    best = max(ll.values())
+    ref = res["direct scipy"][0]
+    for k in fns:
+        B = res[k][0]
+        dpar = float(np.max(np.abs(B[_order(B, ref)] - ref)))
+        print(f"{k:>24}: {t[k]:.3f} s   penalized log-likelihood {ll[k]:.10f} (best - this: {best - ll[k]:.1e}), "
+              f"max |beta - beta_scipy| {dpar:.1e}")
+        assert best - ll[k] <= 1e-6 * max(1.0, abs(best)), f"{k}: not at the same optimum"
+        if k == "EM, accelerate='newton'":
+            assert dpar <= 1e-6, f"{k}: parameters differ from the direct fit by {dpar:.1e}"
+    print(f"same optimum: every penalized log-likelihood within 1e-6 (relative) of the best; accelerated EM's "
+          f"parameters equal the direct fit's to 1e-6")
+    print(f"EM L-BFGS M-step vs scipy: {t['direct scipy'] / t['EM, L-BFGS M-step']:.2f}x")
+    print(f"ratio (direct scipy MLE time / EM Newton time): {t['direct scipy'] / t['EM, Newton M-step']:.2f}x")
+    print(f"ratio (direct scipy MLE time / EM accelerate='newton' time): "
+          f"{t['direct scipy'] / t['EM, accelerate=' + repr('newton')]:.2f}x")
+    print(f"  (the direct fit without the first M-step that gives it EM's start, which EM's time includes: "
+          f"{t['direct scipy, start given'] / t['EM, Newton M-step']:.2f}x Newton M-step, "
+          f"{t['direct scipy, start given'] / t['EM, accelerate=' + repr('newton')]:.2f}x accelerated)")
+
+
+def _order(B: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The permutation of B's components closest to ref's (labels are arbitrary in a mixture)."""
+    from itertools import permutations
+
+    K = B.shape[0]
+    return np.array(min(permutations(range(K)), key=lambda pm: float(np.abs(B[list(pm)] - ref).sum())))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ One iteration t (after an initial M-step on the initial weights):
 2. M-step: theta_t = argmax sum_ik w_ik log L_ik(theta) (warm-started at theta_{t-1});
 3. trace: marginal log-likelihood l(theta_t, rho_t) and F_nu(z_t, rho_t, theta_t) after the M-step.
 
+``EMConfig(accelerate="newton")`` (soft assignment, estimated prior): each iteration first asks the model
+for an ascent step on the marginal log-likelihood (``marginal_newton_step``; :class:`LatentClassLogit`
+has one: Newton with the exact Hessian over all parameters and the prior) and takes the EM step above
+only when the model has none or it does not ascend; the fixed points are EM's, the trace stays monotone,
+and the linear rate of EM becomes quadratic near a maximum. The default is plain EM ("none").
+
 With an exact (or monotone, warm-started) M-step and fixed priors the traced F_nu never decreases
 (seed 000 Thm. A.5); ``tests/pluralign/test_em.py`` checks it at every iteration on 200+ generated
 problems. The objective used for stopping and for picking the best restart is l for soft assignment and
@@ -46,9 +52,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linear_sum_assignment, minimize
 
-from pluralign.choice import choice_loglik, choice_logprobs
+from pluralign.choice import choice_logprobs
 from pluralign.data import _int_array
 from pluralign.seeding import spawn
 from pluralign.theory import leaky_elbo as le
@@ -123,6 +130,8 @@ class EMConfig:
     """Stop when the objective improves by less than tol * (1 + |objective|)."""
     seed: int = 0
     """Seed of every random choice the engine makes: restart r draws from ``pluralign.seeding.derive(seed, r)``."""
+    accelerate: Literal["none", "newton"] = "none"
+    """Acceleration: with "newton", soft assignment and an estimated prior, each iteration first tries the model's ``marginal_newton_step`` (kept only when it ascends), else the EM step; "none" is plain EM."""
 
     def __post_init__(self) -> None:
         self.n_components = _check_int(self.n_components, "n_components", 1)
@@ -140,6 +149,8 @@ class EMConfig:
             raise ValueError(f"prior: must be fixed or estimate, got {self.prior!r}")
         if self.init not in ("random", "kmeans++", "given"):
             raise ValueError(f"init: must be random, kmeans++ or given, got {self.init!r}")
+        if self.accelerate not in ("none", "newton"):
+            raise ValueError(f"accelerate: must be none or newton, got {self.accelerate!r}")
 
 
 @dataclass
@@ -241,12 +252,20 @@ class MixtureEM:
         trace: list[dict] = []
         prev, converged = -np.inf, False
         L = self._log_lik(params)  # at the current params; refreshed once after each M-step
+        newton = getattr(self.model, "marginal_newton_step", None)
+        if not (cfg.accelerate == "newton" and callable(newton) and cfg.assignment == "soft" and cfg.prior == "estimate"):
+            newton = None
         for it in range(cfg.max_iter):
-            weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
-            if cfg.prior == "estimate":
-                rho = q.mean(axis=0)
-                rho = rho / rho.sum()
-            params = self.model.m_step(params, weights)
+            step = newton(params, rho, L) if newton is not None else None
+            if step is None:  # the EM step
+                weights, q, z = assignment_weights(L, rho, cfg.assignment, cfg.leak)
+                if cfg.prior == "estimate":
+                    rho = q.mean(axis=0)
+                    rho = rho / rho.sum()
+                params = self.model.m_step(params, weights)
+            else:  # an ascent step of the model's own on the marginal log-likelihood (accelerate="newton")
+                z = le.argmax_assignment(L, rho)
+                params, rho = step
             L = self._log_lik(params)
             ml = le.marginal_log_likelihood(L, rho)
             f_nu = le.leaky_elbo(L, rho, z, cfg.leak if cfg.assignment == "leaky" else 0.0)
@@ -302,9 +321,11 @@ class LatentClassLogit:
 
     ``m_step``: ``"newton"`` (default; warm-started damped Newton with the exact Hessian of the weighted
     multinomial-logit log-likelihood + ridge, backtracking on the objective, so every M-step is monotone
-    and converges in a handful of passes) or ``"lbfgs"`` (L-BFGS with the analytic gradient). Both reach
-    the same optimum (``tests/pluralign/test_em.py``); ``benchmarks/latent_class.py`` times them against a
-    direct scipy maximum-likelihood fit of the mixture.
+    and converges in a handful of passes; the K components are solved together, one likelihood pass per
+    Newton step for all of them) or ``"lbfgs"`` (L-BFGS with the analytic gradient). Both reach the same
+    optimum (``tests/pluralign/test_em.py``). ``marginal_newton_step`` is the Newton step on the marginal
+    likelihood that ``EMConfig(accelerate="newton")`` uses. ``benchmarks/latent_class.py`` times EM with
+    each against a direct scipy maximum-likelihood fit of the mixture.
 
     ``choices`` is a :class:`pluralign.data.Choices` with option ``features`` (M, n, d).
     ``params`` is a (K, d) array of taste vectors.
@@ -333,58 +354,210 @@ class LatentClassLogit:
         self._rows = np.arange(len(self.chosen))
         self._Xm = np.where(self.mask[:, :, None], self.X, 0.0)
         self._xc = self.X[self._rows, self.chosen]
+        self._Xflat = self.X.reshape(-1, self.d)
+        Z = self._Xm.reshape(-1, self.d)
+        # x x^T per option, for the Hessians (one matmul); kept only while small (<= 4e6 numbers)
+        self._XX = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), -1) if Z.size * self.d <= 4_000_000 else None
+        # user-aggregation: log_likelihood = _by_user @ (record log-likelihoods), weights on the records
+        self._by_user = sparse.csr_matrix((self.record_weight, (self.user, self._rows)),
+                                          shape=(self.n_users, len(self.chosen)))
+        self._log_n_options = np.log(self.mask.sum(axis=1))  # -log P(choice) at beta = 0
+        self._mask_k = None
+        self._memo = None
+        self._newton_memo = None
 
     def init_params(self, n_components: int, rng: np.random.Generator) -> np.ndarray:
         return self.init_scale * rng.standard_normal((n_components, self.d))
 
-    def _record_loglik(self, beta: np.ndarray) -> np.ndarray:
-        """(M, K) log-probability of each record's choice under each taste vector."""
+    def _logp(self, beta: np.ndarray) -> np.ndarray:
+        """(M, K, n) log P(option | set) under each taste vector (-inf on masked options), memoized for the
+        last ``beta`` seen: EM evaluates the log-likelihood at the parameters its M-step has just returned,
+        where the M-step's last Newton pass computed exactly this array (same function, same input, so the
+        same bits; the memo holds a copy of ``beta`` and is used only on exact equality)."""
+        beta = np.asarray(beta, dtype=float)
+        last = self._memo
+        if last is not None and last[0].shape == beta.shape and np.array_equal(last[0], beta):
+            return last[1]
         M, n, _ = self.X.shape
         K = beta.shape[0]
-        u = np.einsum("mnd,kd->mkn", self.X, beta).reshape(M * K, n)
-        ll = choice_loglik(u, np.repeat(self.chosen, K), np.repeat(self.mask, K, axis=0), validate=False)
-        return ll.reshape(M, K)
+        if self._mask_k is None or self._mask_k.shape[0] != M * K:
+            self._mask_k = np.repeat(self.mask, K, axis=0)
+        u = (self._Xflat @ beta.T).reshape(M, n, K).transpose(0, 2, 1).reshape(M * K, n)
+        logp = choice_logprobs(u, self._mask_k, validate=False).reshape(M, K, n)
+        self._memo = (beta.copy(), logp)
+        return logp
+
+    def _record_loglik(self, beta: np.ndarray) -> np.ndarray:
+        """(M, K) log-probability of each record's choice under each taste vector."""
+        return self._logp(np.atleast_2d(beta))[self._rows, :, self.chosen]
 
     def log_likelihood(self, params: np.ndarray) -> np.ndarray:
-        rec = self._record_loglik(np.atleast_2d(params)) * self.record_weight[:, None]
-        out = np.zeros((self.n_users, rec.shape[1]))
-        np.add.at(out, self.user, rec)
-        return out
+        return self._by_user @ self._record_loglik(params)
+
+    def _parts_all(self, B: np.ndarray, W: np.ndarray):
+        """Per component k: objective f_k (weighted NLL + ridge), gradient g_k, option probabilities and
+        mean features at B (K, d), for record weights W (M, K). The K objectives are separable."""
+        logp = self._logp(B)  # (M, K, n)
+        p = np.exp(logp)
+        f = -(W * logp[self._rows, :, self.chosen]).sum(axis=0) + 0.5 * self.l2 * np.sum(B * B, axis=1)
+        mean = p @ self._Xm  # (M, K, d)
+        g = -(W[:, :, None] * (self._xc[:, None, :] - mean)).sum(axis=0) + self.l2 * B
+        return f, g, p, mean
 
     def _parts(self, b: np.ndarray, rec_w: np.ndarray):
         """Objective (weighted NLL + ridge), gradient, option probabilities and mean features at b."""
-        logp = choice_logprobs(self.X @ b, self.mask, validate=False)  # (M, n); -inf on masked options
-        p = np.exp(logp)
-        f = -np.sum(rec_w * logp[self._rows, self.chosen]) + 0.5 * self.l2 * b @ b
-        mean = np.einsum("mn,mnd->md", p, self._Xm)
-        g = -(rec_w @ (self._xc - mean)) + self.l2 * b
-        return f, g, p, mean
+        f, g, p, mean = self._parts_all(np.asarray(b, dtype=float)[None], np.asarray(rec_w, dtype=float)[:, None])
+        return f[0], g[0], p[:, 0], mean[:, 0]
 
-    def _fit_newton(self, beta0: np.ndarray, rec_w: np.ndarray, max_newton: int = 50,
-                    gtol: float = 1e-9) -> np.ndarray:
-        Xm = self._Xm
-        Z = Xm.reshape(-1, Xm.shape[2])
-        b = np.array(beta0, dtype=float)
-        f, g, p, mean = self._parts(b, rec_w)
-        scale = max(1.0, rec_w.sum())
+    def _fit_newton(self, B0: np.ndarray, W: np.ndarray, max_newton: int = 50, gtol: float = 1e-9) -> np.ndarray:
+        """Damped Newton on all K components at once (their objectives are separable, so this is K
+        independent Newton runs sharing each likelihood pass): exact Hessian
+        sum_m w_mk (E_p[x x^T] - mean mean^T) + l2 I, a backtracking (Armijo) line search per component, a
+        component stops when max|g_k| <= gtol max(1, sum_m w_mk) or when no descent is left (so each
+        component's M-step objective never increases). A component whose start is worse than beta = 0
+        starts from 0. Components with zero total weight keep B0."""
+        B = np.array(B0, dtype=float)
+        K, d = B.shape
+        wsum = W.sum(axis=0)
+        live = wsum > 0
+        scale = np.maximum(1.0, wsum)
+        f, g, p, mean = self._parts_all(B, W)
+        # a component whose objective is worse than at beta = 0 (uniform choice: f = sum_m w_m log n_m, no
+        # likelihood pass needed) starts from 0 instead, e.g. the first M-step from random parameters
+        zero = live & (W.T @ self._log_n_options < f)
+        if zero.any():
+            B[zero] = 0.0
+            f, g, p, mean = self._parts_all(B, W)
+        eye = np.eye(d)
         for _ in range(max_newton):
-            if np.max(np.abs(g)) <= gtol * scale:
+            live &= np.max(np.abs(g), axis=1) > gtol * scale
+            if not live.any():
                 break
-            # Hessian: sum_m w_m (E_p[x x^T] - mean mean^T) + l2 I
-            wp = (rec_w[:, None] * p).reshape(-1)
-            H = Z.T @ (Z * wp[:, None]) - mean.T @ (mean * rec_w[:, None])
-            H += (self.l2 + 1e-12) * np.eye(len(b))
-            step = np.linalg.solve(H, g)
-            t = 1.0
-            while True:
-                f_new, g_new, p_new, mean_new = self._parts(b - t * step, rec_w)
-                if f_new <= f - 1e-4 * t * (g @ step) or t < 1e-10:
-                    break
-                t *= 0.5
-            if f_new > f:  # no descent left at machine precision: stay (keeps the M-step monotone)
-                break
-            b, f, g, p, mean = b - t * step, f_new, g_new, p_new, mean_new
-        return b
+            H = self._m_hessian(W, p, mean) + 1e-12 * eye
+            step = np.where(live[:, None], np.linalg.solve(H, g[..., None])[..., 0], 0.0)
+            dec = np.sum(g * step, axis=1)  # the Newton decrement squared (>= 0: H is positive definite)
+            # below rounding of f (dec <= 1e-12 (1 + |f|)) Armijo cannot tell: there the full step is taken
+            # when it shrinks the gradient (Newton's quadratic phase), which is what reaches gtol
+            flat = dec <= 1e-12 * (1.0 + np.abs(f))
+            t = np.ones(K)
+            todo = live.copy()
+            f_new, g_new, p_new, mean_new = f, g, p, mean
+            by_grad = np.zeros(K, bool)
+            while todo.any():
+                fc, gc, pc, mc = self._parts_all(B - t[:, None] * step, W)
+                f_new = np.where(todo, fc, f_new)
+                g_new = np.where(todo[:, None], gc, g_new)
+                p_new = np.where(todo[None, :, None], pc, p_new)
+                mean_new = np.where(todo[None, :, None], mc, mean_new)
+                shrink = todo & flat & (np.max(np.abs(gc), axis=1) < np.max(np.abs(g), axis=1))
+                by_grad |= shrink
+                ok = (fc <= f - 1e-4 * t * dec) | (t < 1e-10) | shrink
+                todo &= ~ok
+                t = np.where(todo, 0.5 * t, t)
+            moved = live & ((f_new <= f) | by_grad)  # no descent left at machine precision: stay
+            live &= moved
+            B = np.where(moved[:, None], B - t[:, None] * step, B)
+            f = np.where(moved, f_new, f)
+            g = np.where(moved[:, None], g_new, g)
+            p = np.where(moved[None, :, None], p_new, p)
+            mean = np.where(moved[None, :, None], mean_new, mean)
+        return B
+
+    def _penalized_marginal(self, B: np.ndarray, rho: np.ndarray, L: np.ndarray | None = None):
+        """(l(B, rho) - l2 / 2 sum_k |beta_k|^2, posterior q): the objective soft EM with this ridge ascends,
+        l = sum_i log sum_k rho_k exp(L_ik) (seed 000 eq. 15) by one max-shifted log-sum-exp per user."""
+        L = self.log_likelihood(B) if L is None else L
+        J = L + np.log(rho)
+        mx = J.max(axis=1, keepdims=True)
+        e = np.exp(J - mx)
+        tot = e.sum(axis=1, keepdims=True)
+        ml = float(np.sum(mx + np.log(tot)))
+        return ml - 0.5 * self.l2 * float(np.sum(B * B)), e / tot
+
+    def marginal_newton_step(self, params: np.ndarray, rho: np.ndarray, log_lik: np.ndarray):
+        """One damped Newton step on the penalized marginal log-likelihood
+        l(B, a) - l2 / 2 sum_k |beta_k|^2, l = sum_i log sum_k rho_k exp(L_ik), rho = softmax(0, a_1..a_{K-1}),
+        over all taste vectors and prior logits at once, with the exact gradient and Hessian
+        (q = posterior, s_ik = dL_ik / d beta_k, C = the q-weighted choice covariances of the M-step):
+
+            d/d beta_k = sum_i q_ik s_ik - l2 beta_k,      d/d a_k = sum_i q_ik - N rho_k,
+            d2/d beta_k d beta_l = delta_kl (sum_i q_ik s_ik s_ik^T - C_k - l2 I) - sum_i q_ik q_il s_ik s_il^T,
+            d2/d beta_k d a_l = sum_i q_ik (delta_kl - q_il) s_ik,
+            d2/d a_k d a_l = sum_i q_ik (delta_kl - q_il) - N rho_k (delta_kl - rho_l).
+
+        The step solves with -H's eigenvalues replaced by their absolute values floored at 1e-3 of the
+        largest (exactly Newton's step near a maximum, where -H is positive definite; an ascent direction
+        at a saddle, such as a start where two components nearly coincide). Returns (B, rho) after a
+        backtracking (Armijo) line search, or None (the caller then takes the EM step) when no step ascends.
+        Used by :class:`MixtureEM` with ``EMConfig(accelerate="newton")``: EM's linear convergence becomes
+        quadratic near the optimum, at the same fixed points (EM's with this ridge)."""
+        B = np.asarray(params, dtype=float)
+        K, d = B.shape
+        rho = np.asarray(rho, dtype=float)
+        if np.any(rho <= 0):
+            return None
+        N = self.n_users
+        last = self._newton_memo  # the objective and posterior at the point the last step returned
+        if last is not None and np.array_equal(last[0], B) and np.array_equal(last[1], rho):
+            obj, q = last[2], last[3]
+        else:
+            obj, q = self._penalized_marginal(B, rho, log_lik)
+        Wq = q[self.user] * self.record_weight[:, None]
+        _, g, p, mean = self._parts_all(B, Wq)
+        Hm = self._m_hessian(Wq, p, mean)  # (K, d, d): C_k + l2 I
+        S = (self._by_user @ (self._xc[:, None, :] - mean).reshape(len(self.chosen), K * d)).reshape(N, K, d)
+        QS = (q[:, :, None] * S).reshape(N, K * d)
+        H = -(QS.T @ QS)  # - sum_i q_ik q_il s_ik s_il^T, all (k, l) blocks
+        diag = np.einsum("ik,ika,ikb->kab", q, S, S) - Hm
+        for k in range(K):
+            H[k * d:(k + 1) * d, k * d:(k + 1) * d] += diag[k]
+        Hba = (QS.T @ -q)  # (K d, K): - sum_i q_ik q_il s_ik
+        qs_sum = QS.sum(axis=0).reshape(K, d)
+        for k in range(K):
+            Hba[k * d:(k + 1) * d, k] += qs_sum[k]
+        Haa = np.diag(q.sum(axis=0)) - q.T @ q - N * (np.diag(rho) - np.outer(rho, rho))
+        n_b = K * d
+        full = np.zeros((n_b + K - 1, n_b + K - 1))
+        full[:n_b, :n_b] = H
+        full[:n_b, n_b:] = Hba[:, 1:]
+        full[n_b:, :n_b] = Hba[:, 1:].T
+        full[n_b:, n_b:] = Haa[1:, 1:]
+        grad = np.concatenate([-g.ravel(), q.sum(axis=0)[1:] - N * rho[1:]])
+        ev, V = np.linalg.eigh(-full)
+        if not ev[-1] > 0:
+            return None
+        # away from a maximum (-H not positive definite) the step uses |eigenvalues| floored at 1e-3 of the
+        # largest (a saddle-free Newton direction, still an ascent direction); at a maximum it is Newton's
+        ev = np.maximum(np.abs(ev), 1e-3 * ev[-1])
+        step = V @ ((V.T @ grad) / ev)
+        dec = float(grad @ step)
+        a = np.log(rho) - np.log(rho[0])
+        t = 1.0
+        for _ in range(30):
+            B_new = B + t * step[:n_b].reshape(K, d)
+            a_new = a + t * np.r_[0.0, step[n_b:]]
+            rho_new = np.exp(a_new - a_new.max())
+            rho_new /= rho_new.sum()
+            obj_new, q_new = self._penalized_marginal(B_new, rho_new)
+            if obj_new >= obj + 1e-4 * t * dec or (dec <= 1e-12 * (1.0 + abs(obj)) and obj_new >= obj):
+                self._newton_memo = (B_new.copy(), rho_new.copy(), obj_new, q_new)
+                return B_new, rho_new
+            t *= 0.5
+        return None
+
+    def _m_hessian(self, W: np.ndarray, p: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """(K, d, d) Hessians of the K weighted M-step objectives: sum_m w_mk Cov_mk(x) + l2 I, from the
+        option probabilities p (M, K, n) and mean features (M, K, d) of ``_parts_all``."""
+        K, d = W.shape[1], self.d
+        wp = (W[:, :, None] * p).transpose(1, 0, 2).reshape(K, -1)  # (K, M n)
+        mt = mean.transpose(1, 0, 2)  # (K, M, d)
+        if self._XX is not None:
+            Exx = (wp @ self._XX).reshape(K, d, d)
+        else:
+            Z = self._Xm.reshape(-1, d)
+            Exx = (Z.T[None] * wp[:, None, :]) @ Z
+        H = Exx - (W.T[:, :, None] * mt).transpose(0, 2, 1) @ mt
+        return H + self.l2 * np.eye(d)
 
     def _fit_lbfgs(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
         def fg(b):
@@ -394,15 +567,19 @@ class LatentClassLogit:
         return minimize(fg, beta0, jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-10}).x
 
     def _fit_one(self, beta0: np.ndarray, rec_w: np.ndarray) -> np.ndarray:
+        """One component's M-step (record weights ``rec_w`` (M,)) by the configured method."""
         if rec_w.sum() <= 0:
             return beta0
         if self.m_step_method == "newton":
-            return self._fit_newton(beta0, rec_w)
+            return self._fit_newton(np.asarray(beta0, dtype=float)[None], np.asarray(rec_w, dtype=float)[:, None])[0]
         return self._fit_lbfgs(beta0, rec_w)
 
     def m_step(self, params: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        rec_w = weights[self.user] * self.record_weight[:, None]
-        return np.stack([self._fit_one(params[k], rec_w[:, k]) for k in range(params.shape[0])])
+        W = np.asarray(weights, dtype=float)[self.user] * self.record_weight[:, None]
+        params = np.asarray(params, dtype=float)
+        if self.m_step_method == "newton":
+            return self._fit_newton(params, W)
+        return np.stack([self._fit_one(params[k], W[:, k]) for k in range(params.shape[0])])
 
 
 # --------------------------------------------------------------------------- label-switching-free evaluation

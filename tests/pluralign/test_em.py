@@ -334,3 +334,125 @@ def test_latent_class_newton_and_lbfgs_m_steps_reach_the_same_optimum():
         assert fa <= fb + 1e-9 and np.max(np.abs(ga)) < 1e-6
     with pytest.raises(ValueError, match="m_step"):
         LatentClassLogit(ch, m_step="adam")
+
+
+# ---------------------------------------------------------------------------- latent-class logit: speed paths
+def _lcl_data(seed, N=80, per=6, K=2, d=3, n=3):
+    from pluralign.choice import sample_choice
+    from pluralign.data import Choices
+
+    rng = np.random.default_rng(seed)
+    betas = 2.0 * rng.standard_normal((K, d))
+    types = rng.integers(K, size=N)
+    user = np.repeat(np.arange(N), per)
+    X = rng.standard_normal((N * per, n, d))
+    return Choices(user=user, features=X, chosen=sample_choice(np.einsum("mnd,md->mn", X, betas[types[user]]), rng))
+
+
+def test_latent_class_m_step_on_all_components_equals_one_at_a_time():
+    # the K Newton runs share likelihood passes but must be K independent exact M-steps; a component with
+    # no weight keeps its parameters (the engine's contract)
+    ch = _lcl_data(0)
+    model = LatentClassLogit(ch, l2=1e-2)
+    rng = np.random.default_rng(1)
+    W = rng.dirichlet(np.ones(3), size=ch.n_users)
+    W[:, 2] = 0.0
+    p0 = rng.standard_normal((3, 3))
+    together = model.m_step(p0, W)
+    for k in range(3):
+        alone = model._fit_one(p0[k], W[ch.user, k])
+        np.testing.assert_allclose(together[k], alone, atol=1e-10)
+    np.testing.assert_array_equal(together[2], p0[2])
+    for k in range(2):  # each an optimum of its own weighted objective
+        _, g, _, _ = model._parts(together[k], W[ch.user, k])
+        assert np.max(np.abs(g)) <= 1e-6
+
+
+def test_latent_class_log_likelihood_memo_never_serves_stale_values():
+    ch = _lcl_data(2)
+    model, fresh = LatentClassLogit(ch), LatentClassLogit(ch)
+    B1, B2 = np.random.default_rng(3).standard_normal((2, 2, 3))
+    L1 = model.log_likelihood(B1)
+    model.log_likelihood(B2)
+    np.testing.assert_array_equal(model.log_likelihood(B1), L1)
+    B = B1.copy()
+    model.log_likelihood(B)
+    B[0, 0] += 0.5  # mutated in place after the call: the memo holds a copy, so this is a new point
+    np.testing.assert_array_equal(model.log_likelihood(B), fresh.log_likelihood(B))
+
+
+def _direct_optimum(model, B0, rho0):
+    """The penalized marginal log-likelihood maximized directly (L-BFGS-B, analytic gradient), by the
+    benchmark's own direct fit (benchmarks/latent_class.py)."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    bench = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("_lc_bench", bench / "latent_class.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(bench))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(bench))
+    return mod.direct_fit(model, B0, rho0, model.l2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_accelerated_em_is_monotone_and_reaches_the_direct_optimum(seed):
+    ch = _lcl_data(seed, N=120)
+    model = LatentClassLogit(ch, l2=1e-2)
+    calls = []
+    orig = model.marginal_newton_step
+
+    def spy(*a):
+        out = orig(*a)
+        calls.append(out is not None)
+        return out
+
+    model.marginal_newton_step = spy
+    em = MixtureEM(model, EMConfig(n_components=2, seed=seed, tol=1e-12, max_iter=500, accelerate="newton")).fit()
+    assert sum(calls) >= 3  # Newton steps were taken
+    pen = [le.marginal_log_likelihood(model.log_likelihood(em.params_), em.rho_) - 0.5 * model.l2 * np.sum(em.params_**2)]
+    B, rho = _direct_optimum(model, em.params_ + 0.05, np.full(2, 0.5))
+    direct = le.marginal_log_likelihood(model.log_likelihood(B), rho) - 0.5 * model.l2 * np.sum(B**2)
+    assert pen[0] >= direct - 1e-9 * abs(direct)
+    np.testing.assert_allclose(em.params_, B, atol=1e-5)
+    np.testing.assert_allclose(em.rho_, rho, atol=1e-6)
+    assert em.converged_
+    # without a ridge the objective is the traced marginal log-likelihood itself: it never decreases
+    em0 = MixtureEM(LatentClassLogit(ch, l2=0.0), EMConfig(n_components=2, seed=seed, tol=1e-12, max_iter=500,
+                                                            accelerate="newton")).fit()
+    ml = [t["marginal_ll"] for t in em0.trace_]
+    assert all(b >= a - 1e-12 * abs(a) for a, b in zip(ml, ml[1:]))
+
+
+def test_marginal_newton_step_converges_quadratically():
+    # a wrong entry of the analytic gradient or Hessian (any block: beta-beta, beta-prior, prior-prior)
+    # leaves at best a linear rate; Newton's from near the optimum squares the error
+    ch = _lcl_data(5, N=150, K=3)
+    model = LatentClassLogit(ch, l2=1e-2)
+    em = MixtureEM(model, EMConfig(n_components=3, seed=0, tol=1e-14, max_iter=2000, accelerate="newton")).fit()
+    B_star, rho_star = em.params_, em.rho_
+    rng = np.random.default_rng(0)
+    B = B_star + 1e-2 * rng.standard_normal(B_star.shape)
+    rho = rho_star * np.exp(1e-2 * rng.standard_normal(3))
+    rho /= rho.sum()
+    errs = []
+    for _ in range(3):
+        errs.append(max(np.max(np.abs(B - B_star)), np.max(np.abs(np.log(rho / rho_star)))))
+        B, rho = model.marginal_newton_step(B, rho, model.log_likelihood(B))
+    errs.append(max(np.max(np.abs(B - B_star)), np.max(np.abs(np.log(rho / rho_star)))))
+    assert errs[1] <= 20 * errs[0] ** 2 and errs[2] <= max(20 * errs[1] ** 2, 1e-9), errs
+
+
+def test_accelerate_option_is_checked_and_only_used_where_it_applies():
+    with pytest.raises(ValueError, match="accelerate"):
+        EMConfig(n_components=2, accelerate="squarem")
+    ch = _lcl_data(7, N=40)
+    model = LatentClassLogit(ch)
+    model.marginal_newton_step = lambda *a: pytest.fail("Newton step taken outside soft EM with an estimated prior")
+    for kw in (dict(assignment="hard"), dict(assignment="leaky", leak=0.1), dict(prior="fixed"), dict()):
+        cfg = EMConfig(n_components=2, seed=0, max_iter=5, accelerate="newton" if kw else "none", **kw)
+        MixtureEM(model, cfg).fit()

@@ -209,6 +209,45 @@ def test_lp_value_and_exploitability_are_scale_invariant(L, log_c):
     assert scaled.gap <= 1e-9 * c * s and base.gap <= 1e-9 * s
 
 
+@settings(max_examples=25)
+@given(st.integers(0, 2**32 - 1), st.lists(st.floats(-12, 12), min_size=1, max_size=4))
+def test_solve_games_value_and_exploitability_are_scale_invariant(seed, log_cs):
+    # the batched solver, on one game at several scales in one batch (plus unit-scale games of other
+    # sizes, so the scaled copies share padded groups with different games)
+    rng = np.random.default_rng(seed)
+    K = int(rng.integers(2, 9))
+    R = regret_matrix(rng.normal(size=(K, K))) if seed % 2 else rng.normal(size=(int(rng.integers(2, 12)), K))
+    cs = [10.0**c for c in log_cs]
+    others = [rng.normal(size=(int(rng.integers(2, 12)), int(rng.integers(2, 12)))) for _ in range(3)]
+    sols = solve_games([R] + [c * R for c in cs] + others)
+    base, s = sols[0], np.abs(R).max()
+    assert base.converged and base.gap <= 1e-9 * s
+    v = solve_lp(R).value
+    for c, sol in zip(cs, sols[1:]):
+        assert sol.converged and sol.gap <= 1e-9 * c * s
+        assert abs(sol.value / c - v) <= 1e-9 * s
+        expl = np.max(R @ sol.w) - v  # exploitability of the returned mixture on the unscaled game
+        assert -1e-9 * s <= expl <= 1e-9 * s
+    with pytest.raises(ValueError, match="tol"):
+        solve_games([R], tol=0)
+
+
+def test_solve_games_crossover_returns_exact_vertices():
+    # generic games (unique, non-degenerate optimum): the crossover lands on the exact vertex, so the
+    # certified gap is at rounding level, far below the 1e-9 the interior-point iterate alone stops at
+    rng = np.random.default_rng(5)
+    games = [rng.normal(size=(int(rng.integers(2, 15)), int(rng.integers(2, 15)))) for _ in range(60)]
+    sols = solve_games(games)
+    exact = [sol.gap <= 1e-13 * np.abs(R).max() for R, sol in zip(games, sols)]
+    assert all(sol.method == "ipm" for sol in sols)
+    assert np.mean(exact) >= 0.9
+    # and the IPM stops early because of it: fewer than 9 iterations on average (measured 6-7)
+    assert np.mean([sol.iterations for sol in sols]) < 9
+    # wide games (fewer rows than columns) are solved through -R^T: strategies come back the right way round
+    for R, sol in zip(games, sols):
+        assert sol.w.shape == (R.shape[1],) and sol.p.shape == (R.shape[0],)
+
+
 def test_tiny_regret_tables_are_solved_as_well_as_unit_ones():
     # issue 14 item 11: the same game at scales 1, 1e-8, 1e-9 (MMRA tables of nearly identical policies)
     R = regret_matrix(np.random.default_rng(11).normal(size=(6, 6)))
@@ -227,19 +266,50 @@ def test_an_uncertified_game_reports_converged_false(monkeypatch):
     # a solver that returns a poor answer (HiGHS stand-in): the certificate catches it
     import pluralign.theory.zero_sum as zmod
 
-    class Bad:
-        status, message = 0, "ok"
-
-        def __init__(self, n, m):
-            self.x = np.zeros(n)
-            self.x[0] = 1.0
-            self.ineqlin = type("I", (), {"marginals": -np.eye(m)[0]})()
-
-    monkeypatch.setattr(zmod, "linprog", lambda c, A_ub=None, **kw: Bad(c.size, A_ub.shape[0]))
+    # pure strategies (the first column and row) as HiGHS's "optimum"
+    monkeypatch.setattr(zmod, "_highs_max_sum", lambda A: (np.eye(A.shape[1])[0], np.eye(A.shape[0])[0]))
     monkeypatch.setattr(zmod, "_polish", lambda R, w, p: None)
     sol = zmod.solve_lp(R)
     assert not sol.converged and sol.gap > 1e-9 * np.abs(R).max()
     assert solve_games([R], max_iter=1)[0].converged is False  # not certified by 1 IPM step, LP fallback bad
+
+
+def test_a_poor_adversary_from_the_primal_lp_is_recovered_by_the_adversarys_lp(monkeypatch):
+    # HiGHS's duals of the first LP replaced by a pure row: the certificate fails, and the adversary's
+    # own LP (the game -R^T) must restore a certified p (the support polish is switched off)
+    import pluralign.theory.zero_sum as zmod
+
+    R = np.random.default_rng(4).normal(size=(6, 5))
+    real = zmod._highs_max_sum
+    calls = []
+
+    def first_bad(A):
+        x, y = real(A)
+        calls.append(A.shape)
+        return (x, np.eye(A.shape[0])[0]) if len(calls) == 1 else (x, y)
+
+    monkeypatch.setattr(zmod, "_highs_max_sum", first_bad)
+    monkeypatch.setattr(zmod, "_polish", lambda R, w, p: None)
+    sol = zmod.solve_lp(R)
+    assert calls == [(6, 5), (5, 6)]  # the second LP is the adversary's, on -R^T
+    assert sol.converged and sol.gap <= 1e-9 * np.abs(R).max()
+    assert sol.value == pytest.approx(solve_lp(R).value, abs=1e-9 * np.abs(R).max())
+
+
+def test_highs_through_highspy_and_through_linprog_agree(monkeypatch):
+    # solve_lp calls HiGHS through highspy when installed, else through scipy's linprog: same answers
+    import pluralign.theory.zero_sum as zmod
+
+    rng = np.random.default_rng(12)
+    games = [rng.normal(size=(int(rng.integers(2, 9)), int(rng.integers(2, 9)))) for _ in range(10)]
+    games += [regret_matrix(rng.normal(size=(5, 5))) * 1e-9]
+    direct = [solve_lp(R) for R in games]
+    monkeypatch.setattr(zmod, "_HighsSolver", None)
+    via_linprog = [zmod.solve_lp(R) for R in games]
+    for R, a, b in zip(games, direct, via_linprog):
+        s = np.abs(R).max()
+        assert a.converged and b.converged
+        assert abs(a.value - b.value) <= 1e-12 * s and a.gap <= 1e-9 * s and b.gap <= 1e-9 * s
 
 
 def test_solve_games_agrees_with_the_lp_on_mixed_sizes():
