@@ -23,7 +23,8 @@ two-layer MLP, with both components being learnable"; App. D.1 / D.3).
 * :class:`PALLarge` — the estimator: ``fit(choices, texts)`` trains encoder, map, prototypes and user
   weights jointly by Adam with one learning rate per group (encoder, map, prototypes, weights; App. D.3,
   Table 4 prints 9.65e-6 for the foundation model), in mini-batches re-encoding the option texts at every
-  step (the encoder is trained). ``choices.options`` (M, n) index ``texts``. With ``freeze_encoder`` the
+  step (the encoder is trained, without dropout: see :meth:`PALLarge.fit`). ``choices.options`` (M, n)
+  index ``texts``. With ``freeze_encoder`` the
   fit is the Tiny strategy's fit on the frozen embeddings (same build, optimizer, batch order, loss).
   After a fit the encoder is frozen for unseen users (App. D.3.1: "keeping the LLM components and MLP
   projectors fixed"): :meth:`PALLarge.as_tiny` wraps the head as a fitted
@@ -145,7 +146,7 @@ class TextEncoder(nn.Module):
         self.max_length = int(max_length)
         self.on_overflow = on_overflow
         self.n_truncated = 0
-        self.train(self.model.training)  # from_pretrained gives eval mode (no dropout); fit switches it on
+        self.train(self.model.training)  # from_pretrained gives eval mode (no dropout)
 
     @property
     def hidden_size(self) -> int:
@@ -333,8 +334,10 @@ class PALLarge:
         mask = torch.as_tensor(choices.mask, dtype=torch.bool)
         weight = torch.as_tensor(choices.weight, dtype=torch.float32)
         self.loss_history_ = []
-        model.train()
-        encoder.train(not c.freeze_encoder)  # a frozen encoder runs in eval mode (no dropout): the Tiny embeddings
+        # the encoder runs without dropout (eval mode) also while it is fine-tuned: dropout would draw from
+        # torch's global RNG (no seeded generator reaches it), and a frozen encoder must give the Tiny
+        # embeddings; the head has no dropout (Table 4: "mlp-2layer-gelu-dropout0")
+        model.eval()
         with tqdm(total=p.epochs * ((M + bs - 1) // bs), disable=not progress, desc=f"PAL-{p.model}-Large",
                   leave=False) as bar:
             for _ in range(p.epochs):
