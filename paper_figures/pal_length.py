@@ -5,7 +5,9 @@
   per-user-embedding baseline;
 * :func:`plot_fewshot` — Fig. 3: unseen users' test accuracy against the number of samples per unseen
   user, random (solid) and active (dashed) queries, the seen accuracy as a reference line;
-* :func:`plot` — both side by side.
+* :func:`plot` — both side by side;
+* :func:`table_rows` — Tables 1 / 3 / 5's rows (seen accuracy, unseen accuracy at m samples) beside the
+  values seed 002 prints for its TL;DR counterparts (:data:`SEED002_PRINTED`).
 
 Mean +- s.e.m. over replicates (:func:`pluralign.runs.mean_sem`).
 """
@@ -17,7 +19,17 @@ from pathlib import Path
 from pluralign.paper_figures import style
 from pluralign.paper_figures.pal_sim import fewshot_panel
 
-__all__ = ["plot", "plot_params", "plot_fewshot"]
+__all__ = ["plot", "plot_params", "plot_fewshot", "table_rows", "SEED002_PRINTED"]
+
+SEED002_PRINTED = {
+    "PAL-A-Tiny": {"seen": 52.91, "unseen": {10: 50.12, 20: 50.55, 50: 50.49, 100: 50.40}},
+    "PAL-B-Tiny": {"seen": 79.54, "unseen": {10: 74.88, 20: 77.37, 50: 76.19, 100: 77.80}},
+    "PAL-A-Large": {"seen": 90.00, "unseen": {10: 73.39, 20: 74.04, 50: 72.33, 100: 74.39}},
+    "PAL-B-Large": {"seen": 92.82, "unseen": {10: 91.63, 20: 91.72, 50: 92.02, 100: 91.97}},
+    "PAL-A-Tiny-K1": {"seen": 49.99}, "PAL-B-Tiny-K1": {"seen": 51.51}, "PAL-B-Large-K1": {"seen": 59.96},
+}
+"""Seed 002's Reddit TL;DR numbers (%, mean +- s.d. over 5 seeds there): Table 3 (seen, K = 2 and K = 1;
+OPT-350M for Large) and Table 5 (unseen, K = 2, N = 10 / 20 / 50 / 100 samples per unseen user)."""
 
 MARKERS = {"tiny": "o", "large": "s", "user_embedding": "^"}
 
@@ -87,3 +99,21 @@ def plot(results: dict, path: Path) -> Path:
     fewshot_curves_panel(axes[0][1], table, focus)
     fig.suptitle(_caption(results, "PAL length task (seed 002, sec. 3.1 / D.3) on persona text, MiniLM"), fontsize=9)
     return style.save(fig, path)
+
+
+def table_rows(results: dict) -> list[dict]:
+    """One row per method: trainable parameters, seen accuracy and unseen accuracy (random queries) at every
+    few-shot m, in % as mean +- s.e.m. over replicates, with the printed TL;DR value of the same row."""
+    rows = []
+    for method, row in results["summary"]["table"].items():
+        printed = SEED002_PRINTED.get(method, {})
+        r = {"method": method, "trainable_params": row["trainable_params"],
+             "seen": f"{100 * row['seen_acc']['mean']:.2f} ± {100 * row['seen_acc']['sem']:.2f}",
+             "seen_printed": printed.get("seen")}
+        for m, a in zip(row["fewshot_m"], row["fewshot_random"]):
+            r[f"unseen_m{m}"] = f"{100 * a['mean']:.2f} ± {100 * a['sem']:.2f}"
+            if m in printed.get("unseen", {}):
+                r[f"unseen_m{m}_printed"] = printed["unseen"][m]
+        r["m_within_2pts"] = row["unseen_within_2pts_of_seen"]
+        rows.append(r)
+    return rows

@@ -104,6 +104,11 @@ def test_cli_smoke_and_model_errors(tmp_path):
     r = json.loads((out / "results.json").read_text())
     assert set(r["summary"]["table"]) == set(study.PROFILES["smoke"].methods)
     assert (out / "pal_length.png").exists() and (out / "pal_length.pdf").exists()
+    from pluralign.paper_figures import pal_length as figure
+
+    assert figure.plot_params(r, tmp_path / "f2.png").exists() and figure.plot_fewshot(r, tmp_path / "f3.png").exists()
+    rows = {row["method"]: row for row in figure.table_rows(r)}
+    assert rows["PAL-B-Tiny"]["seen_printed"] == 79.54 and "unseen_m4" in rows["PAL-B-Large"]
     for bad, msg in ((tmp_path / "nowhere", "no such folder"), (tmp_path, "no config.json")):
         res = runner.invoke(app, ["pal", "length", "--profile", "smoke", "--out", str(tmp_path / "x"), "--model", str(bad)])
         assert res.exit_code != 0 and msg in res.output, res.output
