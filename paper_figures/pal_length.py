@@ -35,7 +35,7 @@ MARKERS = {"tiny": "o", "large": "s", "user_embedding": "^"}
 
 
 def _family(method: str) -> str:
-    return "PAL-A" if method.startswith("PAL-A") else "PAL-B" if method.startswith("PAL-B") else "individual"
+    return "PAL-A" if method.startswith("PAL-A") else "PAL-B" if method.startswith("PAL-B") else "user_embedding"
 
 
 def _caption(results: dict, text: str) -> str:

@@ -319,7 +319,8 @@ def run(settings: LengthSettings, seed: int, out: Path, progress: bool = True) -
 def summarize(cells: list[dict]) -> dict:
     """Per method: seen / train / zero-shot accuracy and the few-shot curves as mean +- s.e.m. over
     replicates, trainable parameters, and the number of unseen samples at which the mean unseen accuracy
-    (random queries) comes within 2 points of the mean seen accuracy."""
+    comes within 2 points of the mean seen accuracy, for random and active queries (empty for K = 1, whose
+    unseen users have nothing to fit)."""
     by: dict = {}
     for c in cells:
         by.setdefault(c["config"]["method"], []).append(c["metrics"])
@@ -333,7 +334,7 @@ def summarize(cells: list[dict]) -> dict:
             if curve in ms[0]:
                 row[curve] = [mean_sem(m[curve][i] for m in ms) for i in range(len(row["fewshot_m"]))]
         target = row["seen_acc"]["mean"] - 0.02
-        row["unseen_within_2pts_of_seen"] = {
+        row["unseen_within_2pts_of_seen"] = {} if ms[0].get("K") == 1 else {  # K = 1: nothing is localized
             curve.replace("fewshot_", ""): samples_to_reach(row["fewshot_m"], [a["mean"] for a in row[curve]], target)
             for curve in ("fewshot_random", "fewshot_active") if curve in row}
         row["n_seeds"] = len(ms)
