@@ -2,7 +2,8 @@
 
 * ``sim``     — the simulation of sec. 4.2 / App. D.2 (Fig. 5 b-d, d = 2 pictures, active queries);
 * ``persona`` — the persona experiment of App. D.4 on real Anthropic persona statements (MiniLM);
-* ``bounds``  — the empirical check of Thm. 1 against Prop. C.4 (per-user samples vs D at fixed K).
+* ``bounds``  — the empirical check of Thm. 1 against Prop. C.4 (per-user samples vs D at fixed K);
+* ``length``  — the length-preference task of sec. 3.1 / App. D.3 (Tiny vs Large, Figs. 2-3) on persona text.
 """
 
 from __future__ import annotations
@@ -98,3 +99,44 @@ def bounds(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt =
         typer.echo(f"D={r['D']:>4} K={r['K']:>2}  m*(PAL, fit w) = {float(r['m_star_pal']):8.1f}   "
                    f"m*(free ideal point) = {float(r['m_star_free']):8.1f}")  # JSON writes inf as "inf"
     typer.echo(f"wrote {out_dir / 'results.json'}, {png}")
+
+
+@app.command("length")
+def length(
+    profile: ProfileOpt = Profile.quick,
+    seed: SeedOpt = 0,
+    out: OutOpt = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Local transformers encoder folder for Tiny and "
+                     "Large (default: the packaged all-MiniLM-L6-v2); nothing is downloaded.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Frozen-embedding cache root "
+                         "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
+                    "the numbers do not depend on it.")] = 2,
+) -> None:
+    """The length task (sec. 3.1 / D.3): PAL-A / PAL-B Tiny and Large, K = 1 and a per-user-embedding baseline."""
+    from dataclasses import asdict
+
+    from pluralign.experiments.pal_length import study
+    from pluralign.pal.large import load_encoder
+    from pluralign.paper_figures import pal_length as figure
+
+    try:
+        settings = settings_for(study.PROFILES, profile)
+        settings.model = None if model is None else str(model)
+        settings.cache_dir = None if cache_dir is None else str(cache_dir)
+        settings.n_jobs = jobs
+        settings.validate()
+        load_encoder(settings.model)  # a bad --model fails here, before any cell
+    except ValueError as exc:
+        fail(str(exc))
+    out_dir = start_run("pal length", out, profile, seed, asdict(settings))
+    try:
+        res = study.run(settings, seed, out_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    png = figure.plot(res, out_dir / "pal_length.png")
+    for method, row in res["summary"]["table"].items():
+        s, u = row["seen_acc"], row["fewshot_random"][-1]
+        typer.echo(f"{method:<15} params {row['trainable_params']:>10,}  seen {s['mean']:.3f} +- {s['sem']:.3f}  "
+                   f"unseen (m={row['fewshot_m'][-1]}) {u['mean']:.3f} +- {u['sem']:.3f}")
+    typer.echo(f"wrote {out_dir / 'results.json'}, {png} (+ PDF)")
