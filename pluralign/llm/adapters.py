@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pluralign.seeding import torch_generator
 from pluralign.llm.scoring import SequenceScorer, TextChoices, model_context_length
 
 __all__ = ["LoRASettings", "AdapterPolicies"]
@@ -52,11 +53,11 @@ class AdapterPolicies:
     """K LoRA policies on one frozen base, scored on the distinct (prompt, response) pairs of ``data``.
 
     ``model`` is modified (wrapped by peft); pass a fresh copy per fit.  ``batch_size``: sequences per
-    forward pass when scoring."""
+    forward pass when scoring; ``seed``: the adapters' initial A matrices (``torch_generator(seed, "adapters")``)."""
 
     def __init__(self, model, tokenizer, data: TextChoices, n_adapters: int, lora: LoRASettings | None = None,
                  max_length: int | None = None, max_prompt_length: int | None = None, batch_size: int = 128,
-                 cache_ref: bool = True):
+                 cache_ref: bool = True, seed: int = 0):
         from peft import LoraConfig, get_peft_model
 
         if isinstance(n_adapters, bool) or int(n_adapters) != n_adapters or int(n_adapters) < 1:
@@ -85,6 +86,9 @@ class AdapterPolicies:
         self.device = next(self.model.parameters()).device
         self._ref = None
         self.n_ref_passes = 0
+        g = torch_generator(seed, "adapters")
+        for k in range(self.K):  # peft drew A from torch's global RNG: redraw from the seeded generator
+            self.load_state(k, self.init_state(g))
         self.use(0)
 
     # ---------------------------------------------------------------- adapters
