@@ -288,8 +288,29 @@ def evaluate(fit, tables: np.ndarray, ref_table: np.ndarray, ev, types, beta: fl
     return res
 
 
+class _Clock:
+    """Wall and CPU seconds per phase of a cell (results' ``timings_s``: CPU time is what a shared machine
+    does not distort)."""
+
+    def __init__(self):
+        import time
+
+        self._time = time
+        self.wall, self.cpu = {}, {}
+        self._t = (time.perf_counter(), time.process_time())
+
+    def lap(self, name: str) -> None:
+        w, c = self._time.perf_counter(), self._time.process_time()
+        self.wall[name], self.cpu[name] = w - self._t[0], c - self._t[1]
+        self._t = (w, c)
+
+    def as_dict(self) -> dict:
+        return {"wall": self.wall, "cpu": self.cpu}
+
+
 def _work(s: EMDPOLLMSettings, out: Path, K: int, seed: int, rep: int) -> None:
     torch.set_num_threads(1)
+    clock = _Clock()
     n = s.n_options
     mpi = mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)
     path = _model_path(s, mpi, seed)
@@ -297,14 +318,16 @@ def _work(s: EMDPOLLMSettings, out: Path, K: int, seed: int, rep: int) -> None:
     data = mpi.records(sample)
     ev = eval_set(mpi, s.n_eval_prompts, s.n_heldout, seed, rep)
     main = K == N_TYPES
-    model, tok = load_causal_lm(path, device=s.torch_device())
+    model, tok = load_causal_lm(path, device=s.torch_device(), dtype="auto")  # the checkpoint's dtype
     n_adapters = max(K, N_TYPES, s.cluster_k) if main else K
     pol = AdapterPolicies(model, tok, data, n_adapters, s.lora(), max_length=s.max_length,
                           max_prompt_length=s.max_prompt_length, batch_size=s.score_batch_size)
     emb = _embeddings(s, mpi.responses)
+    clock.lap("model_data_embeddings")
     fits = {"em_dpo": fit_em_dpo(pol, K, s.dpo(s.epochs), user_response_features(sample.choices, emb),
                                  max_iter=s.max_iter, n_restarts=s.n_restarts, tol=0.0,
                                  seed=derive_int(seed, rep, "em_dpo", K), monotone=s.monotone)}
+    clock.lap("em_dpo")
     if main:
         bd = s.dpo(s.baseline_epochs)
         fits["cluster_dpo"] = cluster_dpo(pol, user_preferred_features(sample.choices, emb), bd, s.cluster_k,
@@ -312,10 +335,13 @@ def _work(s: EMDPOLLMSettings, out: Path, K: int, seed: int, rep: int) -> None:
         fits["vanilla_dpo"] = vanilla_dpo(pol, bd, seed=derive_int(seed, rep, "vanilla_dpo"))
         fits["true_label_dpo"] = true_label_dpo(pol, sample.types, N_TYPES, bd,
                                                 seed=derive_int(seed, rep, "true_label_dpo"))
+        clock.lap("baselines")
     ref_table = pol.score_texts(None, ev.table).reshape(ev.testbed.n_prompts, ev.testbed.n_responses)
     metrics = {}
     for name, fit in fits.items():
         metrics[name] = evaluate(fit, _tables(pol, fit, ev), ref_table, ev, sample.types, s.beta)
+    clock.lap("evaluation")
+    metrics["timings_s"] = clock.as_dict()
     em = fits["em_dpo"].info
     metrics["em_dpo"].update(n_iter=em["n_iter"], marginal_ll=em["marginal_ll"],
                              trace=[{k: t[k] for k in ("iter", "marginal_ll", "n_empty")} for t in em["trace"]],

@@ -78,10 +78,11 @@ class SmallGPT2Config:
             raise ValueError(f"sft_lr: must be > 0, got {self.sft_lr}")
 
 
-def load_causal_lm(path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None):
+def load_causal_lm(path, device: str | torch.device = "cpu", dtype: torch.dtype | str | None = None):
     """(model, tokenizer) from a local folder via ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``.
 
-    Offline (``local_files_only``). ``ValueError`` naming ``model`` when the folder is missing, holds no
+    Offline (``local_files_only``); ``dtype``: as ``from_pretrained`` (None: float32, "auto": the
+    checkpoint's, e.g. bf16 for Mistral-7B). ``ValueError`` naming ``model`` when the folder is missing, holds no
     causal LM, or has no tokenizer. A tokenizer without a pad token gets its EOS as pad (real models'
     convention; padding positions are masked out of every log-probability anyway)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
