@@ -349,9 +349,33 @@ def _work(s: EMDPOLLMSettings, out: Path, K: int, seed: int, rep: int) -> None:
     for name in ("cluster_dpo", "vanilla_dpo", "true_label_dpo"):
         if name in fits:
             metrics[name]["train"] = fits[name].info["adapters"]
+    _save_adapters(out, cell_key(s.dataset, s.feedback, K, seed, rep), {m: f.states for m, f in fits.items()})
     CellStore(out).save(cell_key(s.dataset, s.feedback, K, seed, rep),
                         {"dataset": s.dataset, "feedback": s.feedback, "n_options": n, "K": K, "seed": seed,
                          "rep": rep}, metrics)
+
+
+def _save_adapters(out: Path, key: str, states: dict) -> Path:
+    """The cell's learned adapters ({method: [K LoRA states]}) at ``out/adapters/<key>.pt`` (atomic), for
+    ``pluralign emdpo mmra``; written before the cell itself, so a finished cell always has them."""
+    import os
+    import tempfile
+
+    d = Path(out) / "adapters"
+    d.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{key}.", suffix=".tmp")
+    os.close(fd)
+    torch.save({m: [{k: v.cpu() for k, v in st.items()} for st in sts] for m, sts in states.items()}, tmp)
+    os.replace(tmp, d / f"{key}.pt")
+    return d / f"{key}.pt"
+
+
+def load_adapters(run_dir: Path, key: str) -> dict:
+    """{method: [K LoRA states]} saved by a cell of a run (``ValueError`` naming ``run`` when absent)."""
+    path = Path(run_dir) / "adapters" / f"{key}.pt"
+    if not path.is_file():
+        raise ValueError(f"run: no saved adapters for cell {key} under {Path(run_dir) / 'adapters'}")
+    return torch.load(path, weights_only=True)
 
 
 def summarize(cells: list[dict], type_names=("P1", "P2", "P3")) -> dict:

@@ -1,7 +1,9 @@
 """``pluralign emdpo ...``: EM-DPO on a causal language model (seed 001 sec. 5, Table 1, Fig. 2).
 
 * ``run`` — EM-DPO over K LoRA adapters on one frozen pi_SFT, with Cluster / vanilla / True-label DPO
-  (:mod:`pluralign.experiments.emdpo_llm`), resumable per (dataset, feedback, K, seed) cell.
+  (:mod:`pluralign.experiments.emdpo_llm`), resumable per (dataset, feedback, K, seed) cell;
+* ``mmra`` — MMRA-AE (Alg. 4) over a finished run's adapters, regrets from sampled completions scored by
+  the K learned rewards (Table 3's rows: MMRA-AE, uniform, vanilla DPO).
 
 Several GPUs: cells are independent and seeded, so run one process per GPU, e.g.
 ``CUDA_VISIBLE_DEVICES=0 pluralign emdpo run --profile paper --model PATH --feedback ternary --seed 0 --out R0 &``
@@ -73,4 +75,36 @@ def run(
         cols = [f"{row[f'{t}_accuracy_mean']:.3f} / {row[f'{t}_reward_margin_mean']:+.3f} / "
                 f"{row[f'{t}_max_mean_margin_mean']:+.3f}" for t in ("P1", "P2", "P3")]
         typer.echo(f"{m:16s} " + "   ".join(cols))
+    typer.echo(f"wrote {out_dir / 'results.json'}")
+
+
+@app.command("mmra", help="MMRA-AE over a finished run's adapters, regrets from sampled completions (seed 001 Alg. 4, Table 3).")
+def mmra(
+    run_dir: Annotated[Path, typer.Option("--run", help="Folder of a finished 'pluralign emdpo run'.")],
+    profile: ProfileOpt = Profile.quick,
+    seed: SeedOpt = 0,
+    out: OutOpt = None,
+    method: Annotated[str | None, typer.Option("--method", help="lp or optimistic_hedge.")] = None,
+) -> None:
+    import torch
+
+    from pluralign.experiments.emdpo_llm import mmra as study
+
+    torch.set_num_threads(1)
+    try:
+        over = {"run_dir": str(run_dir), "method": method}
+        s = replace(settings_for(study.PROFILES, profile), **{k: v for k, v in over.items() if v is not None})
+    except ValueError as exc:
+        fail(str(exc))
+    out_dir = start_run("emdpo mmra", out if out is not None else Path(run_dir) / "mmra", profile, seed, asdict(s))
+    try:
+        res = study.run(s, seed, out_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    for row in study.ROWS:
+        sm = res["summary"]
+        typer.echo(f"{row:12s} max regret {sm[f'{row}_max_regret_mean']:.4f} ± {sm[f'{row}_max_regret_sem']:.4f}")
+    for c in res["cells"]:
+        regs = c["metrics"]["regrets"]
+        typer.echo(c["key"] + ": " + "; ".join(f"{r} " + " ".join(f"{v:.3f}" for v in regs[r]) for r in study.ROWS))
     typer.echo(f"wrote {out_dir / 'results.json'}")

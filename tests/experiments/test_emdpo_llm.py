@@ -68,3 +68,21 @@ def test_bad_options_are_clean_errors(tmp_path, args, field):
 def test_paper_profile_needs_a_model(tmp_path):
     r = runner.invoke(app, ["emdpo", "run", "--profile", "paper", "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "model" in r.output and "Traceback" not in r.output
+
+
+def test_cli_mmra_over_a_finished_run(tmp_path, cache):
+    run = tmp_path / "run"
+    base = ["--profile", "smoke", "--seed", "4"]
+    r = runner.invoke(app, ["emdpo", "run", "--feedback", "ternary", "--n-users", "20", *base, "--out", str(run),
+                            "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+    assert (run / "adapters" / "dataset=mpi_feedback=ternary_K=3_seed=4_rep=0.pt").is_file()
+    r = runner.invoke(app, ["emdpo", "mmra", "--run", str(run), *base])
+    assert r.exit_code == 0, r.output
+    res = json.loads((run / "mmra" / "results.json").read_text())
+    s = res["summary"]
+    assert s["n_seeds"] == 1 and s["mmra_ae_max_regret_mean"] <= s["uniform_max_regret_mean"] + 1e-9
+    assert set(res["cells"][0]["metrics"]["regrets"]) == {"mmra_ae", "uniform", "vanilla_dpo"}
+    bad = runner.invoke(app, ["emdpo", "mmra", "--run", str(tmp_path / "nothing"), *base,
+                              "--out", str(tmp_path / "m")])
+    assert bad.exit_code != 0 and "run_dir" in bad.output and "Traceback" not in bad.output
