@@ -26,7 +26,8 @@ def run(
     cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Shared cache of offline data + encoder.")] = Path("results/prec/cache"),
     encoder: Annotated[bool, typer.Option("--encoder/--no-encoder", help="--no-encoder: Fig. 12 ablation.")] = True,
     population: Annotated[str | None, typer.Option("--population", help="User population (labelers.POPULATIONS).")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="loky (local processes) or ray (needs pluralign[ray]).")] = "loky",
+    backend: Annotated[str, typer.Option("--backend", help="local (processes on this machine) or ray (one Ray task per policy; pluralign[ray]).")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address ('auto', 'ray://host:10001'); default: a local Ray instance.")] = None,
 ) -> None:
     """Offline data -> PCA preference space -> SPR encoder -> users' labels -> leaky EM for every K ->
     one PPO per cluster -> evaluation and welfare. Resumes from finished cells."""
@@ -38,7 +39,7 @@ def run(
         fail(f"the prec pipeline needs the rl extra (pip install 'pluralign[rl]'): {exc}")
     try:
         settings = replace(make_config(profile, env), noise=noise, n_jobs=jobs, cache_dir=str(cache_dir),
-                           use_encoder=bool(encoder), backend=backend)
+                           use_encoder=bool(encoder), backend=backend, address=address)
         if n_seeds is not None:
             settings = replace(settings, n_seeds=int(n_seeds))
         if population is not None:

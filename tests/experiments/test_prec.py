@@ -95,7 +95,7 @@ def test_user_utilities_closed_form():
     z = np.array([1, 0, 1])
     phi = {0: np.array([[0.5, 0.5, 0.5], [0.7, 0.1, 0.3]]), 1: np.array([[0.9, 0.0, 0.2]])}
     u = pipeline.user_utilities(w, z, phi)
-    np.testing.assert_allclose(u, [9.0, 10 * np.mean([0.5, 0.2 * 0.7 + 0.03 + 0.15]), 2.0])
+    np.testing.assert_allclose(u, [0.9, np.mean([0.5, 0.2 * 0.7 + 0.03 + 0.15]), 0.2])  # App. C.2: in [0, 1]
 
 
 def test_parse_noise():
@@ -113,9 +113,20 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     o = pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, feats)  # paired: same users and segments
     np.testing.assert_array_equal(o.weights, p1.weights)
     np.testing.assert_array_equal(o.segment_phi, p1.segment_phi)
-    scores = 10 * np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user]) / cfg.segment_len
+    # App. C.1: S = sum_t <w_i, phi_t> against tau_i = 7 on user i's 10-point scale, i.e. its range of S / T
+    # over every T-step window of the offline data (brute force here)
+    T = cfg.segment_len
+    S = np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user])
+    data = bundle.data
+    phi_all = bundle.space(data["obs"], data["act"])
+    wins = [s for s in range(len(data["t"]) - T + 1)
+            if data["episode"][s] == data["episode"][s + T - 1] and data["t"][s + T - 1] - data["t"][s] == T - 1]
+    means = np.array([phi_all[s:s + T].mean(0) for s in wins]) @ o.weights.T  # (windows, N)
+    tau = T * (means.min(0) + 0.7 * (means.max(0) - means.min(0)))
+    np.testing.assert_allclose(o.tau, tau, rtol=1e-9)
+    assert np.unique(np.round(tau, 9)).size == cfg.n_users  # user-specific thresholds
     assert 0 < o.ratings.label.mean() < 1  # the threshold is reachable: both labels occur
-    np.testing.assert_array_equal(o.ratings.label, (scores >= 7).astype(float))  # oracle = threshold rule
+    np.testing.assert_array_equal(o.ratings.label, (S >= o.tau[o.ratings.user] - 1e-9).astype(float))  # oracle
     e1, _ = pipeline.fit_clusters(p1, cfg, 2, 5)
     e2, _ = pipeline.fit_clusters(p2, cfg, 2, 5)
     np.testing.assert_array_equal(e1.labels, e2.labels)
@@ -141,7 +152,7 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     for row in summary["table"].values():
         assert row["n_seeds"] == 2
         mean = {m: row[m]["mean"] for m in ("egalitarian", "nash", "utilitarian")}
-        assert 0 <= mean["egalitarian"] <= mean["nash"] + 1e-9 <= mean["utilitarian"] + 2e-9 <= 10 + 2e-9
+        assert 0 <= mean["egalitarian"] <= mean["nash"] + 1e-9 <= mean["utilitarian"] + 2e-9 <= 1 + 2e-9
         assert all(row[m]["n_seeds"] == 2 and row[m]["sem"] >= 0 for m in mean)  # mean +- s.e.m. over seeds
     assert (out / f"fig2_{ENV}_noise2.png").stat().st_size > 1000
     assert (out / f"clusters_{ENV}_noise2.png").stat().st_size > 1000
