@@ -249,3 +249,65 @@ def test_figures_draw_from_the_results_file_only(tmp_path):
     for fn, name in ((figures.fig2_panel, "fig2.png"), (figures.cluster_pictures, "clusters.png")):
         png = fn(loaded, tmp_path / name)
         assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
+
+
+# --------------------------------------------------------------------------- settings as printed, plan
+def test_settings_as_printed_and_deviations_named():
+    from pluralign.experiments.prec.config import DEVIATIONS, PROFILES
+    from pluralign.prec.labelers import DEFAULT_POPULATION, make_population
+    from pluralign.runs import Profile
+    from pluralign.sims.prec_bandit.world import WorldSettings
+
+    paper = PROFILES[Profile.paper]
+    assert (paper.n_users, paper.n_segments, paper.segment_len, tuple(paper.Ks)) == (30, 50, 30, (1, 2, 3, 5, 10, 30))
+    ppo = paper.ppo  # Table 2 as printed
+    assert (ppo.total_timesteps, ppo.n_steps, ppo.batch_size, ppo.n_epochs, ppo.learning_rate, ppo.gamma, ppo.gae_lambda) == (
+        1_500_000, 2048, 64, 10, 3e-4, 0.99, 0.95)
+    # Fig. 2's "approximately uniform" population (sec. 4.3) everywhere, the bandit twin included
+    assert all(p.population == DEFAULT_POPULATION == "broad" for p in PROFILES.values())
+    from pluralign.prec.labelers import POPULATIONS
+
+    assert WorldSettings().population == POPULATIONS[DEFAULT_POPULATION] == (1, 3.0)  # Dirichlet(1, 1, 1)
+    w = make_population(DEFAULT_POPULATION, 3000, 0).weights
+    np.testing.assert_allclose(w.mean(0), 1 / 3, atol=0.02)  # uniform on the simplex: E w_c = 1/3,
+    np.testing.assert_allclose(w.var(0), 1 / 18, atol=0.005)  # Var w_c = 2 / (9 * 4) = 1/18
+    assert {"scoring", "population_modes", "em_init", "ppo_unprinted", "ppo_budget_small_profiles"} <= set(DEVIATIONS)
+    assert all(isinstance(v, str) and len(v) > 40 for v in DEVIATIONS.values())
+    with pytest.raises(ValueError, match="backend"):
+        replace(paper, backend="loky").validate()
+    with pytest.raises(ValueError, match="good_threshold"):
+        replace(paper, good_threshold=10.5).validate()
+
+
+def test_plan_arithmetic():
+    from pluralign.experiments.prec.plan import plan
+
+    cfg = make_config("paper", ENV)
+    p = plan(cfg, steps_per_cpu_s=1000.0, machines=2, cpus_per_machine=16, runs=12)
+    assert p["cells_per_run"] == 6 * 3 and p["cells"] == 12 * 18
+    assert p["policies_per_run"] == (1 + 2 + 3 + 5 + 10 + 30) * 3 == 153
+    assert p["policy_ppo_steps"] == 12 * 153 * 1_500_000
+    assert p["offline_ppo_steps"] == 4 * 1_000_000
+    total = 12 * 153 * (1_500_000 + 10 * 1000) + 4_000_000
+    assert p["total_steps"] == total and p["cpu_hours"] == pytest.approx(total / 1000 / 3600)
+    assert p["slots"] == 32 and p["policy_waves"] == -(-12 * 153 // 32)
+    assert p["wall_hours"] == pytest.approx((1 * 1e6 + p["policy_waves"] * 1.5e6) / 1000 / 3600)
+    with pytest.raises(ValueError, match="machines"):
+        plan(cfg, 1000.0, machines=0)
+    with pytest.raises(ValueError, match="steps_per_cpu_s"):
+        plan(cfg, 0.0)
+
+
+def test_cli_plan(tmp_path):
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["prec", "plan", "--profile", "paper", "--machines", "4", "--cpus-per-machine", "16",
+                                   "--steps-per-cpu-s", "500"])
+    assert res.exit_code == 0, res.output
+    assert "cells:" in res.output and "18" in res.output and "229,500,000" in res.output
+    assert "wall time on 4 machine(s) x 16 CPUs" in res.output
+    res = CliRunner().invoke(app, ["prec", "plan", "--profile", "smoke", "--rollouts", "1"])  # measured on the spot
+    assert res.exit_code == 0, res.output
+    assert "measured now" in res.output
+    bad = CliRunner().invoke(app, ["prec", "plan", "--machines", "0", "--steps-per-cpu-s", "5"])
+    assert bad.exit_code != 0 and "machines" in bad.output
