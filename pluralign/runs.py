@@ -77,9 +77,17 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
+def profile_name(profile: Profile | str) -> str:
+    """The name of a profile: a :class:`Profile` member's value, or a study's own profile name (e.g. the
+    MuJoCo PREC pipeline's ``medium``; the study validates it)."""
+    name = profile.value if isinstance(profile, Profile) else str(profile)
+    if not name or not name.replace("_", "").isalnum():
+        raise ValueError(f"profile: expected a profile name, got {profile!r}")
+    return name
+
+
 def default_out(command: str, profile: Profile | str) -> Path:
-    profile = Profile(profile).value
-    return RESULTS_ROOT / command.replace(" ", "-") / profile
+    return RESULTS_ROOT / command.replace(" ", "-") / profile_name(profile)
 
 
 RESUME_FREE = frozenset({"n_jobs", "jobs", "backend", "address", "cache_dir", "progress"})
@@ -104,7 +112,7 @@ def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: in
     setting but the execution-only :data:`RESUME_FREE` ones) is refused with a ``ValueError`` naming
     ``out`` and the settings that differ: resuming must never mix cells of two different runs."""
     out = Path(out) if out is not None else default_out(command, profile)
-    record = _to_jsonable({"command": command, "profile": Profile(profile).value, "seed": int(seed),
+    record = _to_jsonable({"command": command, "profile": profile_name(profile), "seed": int(seed),
                            "config": config})
     old_path = out / "config.json"
     if old_path.exists() and any((out / "cells").glob("*.json")):

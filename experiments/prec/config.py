@@ -34,8 +34,8 @@ from pluralign.rl.ppo import PPOConfig
 from pluralign.rl.spr import SPRConfig
 from pluralign.runs import Profile
 
-__all__ = ["DEFAULT_ENV", "DEVIATIONS", "NOISE_NAMES", "OfflineConfig", "PROFILES", "PrecConfig", "TARGET_VELOCITIES", "config_hash",
-           "make_config", "parse_noise"]
+__all__ = ["DEFAULT_ENV", "DEVIATIONS", "MEDIUM_CURVE", "NOISE_NAMES", "OfflineConfig", "PREC_PROFILES", "PROFILES",
+           "PrecConfig", "TARGET_VELOCITIES", "budget_from_curve", "config_hash", "make_config", "parse_noise"]
 
 DEFAULT_ENV = "HalfCheetah-v5"
 """The environment of :data:`PROFILES` (and of ``pluralign prec run`` without ``--env``)."""
@@ -124,7 +124,7 @@ class PrecConfig:
     config.json)."""
 
     profile: str
-    """smoke, quick or paper."""
+    """smoke, quick, medium or paper (PREC_PROFILES)."""
     offline: OfflineConfig
     """Offline data collection."""
     spr: SPRConfig
@@ -198,12 +198,40 @@ class PrecConfig:
         return replace(self, noise=parse_noise(self.noise))
 
 
+PREC_PROFILES = ("smoke", "quick", "medium", "paper")
+"""The pipeline's profiles: the package's three (:class:`pluralign.runs.Profile`) and ``medium``."""
+
+MEDIUM_CURVE: tuple[tuple[int, float], ...] = ((0, -296.5), (49152, 87.0), (98304, 572.1), (147456, 658.7))
+"""The measured learning curve the medium profile's PPO budget is read from: (PPO steps, mean return of 3
+deterministic evaluation episodes) of Table 2's PPO (:meth:`pluralign.rl.ppo.PPOConfig.paper`) on
+HalfCheetah-v5's own reward, seed 0, one torch thread; step 0 is the uniformly random policy. Measured by
+``python -m pluralign.experiments.prec.learning_curve --env HalfCheetah-v5 --profile paper --steps 1500000
+--eval-every 49152 --eval-episodes 3 --out curve.json`` (stopped early; see the report of issue 15)."""
+
+MEDIUM_FRACTION = 0.8
+"""The medium budget is the first measured step count whose return reaches this fraction of the way from the
+random policy's return to the best return of :data:`MEDIUM_CURVE` (:func:`budget_from_curve`)."""
+
+
+def budget_from_curve(curve, fraction: float = MEDIUM_FRACTION) -> int:
+    """The smallest step count of ``curve`` ((steps, return) rows, the first the random policy at step 0)
+    whose return is >= random + fraction * (best - random)."""
+    rows = [(int(a), float(b)) for a, b in curve]
+    if len(rows) < 2 or rows[0][0] != 0:
+        raise ValueError("curve: expected (steps, return) rows starting with the random policy at step 0")
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction: must lie in (0, 1], got {fraction}")
+    base, best = rows[0][1], max(r for _, r in rows[1:])
+    goal = base + float(fraction) * (best - base)
+    return next(n for n, r in rows[1:] if r >= goal)
+
+
 def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig:
-    """The settings of ``profile`` for ``env_id`` (the profile table of the pipeline)."""
-    try:
-        profile = Profile(profile).value
-    except ValueError:
-        raise ValueError(f"profile: must be smoke, quick or paper, got {profile!r}") from None
+    """The settings of ``profile`` (one of :data:`PREC_PROFILES`) for ``env_id`` (the profile table of the
+    pipeline)."""
+    profile = profile.value if isinstance(profile, Profile) else str(profile)
+    if profile not in PREC_PROFILES:
+        raise ValueError(f"profile: must be one of {', '.join(PREC_PROFILES)}, got {profile!r}")
     if env_id not in TARGET_VELOCITIES:
         raise ValueError(f"env: must be one of {', '.join(TARGET_VELOCITIES)}, got {env_id!r}")
     vels = TARGET_VELOCITIES[env_id]
@@ -242,6 +270,20 @@ def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig
             em_max_iter=20,
             ppo=PPOConfig(total_timesteps=16_384, n_envs=8, n_steps=256, batch_size=512, n_epochs=5, net_arch=[64, 64]),
         )
+    if profile == "medium":
+        budget = budget_from_curve(MEDIUM_CURVE)
+        table2 = replace(PPOConfig.paper(), total_timesteps=budget)
+        return PrecConfig(
+            profile="medium",
+            env=env_id,
+            offline=OfflineConfig(target_velocities=vels[:3], ppo=replace(table2, total_timesteps=2 * budget)),
+            spr=SPRConfig(latent_dim=32, hidden=128, proj_dim=64, horizon=5, batch_size=256, n_updates=3000),
+            decoder=DecoderConfig(n_hidden=0, optimizer="lbfgs", n_steps=25, dtype="float64"),
+            em_restarts=2,
+            em_max_iter=20,
+            ppo=table2,
+            eval_episodes=3,
+        )
     if profile == "paper":
         return PrecConfig(
             profile="paper",
@@ -261,11 +303,12 @@ def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig
             em_restarts=5,
             em_max_iter=50,
         )
-    raise AssertionError(profile)  # unreachable: Profile has three members
+    raise AssertionError(profile)  # unreachable: PREC_PROFILES has four names
 
 
-PROFILES: dict[Profile, PrecConfig] = {p: make_config(p, DEFAULT_ENV) for p in Profile}
-"""The profiles for :data:`DEFAULT_ENV`; another environment: ``make_config(profile, env_id)``."""
+PROFILES: dict[str, PrecConfig] = {p: make_config(p, DEFAULT_ENV) for p in PREC_PROFILES}
+"""The profiles for :data:`DEFAULT_ENV` by name (a :class:`pluralign.runs.Profile` member finds its entry
+too: it is a str); another environment: ``make_config(profile, env_id)``."""
 
 
 def config_hash(obj) -> str:

@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
-from pluralign.runs import Profile
+from pluralign.cli.common import AddressOpt, BackendOpt, OutOpt, SeedOpt, fail, start_run
+
+PrecProfileOpt = Annotated[
+    str,
+    typer.Option("--profile", help="smoke: seconds (CI); quick: minutes on 2 CPUs; medium: policies that learn (hours on 2 CPUs); paper: seed 000's scale."),
+]
 
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
@@ -18,7 +22,7 @@ app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO pol
 def run(
     env: Annotated[str, typer.Option("--env", help="HalfCheetah-v5, Ant-v5, Hopper-v5 or Walker2d-v5.")] = "HalfCheetah-v5",
     noise: Annotated[str, typer.Option("--noise", help="Teacher: 0/oracle, 1/noise1 or 2/noise2 (B-Pref mixed).")] = "2",
-    profile: ProfileOpt = Profile.quick,
+    profile: PrecProfileOpt = "quick",
     seed: SeedOpt = 0,
     out: OutOpt = None,
     n_seeds: Annotated[int | None, typer.Option("--n-seeds", help="Replicate seeds (default: the profile's).")] = None,
@@ -26,8 +30,8 @@ def run(
     cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Shared cache of offline data + encoder.")] = Path("results/prec/cache"),
     encoder: Annotated[bool, typer.Option("--encoder/--no-encoder", help="--no-encoder: Fig. 12 ablation.")] = True,
     population: Annotated[str | None, typer.Option("--population", help="User population (labelers.POPULATIONS).")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="local (processes on this machine) or ray (one Ray task per policy; pluralign[ray]).")] = "local",
-    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address ('auto', 'ray://host:10001'); default: a local Ray instance.")] = None,
+    backend: BackendOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Offline data -> PCA preference space -> SPR encoder -> users' labels -> leaky EM for every K ->
     one PPO per cluster -> evaluation and welfare. Resumes from finished cells."""
@@ -50,7 +54,7 @@ def run(
     env, teacher = settings.env, settings.noise
     suffix = "" if settings.use_encoder else "_noenc"
     if out is None:
-        out = Path("results/prec") / Profile(profile).value / f"{env}_{teacher}{suffix}"
+        out = Path("results/prec") / settings.profile / f"{env}_{teacher}{suffix}"
     out = start_run("prec run", out, profile, seed, settings.to_dict())
     try:
         summary = pipeline.run(settings, seed, out)
@@ -68,7 +72,7 @@ def run(
 
 @app.command("plan")
 def plan_cmd(
-    profile: ProfileOpt = Profile.paper,
+    profile: PrecProfileOpt = "paper",
     env: Annotated[str, typer.Option("--env", help="HalfCheetah-v5, Ant-v5, Hopper-v5 or Walker2d-v5.")] = "HalfCheetah-v5",
     n_seeds: Annotated[int | None, typer.Option("--n-seeds", help="Replicate seeds (default: the profile's).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="(env, teacher) runs of this size (seed 000's Fig. 2 is 4 envs x 3 teachers = 12; Fig. 3 adds 4 envs x 5 populations, Fig. 12 two no-encoder runs).")] = 1,

@@ -311,3 +311,22 @@ def test_cli_plan(tmp_path):
     assert "measured now" in res.output
     bad = CliRunner().invoke(app, ["prec", "plan", "--machines", "0", "--steps-per-cpu-s", "5"])
     assert bad.exit_code != 0 and "machines" in bad.output
+
+
+def test_medium_budget_read_from_the_measured_curve():
+    from pluralign.experiments.prec.config import MEDIUM_CURVE, PROFILES, budget_from_curve
+
+    curve = [(0, -100.0), (10, 0.0), (20, 70.0), (30, 100.0), (40, 60.0)]
+    assert [budget_from_curve(curve, f) for f in (0.5, 0.8, 0.9)] == [10, 20, 30]  # goals 0, 60, 80
+    with pytest.raises(ValueError, match="curve"):
+        budget_from_curve(curve[1:])
+    med = PROFILES["medium"]
+    assert med.ppo.total_timesteps == budget_from_curve(MEDIUM_CURVE) and MEDIUM_CURVE[0][0] == 0
+    assert med.ppo.total_timesteps % (med.ppo.n_steps * med.ppo.n_envs) == 0  # whole rollouts
+    paper = PROFILES["paper"].ppo  # Table 2's PPO but the budget
+    assert replace(med.ppo, total_timesteps=paper.total_timesteps) == paper
+    assert (med.n_users, med.n_segments, med.segment_len, tuple(med.Ks), med.n_seeds) == (30, 50, 30, (1, 2, 3, 5, 10, 30), 3)
+    quick = PROFILES["quick"].ppo.total_timesteps
+    assert quick < med.ppo.total_timesteps < paper.total_timesteps
+    with pytest.raises(ValueError, match="profile"):
+        make_config("large")
