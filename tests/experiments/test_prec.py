@@ -330,3 +330,17 @@ def test_medium_budget_read_from_the_measured_curve():
     assert quick < med.ppo.total_timesteps < paper.total_timesteps
     with pytest.raises(ValueError, match="profile"):
         make_config("large")
+
+
+def test_learning_curve_rows():
+    from pluralign.experiments.prec.learning_curve import learning_curve
+
+    ppo = make_config("smoke", ENV).ppo  # 256 steps, 2 envs x 64-step rollouts
+    rows = learning_curve(ENV, ppo, seed=0, eval_every=128, eval_episodes=1, max_episode_steps=30)
+    assert rows[0]["steps"] == 0 and "wall_seconds" not in rows[0]  # the random policy's reference
+    assert [r["steps"] for r in rows[1:]] == [128, 256]
+    assert all(np.isfinite(r["eval_return"]) and np.isfinite(r["eval_x_velocity"]) for r in rows)
+    again = learning_curve(ENV, ppo, seed=0, eval_every=128, eval_episodes=1, max_episode_steps=30)
+    assert [r["eval_return"] for r in again] == [r["eval_return"] for r in rows]  # same seed, same curve
+    with pytest.raises(ValueError, match="eval_every"):
+        learning_curve(ENV, ppo, seed=0, eval_every=0)
