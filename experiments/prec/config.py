@@ -76,7 +76,9 @@ DEVIATIONS: dict[str, str] = {
         "networks, one environment per policy."),
     "ppo_budget_small_profiles": (
         "quick (16k steps, 8 envs x 256-step rollouts, mini-batch 512, 5 epochs) and smoke are far below "
-        "Table 2's 1.5M steps: early-training policies; only the paper profile uses Table 2."),
+        "Table 2's 1.5M steps: early-training policies. medium uses Table 2's PPO at a budget read from a "
+        "measured learning curve (MEDIUM_CURVE, budget_from_curve: 491,520 steps), with quick's offline "
+        "agents' count and encoder; only the paper profile uses Table 2's 1.5M."),
     "sizes_smoke": "smoke shrinks N, M, T, the K grid and every budget (CI only; its numbers mean nothing).",
 }
 """Every deviation from seed 000's printed setup, or reading of an unprinted detail, in one place
@@ -201,12 +203,14 @@ class PrecConfig:
 PREC_PROFILES = ("smoke", "quick", "medium", "paper")
 """The pipeline's profiles: the package's three (:class:`pluralign.runs.Profile`) and ``medium``."""
 
-MEDIUM_CURVE: tuple[tuple[int, float], ...] = ((0, -296.5), (49152, 87.0), (98304, 572.1), (147456, 658.7))
+MEDIUM_CURVE: tuple[tuple[int, float], ...] = ((0, -296.5), (49152, 87.0), (98304, 572.1), (147456, 658.7), (196608, 461.3), (245760, 834.8), (294912, 919.6), (344064, 1094.8), (393216, 1113.2), (442368, 1125.5), (491520, 1292.3), (540672, 1350.2), (589824, 1391.9), (638976, 1476.6), (688128, 1472.7), (737280, 1526.5), (786432, 1541.6), (835584, 1550.7), (884736, 1570.0), (933888, 1584.1), (983040, 1584.4), (1032192, 1566.9), (1081344, 1384.6), (1130496, 1645.5), (1179648, 1648.2))
 """The measured learning curve the medium profile's PPO budget is read from: (PPO steps, mean return of 3
 deterministic evaluation episodes) of Table 2's PPO (:meth:`pluralign.rl.ppo.PPOConfig.paper`) on
 HalfCheetah-v5's own reward, seed 0, one torch thread; step 0 is the uniformly random policy. Measured by
 ``python -m pluralign.experiments.prec.learning_curve --env HalfCheetah-v5 --profile paper --steps 1500000
---eval-every 49152 --eval-episodes 3 --out curve.json`` (stopped early; see the report of issue 15)."""
+--eval-every 49152 --eval-episodes 3 --out curve.json`` on the shared 2-CPU machine (stopped at 1,179,648
+steps, still rising slowly: about 780 steps per CPU-second). The medium budget it gives (0.8 of the way
+from random to the best measured return) is 491,520 steps, about 1/3 of Table 2's 1.5M."""
 
 MEDIUM_FRACTION = 0.8
 """The medium budget is the first measured step count whose return reaches this fraction of the way from the
