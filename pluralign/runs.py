@@ -77,9 +77,17 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.load(fh)
 
 
+def profile_name(profile: Profile | str) -> str:
+    """The name of a profile: a :class:`Profile` member's value, or a study's own profile name (e.g. the
+    MuJoCo PREC pipeline's ``medium``; the study validates it)."""
+    name = profile.value if isinstance(profile, Profile) else str(profile)
+    if not name or not name.replace("_", "").isalnum():
+        raise ValueError(f"profile: expected a profile name, got {profile!r}")
+    return name
+
+
 def default_out(command: str, profile: Profile | str) -> Path:
-    profile = Profile(profile).value
-    return RESULTS_ROOT / command.replace(" ", "-") / profile
+    return RESULTS_ROOT / command.replace(" ", "-") / profile_name(profile)
 
 
 RESUME_FREE = frozenset({"n_jobs", "jobs", "backend", "address", "cache_dir", "progress"})
@@ -104,7 +112,7 @@ def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: in
     setting but the execution-only :data:`RESUME_FREE` ones) is refused with a ``ValueError`` naming
     ``out`` and the settings that differ: resuming must never mix cells of two different runs."""
     out = Path(out) if out is not None else default_out(command, profile)
-    record = _to_jsonable({"command": command, "profile": Profile(profile).value, "seed": int(seed),
+    record = _to_jsonable({"command": command, "profile": profile_name(profile), "seed": int(seed),
                            "config": config})
     old_path = out / "config.json"
     if old_path.exists() and any((out / "cells").glob("*.json")):
@@ -151,22 +159,95 @@ class CellStore:
         return [read_json(p) for p in sorted(self.dir.glob("*.json"))]
 
 
-def run_cells(work, tasks: list[tuple], n_jobs: int = 1, desc: str = "cells", progress: bool = True) -> None:
-    """Call ``work(*task)`` for every task, in up to ``n_jobs`` processes (joblib, results unordered), with a
-    tqdm bar over finished tasks.  ``work`` must save its own result (one :class:`CellStore` cell), so an
-    interrupted run keeps every finished cell and a re-run skips them; pass only unfinished tasks."""
+BACKENDS = ("local", "ray")
+"""Sweep engines of :func:`run_cells` / :func:`map_unordered`: ``local`` (joblib processes on this machine)
+and ``ray`` (Ray tasks on a cluster; the optional extra pluralign[ray])."""
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`; ValueError naming it otherwise."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def ray_init(address: str | None = None):
+    """The ``ray`` module, connected: an already initialised Ray session is used as it is; otherwise
+    ``ray.init(address)`` (None starts a local instance with this machine's CPUs; "auto" joins the running
+    cluster; "ray://host:10001" a remote one). ValueError when ray is not installed."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("backend: 'ray' needs the optional extra pluralign[ray] (ray is not installed)") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    return ray
+
+
+def _indexed(fn, i, args):
+    return i, fn(*args)
+
+
+def map_unordered(fn, tasks: list[tuple], *, n_jobs: int = 1, backend: str = "local", address: str | None = None,
+                  num_cpus: float = 1, max_retries: int = 3):
+    """Yield ``(i, fn(*tasks[i]))`` for every task, in order of completion.
+
+    * ``backend="local"``: in this process (``n_jobs`` = 1) or in up to ``n_jobs`` joblib (loky) processes.
+    * ``backend="ray"``: every task is one Ray task declaring ``num_cpus`` CPUs (Ray runs as many at once as
+      the cluster's CPUs allow; ``n_jobs`` is not used) and retried up to ``max_retries`` times when its
+      worker process or node dies; results come back to this process (the driver) through ``ray.wait``.
+      ``address`` as in :func:`ray_init`.
+
+    An exception raised by ``fn`` propagates (Ray: as ``ray.exceptions.RayTaskError``); the caller keeps
+    whatever it stored from the results already yielded."""
+    check_backend(backend)
+    if not tasks:
+        return
+    if backend == "ray":
+        ray = ray_init(address)
+        remote = ray.remote(num_cpus=num_cpus, max_retries=int(max_retries))(fn)
+        refs = {remote.remote(*t): i for i, t in enumerate(tasks)}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                yield refs.pop(ref), ray.get(ref)
+        return
+    n_jobs = max(1, min(int(n_jobs), os.cpu_count() or 1, len(tasks)))
+    if n_jobs == 1:
+        for i, t in enumerate(tasks):
+            yield i, fn(*t)
+        return
     from joblib import Parallel, delayed
+
+    yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_indexed)(fn, i, t) for i, t in enumerate(tasks))
+
+
+def run_cells(work, tasks: list[tuple], n_jobs: int = 1, desc: str = "cells", progress: bool = True, *,
+              store: CellStore | None = None, backend: str = "local", address: str | None = None,
+              num_cpus: float = 1, max_retries: int = 3) -> None:
+    """Call ``work(*task)`` for every task (:func:`map_unordered`: local processes or Ray tasks), with a tqdm
+    bar over finished tasks; pass only unfinished tasks.
+
+    With ``store``, ``work`` returns ``(key, config, metrics)`` and this process (the driver) writes the cell
+    atomically (:meth:`CellStore.save`) the moment it arrives: a lost worker (Ray retries its task) or a
+    killed driver loses only the cells not yet finished, and a re-run skips the finished ones. This is the
+    form a multi-machine Ray cluster needs (workers need not share the driver's disk). Without ``store``,
+    ``work`` saves its own cell (one machine only)."""
+    with tqdm_bar(len(tasks), desc, progress) as bar:
+        for i, res in map_unordered(work, tasks, n_jobs=n_jobs, backend=backend, address=address,
+                                    num_cpus=num_cpus, max_retries=max_retries):
+            if store is not None:
+                key, config, metrics = res
+                store.save(key, config, metrics)
+            bar.update(1)
+
+
+def tqdm_bar(total: int, desc: str, progress: bool = True, unit: str = "cell"):
+    """The package's progress bar over finished tasks (tqdm; off when ``progress`` is False)."""
     from tqdm.auto import tqdm
 
-    n_jobs = max(1, min(int(n_jobs), os.cpu_count() or 1, len(tasks) or 1))
-    with tqdm(total=len(tasks), desc=desc, unit="cell", disable=not progress) as bar:
-        if n_jobs > 1:
-            for _ in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(work)(*t) for t in tasks):
-                bar.update(1)
-        else:
-            for t in tasks:
-                work(*t)
-                bar.update(1)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not progress)
 
 
 def mean_sem(values: Iterable[float]) -> dict:

@@ -13,6 +13,13 @@ profiles for :data:`DEFAULT_ENV`, the study shape's ``settings_for(PROFILES, pro
   Table 2: the policies are early-training policies, so the quick profile exercises the whole pipeline and
   shows how the learned rewards steer early learning, not converged behaviour.
 * ``smoke``  — toy scale for CI (seconds): short episodes, a tiny encoder, K in {1, 2}, a few hundred PPO steps.
+
+What is as printed and what is not: every setting seed 000 prints is used as printed (N = 30, M = 50,
+T = 30, K in {1, 2, 3, 5, 10, 30}, good iff a score of 7 or higher on a 10-point scale, Table 1's noise
+levels in :mod:`pluralign.bpref`, Table 2's PPO in the paper profile, App. C.2's welfare of
+r_i = mean_e <w_i, f>, Fig. 2's uniform population); :data:`DEVIATIONS` is the one list of every place
+where this pipeline (and its bandit twin, :mod:`pluralign.sims.prec_bandit`, which runs the same
+labelers, teachers and EM preset) reads an unprinted detail or departs from the print.
 """
 
 from __future__ import annotations
@@ -22,18 +29,60 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 
 from pluralign.prec.decoders import DecoderConfig
+from pluralign.prec.labelers import DEFAULT_POPULATION
 from pluralign.rl.ppo import PPOConfig
 from pluralign.rl.spr import SPRConfig
 from pluralign.runs import Profile
 
-__all__ = ["DEFAULT_ENV", "NOISE_NAMES", "OfflineConfig", "PROFILES", "PrecConfig", "TARGET_VELOCITIES", "config_hash",
-           "make_config", "parse_noise"]
+__all__ = ["DEFAULT_ENV", "DEVIATIONS", "MEDIUM_CURVE", "NOISE_NAMES", "OfflineConfig", "PREC_PROFILES", "PROFILES",
+           "PrecConfig", "TARGET_VELOCITIES", "budget_from_curve", "config_hash", "make_config", "parse_noise"]
 
 DEFAULT_ENV = "HalfCheetah-v5"
 """The environment of :data:`PROFILES` (and of ``pluralign prec run`` without ``--env``)."""
 
 NOISE_NAMES = {"0": "oracle", "oracle": "oracle", "1": "noise1", "noise1": "noise1", "2": "noise2", "noise2": "noise2"}
 """Accepted spellings of the teacher: 0 / oracle, 1 / noise1, 2 / noise2."""
+
+
+DEVIATIONS: dict[str, str] = {
+    "scoring": (
+        "App. C.1 prints S = sum_t r_i(s_t, a_t) >= tau_i with a user-specific tau_i, sec. 4.1 'a score of 7 or "
+        "higher (on a 10-point scale)'; neither prints r_i or tau_i. Reading: r_i = <w_i, phi_t>, the 10 points "
+        "span user i's range of S / T over all T-step windows of the offline data, tau_i = T (lo_i + 0.7 (hi_i - "
+        "lo_i)) (pluralign.prec.labelers: user_score_range, user_thresholds; why there). The B-Pref rules act on "
+        "that 10-point score (beta per point, delta in points; the myopic weights sum to 1 as printed)."),
+    "population_modes": (
+        "Fig. 3's populations are drawn, not specified: the mode centres and concentrations of "
+        "pluralign.prec.labelers.POPULATIONS are ours; Fig. 2's 'approximately uniform' population is read as "
+        "Dirichlet(1, 1, 1) ('broad', the default)."),
+    "em_init": (
+        "Leaky-EM initialisation, prior update and stopping rule are not printed: k-means++ on per-user "
+        "logistic-regression coefficients, fixed uniform prior (the setting of Thm. A.5), relative F_nu "
+        "change < 1e-6 or max_iter; restarts keep the best F_nu (pluralign.prec.preset)."),
+    "endpoints_budget": (
+        "K = 1 (pooled) and K = 30 (one decoder per user on that user's labels, sec. 4.2) are fixed "
+        "assignments trained with the Adam budget of a whole EM run (n_steps * (1 + em_max_iter))."),
+    "offline_data": (
+        "The offline data's target velocities (TARGET_VELOCITIES), training stages, episodes per stage and "
+        "the random-policy share are not printed; neither is the PCA features' [0, 1] scaling (min-max over "
+        "T-step window means, offline.PreferenceSpace)."),
+    "encoder_decoder_sizes": (
+        "SPR encoder sizes and updates, the decoders' width and optimiser, and E (evaluation episodes) are not "
+        "printed; the paper profile's values are ours. Quick and smoke use linear decoders (exact convex "
+        "L-BFGS M-step) and a smaller encoder."),
+    "ppo_unprinted": (
+        "Table 2 prints steps, rollout 2048 per env, mini-batch 64, 10 epochs, Adam 3e-4 constant, gamma 0.99, "
+        "lambda 0.95; not printed and taken from SB3's defaults: clip 0.2, no entropy bonus, [64, 64] "
+        "networks, one environment per policy."),
+    "ppo_budget_small_profiles": (
+        "quick (16k steps, 8 envs x 256-step rollouts, mini-batch 512, 5 epochs) and smoke are far below "
+        "Table 2's 1.5M steps: early-training policies. medium uses Table 2's PPO at a budget read from a "
+        "measured learning curve (MEDIUM_CURVE, budget_from_curve: 491,520 steps), with quick's offline "
+        "agents' count and encoder; only the paper profile uses Table 2's 1.5M."),
+    "sizes_smoke": "smoke shrinks N, M, T, the K grid and every budget (CI only; its numbers mean nothing).",
+}
+"""Every deviation from seed 000's printed setup, or reading of an unprinted detail, in one place
+(name -> what and why); copied into every run's results.json."""
 
 
 def parse_noise(noise) -> str:
@@ -77,7 +126,7 @@ class PrecConfig:
     config.json)."""
 
     profile: str
-    """smoke, quick or paper."""
+    """smoke, quick, medium or paper (PREC_PROFILES)."""
     offline: OfflineConfig
     """Offline data collection."""
     spr: SPRConfig
@@ -92,8 +141,10 @@ class PrecConfig:
     """M segments labelled by each user."""
     segment_len: int = 30
     """T steps per segment."""
-    population: str = "trimodal"
-    """Named user population of pluralign.prec.labelers.POPULATIONS."""
+    population: str = DEFAULT_POPULATION
+    """Named user population of pluralign.prec.labelers.POPULATIONS (default: Fig. 2's uniform one, sec. 4.3)."""
+    good_threshold: float = 7.0
+    """A segment is good iff its score on the user's 10-point scale is >= this (sec. 4.1; DEVIATIONS["scoring"])."""
     Ks: tuple[int, ...] = (1, 2, 3, 5, 10, 30)
     """Numbers of clusters compared."""
     leak: float = 0.1
@@ -113,9 +164,11 @@ class PrecConfig:
     noise: str = "noise2"
     """B-Pref teacher of the labels: oracle, noise1 or noise2 (Table 1's mixed levels)."""
     n_jobs: int = 1
-    """Worker processes for the offline agents, leaky EM and PPO (the numbers do not depend on it)."""
-    backend: str = "loky"
-    """loky (local processes) or ray (the same tasks on a Ray cluster; needs pluralign[ray])."""
+    """Local worker processes for the offline agents, leaky EM and PPO (the numbers do not depend on it)."""
+    backend: str = "local"
+    """local (joblib processes on this machine) or ray (the same tasks on a Ray cluster; pluralign[ray])."""
+    address: str | None = None
+    """Ray cluster address (None: start a local Ray instance; "auto": the running cluster)."""
     cache_dir: str = "results/prec/cache"
     """Shared cache of offline data, preference space and encoder (keyed by env, profile, seed and config)."""
 
@@ -138,17 +191,51 @@ class PrecConfig:
             raise ValueError(f"Ks: every K must lie in 1..n_users = {self.n_users}, got {tuple(self.Ks)}")
         if not 0.0 <= self.leak < 1.0:
             raise ValueError(f"leak: must lie in [0, 1), got {self.leak}")
-        if self.backend not in ("loky", "ray"):
-            raise ValueError(f"backend: must be loky or ray, got {self.backend!r}")
+        from pluralign.runs import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not 0.0 < float(self.good_threshold) < 10.0:
+            raise ValueError(f"good_threshold: must lie in (0, 10), got {self.good_threshold}")
         return replace(self, noise=parse_noise(self.noise))
 
 
+PREC_PROFILES = ("smoke", "quick", "medium", "paper")
+"""The pipeline's profiles: the package's three (:class:`pluralign.runs.Profile`) and ``medium``."""
+
+MEDIUM_CURVE: tuple[tuple[int, float], ...] = ((0, -296.5), (49152, 87.0), (98304, 572.1), (147456, 658.7), (196608, 461.3), (245760, 834.8), (294912, 919.6), (344064, 1094.8), (393216, 1113.2), (442368, 1125.5), (491520, 1292.3), (540672, 1350.2), (589824, 1391.9), (638976, 1476.6), (688128, 1472.7), (737280, 1526.5), (786432, 1541.6), (835584, 1550.7), (884736, 1570.0), (933888, 1584.1), (983040, 1584.4), (1032192, 1566.9), (1081344, 1384.6), (1130496, 1645.5), (1179648, 1648.2))
+"""The measured learning curve the medium profile's PPO budget is read from: (PPO steps, mean return of 3
+deterministic evaluation episodes) of Table 2's PPO (:meth:`pluralign.rl.ppo.PPOConfig.paper`) on
+HalfCheetah-v5's own reward, seed 0, one torch thread; step 0 is the uniformly random policy. Measured by
+``python -m pluralign.experiments.prec.learning_curve --env HalfCheetah-v5 --profile paper --steps 1500000
+--eval-every 49152 --eval-episodes 3 --out curve.json`` on the shared 2-CPU machine (stopped at 1,179,648
+steps, still rising slowly: about 780 steps per CPU-second). The medium budget it gives (0.8 of the way
+from random to the best measured return) is 491,520 steps, about 1/3 of Table 2's 1.5M."""
+
+MEDIUM_FRACTION = 0.8
+"""The medium budget is the first measured step count whose return reaches this fraction of the way from the
+random policy's return to the best return of :data:`MEDIUM_CURVE` (:func:`budget_from_curve`)."""
+
+
+def budget_from_curve(curve, fraction: float = MEDIUM_FRACTION) -> int:
+    """The smallest step count of ``curve`` ((steps, return) rows, the first the random policy at step 0)
+    whose return is >= random + fraction * (best - random)."""
+    rows = [(int(a), float(b)) for a, b in curve]
+    if len(rows) < 2 or rows[0][0] != 0:
+        raise ValueError("curve: expected (steps, return) rows starting with the random policy at step 0")
+    if not 0.0 < float(fraction) <= 1.0:
+        raise ValueError(f"fraction: must lie in (0, 1], got {fraction}")
+    base, best = rows[0][1], max(r for _, r in rows[1:])
+    goal = base + float(fraction) * (best - base)
+    return next(n for n, r in rows[1:] if r >= goal)
+
+
 def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig:
-    """The settings of ``profile`` for ``env_id`` (the profile table of the pipeline)."""
-    try:
-        profile = Profile(profile).value
-    except ValueError:
-        raise ValueError(f"profile: must be smoke, quick or paper, got {profile!r}") from None
+    """The settings of ``profile`` (one of :data:`PREC_PROFILES`) for ``env_id`` (the profile table of the
+    pipeline)."""
+    profile = profile.value if isinstance(profile, Profile) else str(profile)
+    if profile not in PREC_PROFILES:
+        raise ValueError(f"profile: must be one of {', '.join(PREC_PROFILES)}, got {profile!r}")
     if env_id not in TARGET_VELOCITIES:
         raise ValueError(f"env: must be one of {', '.join(TARGET_VELOCITIES)}, got {env_id!r}")
     vels = TARGET_VELOCITIES[env_id]
@@ -187,6 +274,20 @@ def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig
             em_max_iter=20,
             ppo=PPOConfig(total_timesteps=16_384, n_envs=8, n_steps=256, batch_size=512, n_epochs=5, net_arch=[64, 64]),
         )
+    if profile == "medium":
+        budget = budget_from_curve(MEDIUM_CURVE)
+        table2 = replace(PPOConfig.paper(), total_timesteps=budget)
+        return PrecConfig(
+            profile="medium",
+            env=env_id,
+            offline=OfflineConfig(target_velocities=vels[:3], ppo=replace(table2, total_timesteps=2 * budget)),
+            spr=SPRConfig(latent_dim=32, hidden=128, proj_dim=64, horizon=5, batch_size=256, n_updates=3000),
+            decoder=DecoderConfig(n_hidden=0, optimizer="lbfgs", n_steps=25, dtype="float64"),
+            em_restarts=2,
+            em_max_iter=20,
+            ppo=table2,
+            eval_episodes=3,
+        )
     if profile == "paper":
         return PrecConfig(
             profile="paper",
@@ -206,11 +307,12 @@ def make_config(profile: Profile | str, env_id: str = DEFAULT_ENV) -> PrecConfig
             em_restarts=5,
             em_max_iter=50,
         )
-    raise AssertionError(profile)  # unreachable: Profile has three members
+    raise AssertionError(profile)  # unreachable: PREC_PROFILES has four names
 
 
-PROFILES: dict[Profile, PrecConfig] = {p: make_config(p, DEFAULT_ENV) for p in Profile}
-"""The profiles for :data:`DEFAULT_ENV`; another environment: ``make_config(profile, env_id)``."""
+PROFILES: dict[str, PrecConfig] = {p: make_config(p, DEFAULT_ENV) for p in PREC_PROFILES}
+"""The profiles for :data:`DEFAULT_ENV` by name (a :class:`pluralign.runs.Profile` member finds its entry
+too: it is a str); another environment: ``make_config(profile, env_id)``."""
 
 
 def config_hash(obj) -> str:

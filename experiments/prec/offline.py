@@ -2,7 +2,7 @@
 
 1. Offline data: PPO agents trained towards several target forward velocities
    (:class:`pluralign.rl.envs.TargetVelocity`), each rolled out (stochastic policy) after 1/n, ..., n/n of
-   its budget, plus a uniformly random policy. Agents train in parallel (joblib).
+   its budget, plus a uniformly random policy. Agents train in parallel (local processes or Ray tasks).
 2. Preference space: PCA of the standardized per-step state-action vectors; the top three components,
    min-max scaled to [0, 1] (range: the offline data's T-step window means; clipped outside), are the
    behaviour features phi_t = (f1, f2, f3) of a step; a segment's / episode's feature vector is the mean
@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 
 from pluralign.experiments.prec.config import OfflineConfig, PrecConfig, config_hash
 from pluralign.prec.labelers import normalize_features
@@ -103,9 +102,11 @@ def _concat(parts: list[dict]) -> dict:
     return out
 
 
-def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1, progress: bool = True) -> dict:
-    """The offline data set: flat per-step arrays obs, act, episode, t, stage, target, x_velocity, env_reward."""
-    from tqdm.auto import tqdm
+def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1, progress: bool = True, *,
+                    backend: str = "local", address: str | None = None) -> dict:
+    """The offline data set: flat per-step arrays obs, act, episode, t, stage, target, x_velocity, env_reward.
+    The agents train as parallel tasks (:func:`pluralign.runs.map_unordered`, ``backend`` local or ray)."""
+    from pluralign.runs import map_unordered, tqdm_bar
 
     rng = derive(seed, "offline", "random_policy")
     env = make_env(env_id, max_episode_steps=cfg.max_episode_steps)
@@ -116,9 +117,13 @@ def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1,
     )
     rand["stage"] = np.zeros(len(rand["t"]), dtype=int)
     rand["target"] = np.full(len(rand["t"]), np.nan)
-    tasks = [delayed(_agent_episodes)(env_id, cfg, i, seed) for i in range(len(cfg.target_velocities))]
-    par = Parallel(n_jobs=min(n_jobs, len(tasks)), return_as="generator")  # results in task order
-    agents = list(tqdm(par(tasks), total=len(tasks), desc=f"offline PPO agents {env_id}", disable=not progress))
+    tasks = [(env_id, cfg, i, seed) for i in range(len(cfg.target_velocities))]
+    agents: list = [None] * len(tasks)
+    with tqdm_bar(len(tasks), f"offline PPO agents {env_id}", progress, unit="agent") as bar:
+        for i, ep in map_unordered(_agent_episodes, tasks, n_jobs=n_jobs, backend=backend, address=address,
+                                   num_cpus=cfg.ppo.torch_threads):
+            agents[i] = ep  # kept in agent order
+            bar.update(1)
     data = _concat([rand, *agents])
     data["obs"] = data["obs"].astype(np.float32)
     data["act"] = data["act"].astype(np.float32)
@@ -196,7 +201,8 @@ def cache_key(env_id: str, config: PrecConfig, seed: int) -> str:
 
 
 def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, n_jobs: int = 1, progress: bool = True) -> OfflineBundle:
-    """Load the cached offline data, preference space and SPR encoder, building whatever is missing."""
+    """Load the cached offline data, preference space and SPR encoder, building whatever is missing (the
+    offline agents on ``config.backend``; the driver writes the cache)."""
     d = Path(cache_root) / cache_key(env_id, config, seed)
     d.mkdir(parents=True, exist_ok=True)
     seconds = {}
@@ -205,7 +211,8 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
         data = dict(np.load(f_data))
     else:
         t0 = time.perf_counter()
-        data = collect_offline(env_id, config.offline, seed, n_jobs, progress)
+        data = collect_offline(env_id, config.offline, seed, n_jobs, progress, backend=config.backend,
+                               address=config.address)
         seconds["offline"] = time.perf_counter() - t0
         _atomic_save(f_data, lambda p: _savez(p, data, compressed=True))
     if f_space.exists():

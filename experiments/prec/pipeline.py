@@ -4,18 +4,21 @@ For one environment and one teacher (oracle / noise 1 / noise 2), ``run(settings
 
 1. Offline data, PCA preference space and frozen SPR encoder (:mod:`pluralign.experiments.prec.offline`,
    cached).
-2. Per replicate r: N users with simplex weights (:mod:`pluralign.prec.labelers`, a Fig. 3 population),
-   each labelling M segments of T steps drawn from the offline data; 10-point step scores 10 w_i . phi_t,
-   "good" iff the segment score >= 7, perturbed by the B-Pref teacher (:mod:`pluralign.bpref`).
+2. Per replicate r: N users with simplex weights (:mod:`pluralign.prec.labelers`; default the uniform
+   population of Fig. 2, sec. 4.3), each labelling M segments of T steps drawn from the offline data;
+   App. C.1's score S = sum_t <w_i, phi_t> against the user-specific tau_i that is 7 on the user's own
+   10-point scale (its range over all T-step windows of the offline data; the reading is stated in
+   :mod:`pluralign.prec.labelers`), perturbed by the B-Pref teacher (:mod:`pluralign.bpref`).
 3. Per K in the grid: leaky EM over K cluster decoders reading the frozen encoder's latents
    (:class:`pluralign.prec.decoders.DecoderMixture`) with the PREC preset the bandit twin shares
    (:func:`pluralign.prec.preset.fit_prec`: EM for 1 < K < N, the fixed pooled / per-user endpoints at
    K = 1 and K = N).
 4. One PPO policy per (non-empty) cluster on its learned reward r_k(s, a) = decoder_k(e(s, a)) through
    :class:`pluralign.rl.reward.LearnedRewardVecEnv`; policies of all pending cells train in parallel
-   processes (joblib; ``backend="ray"`` runs the same tasks on a Ray cluster when ray is installed).
-5. Evaluation (App. C.2): E episodes of each policy; user i's utility r_i is their 10-point score of the
-   episodes of the policy of their cluster, r_i = mean_e 10 w_i . phi(episode e); the three welfare
+   (:func:`pluralign.runs.map_unordered`: local joblib processes, or with ``backend="ray"`` one Ray task per
+   policy declaring ``ppo.torch_threads`` CPUs, retried when its worker dies).
+5. Evaluation (App. C.2): E episodes of each policy; user i's utility is App. C.2's
+   r_i = mean_e <w_i, phi(episode e)> in [0, 1] of the policy of their cluster; the three welfare
    measures of :mod:`pluralign.welfare`; training time per K. Per K: mean +- s.e.m. over replicates
    (:func:`pluralign.runs.mean_sem`).
 
@@ -39,21 +42,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from pluralign.bpref import make_teacher
 from pluralign.data import Ratings
 from pluralign.em import adjusted_rand_index
-from pluralign.experiments.prec.config import NOISE_NAMES, PrecConfig, parse_noise
+from pluralign.experiments.prec.config import DEVIATIONS, NOISE_NAMES, PrecConfig, parse_noise
 from pluralign.experiments.prec.offline import OfflineBundle, PreferenceSpace, load_or_build
 from pluralign.prec.decoders import ClusterDecoders, DecoderMixture
 from pluralign.prec.preset import PrecFit, fit_prec
-from pluralign.prec.labelers import make_population, step_scores
+from pluralign.prec.labelers import make_population, step_scores, user_score_range, user_thresholds
 from pluralign.rl.ppo import PPOConfig, evaluate_policy_episodes, train_ppo
 from pluralign.rl.reward import EncoderDecoderReward, StandardizeFeatures
 from pluralign.rl.spr import spr_windows
-from pluralign.runs import CellStore, mean_sem, read_json, write_json
+from pluralign.runs import CellStore, map_unordered, mean_sem, read_json, tqdm_bar, write_json
 from pluralign.seeding import derive, derive_int
 from pluralign.welfare import welfare
 
@@ -87,6 +88,8 @@ class Problem:
     segment_features: np.ndarray  # (S, T, d) decoder inputs
     segment_phi: np.ndarray  # (S, T, 3) behaviour features
     label_kinds: np.ndarray  # (S,) teacher type applied to each label
+    scale: tuple[np.ndarray, np.ndarray]  # (lo, hi) (N,) each: the users' 10-point scales (labelers.user_score_range)
+    tau: np.ndarray  # (N,) App. C.1's thresholds on S = sum_t <w_i, phi_t> (labelers.user_thresholds)
 
 
 def make_problem(bundle: OfflineBundle, config: PrecConfig, seed: int, features: torch.nn.Module,
@@ -105,14 +108,23 @@ def make_problem(bundle: OfflineBundle, config: PrecConfig, seed: int, features:
     idx = start[:, None] + np.arange(T)[None, :]
     obs, act = data["obs"][idx], data["act"][idx]
     phi = bundle.space(obs, act)
-    scores = step_scores(pop.weights, phi, user)
-    label, weight, kinds = make_teacher(parse_noise(config.noise)).label_arrays(scores, derive(seed, replicate, "teacher"))
+    scale = user_score_range(pop.weights, window_mean_phi(bundle, starts, T))
+    scores = step_scores(pop.weights, phi, user, scale)
+    label, weight, kinds = make_teacher(parse_noise(config.noise), tau=config.good_threshold).label_arrays(scores, derive(seed, replicate, "teacher"))
     ratings = Ratings(user=user, segment=np.arange(N * M), label=label, weight=weight, n_users=N)
     feats = features.encode(obs, act).astype(np.float64)
     if config.decoder.n_hidden == 0 and config.decoder.aggregate == "mean":
         # a linear decoder's segment score is the decoder of the mean feature (exact); T-fold less work
         feats = feats.mean(axis=1, keepdims=True)
-    return Problem(pop.weights, pop.mode, ratings, feats, phi, kinds)
+    return Problem(pop.weights, pop.mode, ratings, feats, phi, kinds, scale, user_thresholds(scale, T))
+
+
+def window_mean_phi(bundle: OfflineBundle, starts: np.ndarray, T: int) -> np.ndarray:
+    """(len(starts), 3) time-mean behaviour features of the offline T-step windows starting at ``starts``
+    (the reference segments of the users' 10-point scales)."""
+    phi = bundle.space(bundle.data["obs"], bundle.data["act"])
+    c = np.vstack([np.zeros((1, phi.shape[1])), np.cumsum(phi, axis=0)])
+    return (c[starts + T] - c[starts]) / T
 
 
 def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int = 0) -> tuple[PrecFit, DecoderMixture]:
@@ -189,9 +201,8 @@ def cell_key(env_id: str, noise: str, K: int, seed: int, replicate: int, use_enc
 
 
 def user_utilities(weights: np.ndarray, assignment: np.ndarray, policy_phi: dict[int, np.ndarray]) -> np.ndarray:
-    """r_i = mean over the E evaluation episodes of user i's 10-point score 10 w_i . phi(episode) of the
-    policy of user i's cluster (App. C.2)."""
-    return np.array([10.0 * np.mean(policy_phi[int(z)] @ w) for w, z in zip(weights, assignment)])
+    """App. C.2's r_i = (1/E) sum_e <w_i, f(episode e)> in [0, 1] of the policy of user i's cluster."""
+    return np.array([np.mean(policy_phi[int(z)] @ w) for w, z in zip(weights, assignment)])
 
 
 def _finalize(info: dict, results: dict[int, dict]) -> dict:
@@ -221,14 +232,8 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
     env_id, teacher = config.env, config.noise
     out = Path(out)
     t_start = time.perf_counter()
-    if config.backend == "ray":
-        try:
-            from ray.util.joblib import register_ray
-        except ImportError:
-            raise ValueError("backend: 'ray' needs the optional extra pluralign[ray] (ray is not installed)") from None
-        register_ray()
-    backend = None if config.backend == "loky" else "ray"
-    n_jobs = config.n_jobs
+    backend, address, n_jobs = config.backend, config.address, config.n_jobs
+    sweep = {"n_jobs": n_jobs, "backend": backend, "address": address}  # pluralign.runs.map_unordered
     bundle = load_or_build(env_id, config, seed, Path(config.cache_dir), n_jobs, progress)
     features = feature_module(bundle, config.use_encoder)
     store, pstore = CellStore(out), CellStore(out / "policies")
@@ -247,10 +252,11 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
         if todo:
             problems[r] = make_problem(bundle, config, seed, features, r)
             em_jobs += [(r, K) for K in todo]
-    fits = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")(  # results in job order
-        delayed(_em_task)(problems[r], config, K, seed, r) for r, K in em_jobs
-    )
-    fits = list(tqdm(fits, total=len(em_jobs), desc=f"leaky EM {env_id} {teacher}", unit="cell", disable=not progress))
+    fits: list = [None] * len(em_jobs)
+    with tqdm_bar(len(em_jobs), f"leaky EM {env_id} {teacher}", progress) as bar:
+        for i, fit in map_unordered(_em_task, [(problems[r], config, K, seed, r) for r, K in em_jobs], **sweep):
+            fits[i] = fit
+            bar.update(1)
     for (r, K), (z, params, objective, n_iter, seconds) in zip(em_jobs, fits):
         problem = problems[r]
         key = key_of(K, r)
@@ -262,6 +268,7 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
             "cluster_sizes": np.bincount(z, minlength=K), "ari_vs_modes": adjusted_rand_index(problem.mode, z),
             "em_objective": objective, "em_iterations": n_iter,
             "em_seconds": seconds, "positive_label_rate": float(np.mean(problem.ratings.label == 1.0)),
+            "tau": problem.tau,
             "clusters": clusters,
         }
         pending[key] = info
@@ -270,8 +277,8 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
             if pstore.done(pkey):
                 continue
             reward = EncoderDecoderReward(features, cluster_decoder(params, k))
-            tasks.append((key, k, delayed(policy_task)(env_id, config.ppo, derive_int(seed, r, "ppo", K, k), reward,
-                                                       bundle.space, config.eval_episodes, max_steps)))
+            tasks.append((key, k, (env_id, config.ppo, derive_int(seed, r, "ppo", K, k), reward, bundle.space,
+                                   config.eval_episodes, max_steps)))
 
     def policy_results(key: str) -> dict[int, dict] | None:
         info = pending[key]
@@ -296,12 +303,14 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
 
     for key in list(pending):  # cells whose policies all finished before an interruption
         maybe_finish(key)
-    if tasks:
-        par = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
-        it = _tagged(par, tasks)  # results come back tagged (cell, cluster) in order of completion
-        for key, k, res in tqdm(it, total=len(tasks), desc=f"PPO {env_id} {teacher}", unit="policy", disable=not progress):
+    with tqdm_bar(len(tasks), f"PPO {env_id} {teacher}", progress, unit="policy") as bar:
+        # results come back in order of completion; the driver writes each policy, then its cell once whole
+        # (a lost Ray worker's task is retried; a killed driver loses only unfinished policies)
+        for i, res in map_unordered(_policy_worker, [t[2] for t in tasks], num_cpus=config.ppo.torch_threads, **sweep):
+            key, k = tasks[i][0], tasks[i][1]
             pstore.save(f"{key}_k={k}", {"cell": key, "k": k}, res)
             maybe_finish(key)
+            bar.update(1)
     summary = summarize(store, config, seed)
     summary["wall_seconds_this_invocation"] = time.perf_counter() - t_start
     summary["offline_seconds"] = bundle.seconds
@@ -310,12 +319,9 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
     return read_json(write_json(out / "results.json", summary))
 
 
-def _run_tagged(key: str, k: int, fn, args, kwargs):
-    return key, k, fn(*args, **kwargs)
-
-
-def _tagged(par: Parallel, tasks):
-    return par(delayed(_run_tagged)(key, k, d[0], d[1], d[2]) for key, k, d in tasks)
+def _policy_worker(*args):
+    """:func:`policy_task` looked up at call time (so a test may replace it)."""
+    return policy_task(*args)
 
 
 def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
@@ -336,6 +342,7 @@ def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
     return {
         "env": config.env, "noise": config.noise, "profile": config.profile, "seed": int(seed), "replicates": replicates,
         "Ks": list(config.Ks), "use_encoder": config.use_encoder, "population": config.population, "table": table,
+        "deviations": DEVIATIONS,
         "n_cells": len(cells), "n_cells_expected": len(config.Ks) * len(replicates),
         "cells": [{"key": c["key"], "K": c["config"]["K"], "replicate": c["config"]["replicate"],
                    **{k: c["metrics"][k] for k in keep}} for c in cells],

@@ -20,6 +20,14 @@ ProfileOpt = Annotated[
     typer.Option("--profile", help="smoke: seconds (CI); quick: minutes on 2 CPUs; paper: the seeds' scale."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Base random seed; the same seed gives the same numbers.")]
+BackendOpt = Annotated[
+    str,
+    typer.Option("--backend", help="Sweep engine: local (processes on this machine) or ray (one Ray task per cell; pluralign[ray])."),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="Ray cluster address ('auto', 'ray://host:10001'); default: a local Ray instance."),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option("--out", help="Output folder (default: results/<command>/<profile>)."),

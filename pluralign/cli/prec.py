@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
-from pluralign.runs import Profile
+from pluralign.cli.common import AddressOpt, BackendOpt, OutOpt, SeedOpt, fail, start_run
+
+PrecProfileOpt = Annotated[
+    str,
+    typer.Option("--profile", help="smoke: seconds (CI); quick: minutes on 2 CPUs; medium: policies that learn (hours on 2 CPUs); paper: seed 000's scale."),
+]
 
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
@@ -18,7 +22,7 @@ app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO pol
 def run(
     env: Annotated[str, typer.Option("--env", help="HalfCheetah-v5, Ant-v5, Hopper-v5 or Walker2d-v5.")] = "HalfCheetah-v5",
     noise: Annotated[str, typer.Option("--noise", help="Teacher: 0/oracle, 1/noise1 or 2/noise2 (B-Pref mixed).")] = "2",
-    profile: ProfileOpt = Profile.quick,
+    profile: PrecProfileOpt = "quick",
     seed: SeedOpt = 0,
     out: OutOpt = None,
     n_seeds: Annotated[int | None, typer.Option("--n-seeds", help="Replicate seeds (default: the profile's).")] = None,
@@ -26,7 +30,8 @@ def run(
     cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Shared cache of offline data + encoder.")] = Path("results/prec/cache"),
     encoder: Annotated[bool, typer.Option("--encoder/--no-encoder", help="--no-encoder: Fig. 12 ablation.")] = True,
     population: Annotated[str | None, typer.Option("--population", help="User population (labelers.POPULATIONS).")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="loky (local processes) or ray (needs pluralign[ray]).")] = "loky",
+    backend: BackendOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Offline data -> PCA preference space -> SPR encoder -> users' labels -> leaky EM for every K ->
     one PPO per cluster -> evaluation and welfare. Resumes from finished cells."""
@@ -38,7 +43,7 @@ def run(
         fail(f"the prec pipeline needs the rl extra (pip install 'pluralign[rl]'): {exc}")
     try:
         settings = replace(make_config(profile, env), noise=noise, n_jobs=jobs, cache_dir=str(cache_dir),
-                           use_encoder=bool(encoder), backend=backend)
+                           use_encoder=bool(encoder), backend=backend, address=address)
         if n_seeds is not None:
             settings = replace(settings, n_seeds=int(n_seeds))
         if population is not None:
@@ -49,7 +54,7 @@ def run(
     env, teacher = settings.env, settings.noise
     suffix = "" if settings.use_encoder else "_noenc"
     if out is None:
-        out = Path("results/prec") / Profile(profile).value / f"{env}_{teacher}{suffix}"
+        out = Path("results/prec") / settings.profile / f"{env}_{teacher}{suffix}"
     out = start_run("prec run", out, profile, seed, settings.to_dict())
     try:
         summary = pipeline.run(settings, seed, out)
@@ -63,3 +68,48 @@ def run(
         cols = " ".join(f"{r[m]['mean']:8.3f}±{r[m]['sem']:.3f}" for m in ("utilitarian", "egalitarian", "nash"))
         typer.echo(f"{K:>4} {cols} {r['train_seconds']['mean']:10.1f}")
     typer.echo(f"wrote {out / 'results.json'}, {fig2.name}, {clusters.name} (+ PDF)")
+
+
+@app.command("plan")
+def plan_cmd(
+    profile: PrecProfileOpt = "paper",
+    env: Annotated[str, typer.Option("--env", help="HalfCheetah-v5, Ant-v5, Hopper-v5 or Walker2d-v5.")] = "HalfCheetah-v5",
+    n_seeds: Annotated[int | None, typer.Option("--n-seeds", help="Replicate seeds (default: the profile's).")] = None,
+    runs: Annotated[int, typer.Option("--runs", help="(env, teacher) runs of this size (seed 000's Fig. 2 is 4 envs x 3 teachers = 12; Fig. 3 adds 4 envs x 5 populations, Fig. 12 two no-encoder runs).")] = 1,
+    machines: Annotated[int, typer.Option("--machines", help="Machines of the Ray cluster.")] = 1,
+    cpus_per_machine: Annotated[int, typer.Option("--cpus-per-machine", help="CPUs per machine.")] = 2,
+    steps_per_cpu_s: Annotated[float | None, typer.Option("--steps-per-cpu-s", help="A stored PPO throughput (steps per CPU-second of the profile's PPO on a learned reward); default: measure it now.")] = None,
+    rollouts: Annotated[int, typer.Option("--rollouts", help="PPO rollouts of the on-the-spot measurement.")] = 2,
+) -> None:
+    """Cells, PPO steps, CPU-hours and wall time on N machines of a ``prec run`` (nothing is written)."""
+    try:
+        from pluralign.experiments.prec.config import make_config
+        from pluralign.experiments.prec.plan import measure_ppo, plan
+    except ModuleNotFoundError as exc:
+        fail(f"the prec pipeline needs the rl extra (pip install 'pluralign[rl]'): {exc}")
+    try:
+        settings = make_config(profile, env)
+        if n_seeds is not None:
+            settings = replace(settings, n_seeds=int(n_seeds))
+        settings = settings.validate()
+        if steps_per_cpu_s is None:
+            m = measure_ppo(settings, env, rollouts=rollouts)
+            rate, source = m["steps_per_cpu_s"], (
+                f"measured now: {m['steps']} steps of the {settings.profile} profile's PPO on a learned reward of its sizes, "
+                f"{m['cpu_seconds']:.1f} CPU-s / {m['wall_seconds']:.1f} wall-s, 1 torch thread")
+        else:
+            rate, source = float(steps_per_cpu_s), "given by --steps-per-cpu-s"
+        p = plan(settings, rate, machines=machines, cpus_per_machine=cpus_per_machine, runs=runs)
+    except ValueError as exc:
+        fail(str(exc))
+    Ks = ", ".join(map(str, settings.Ks))
+    typer.echo(f"prec plan: profile {p['profile']}, {env}, {p['runs']} run(s) of {settings.n_seeds} replicates x K in ({Ks})")
+    typer.echo(f"cells:                      {p['cells']:>14,d}  ({p['cells_per_run']} per run)")
+    typer.echo(f"policies (at most):         {p['policies']:>14,d}  (sum of K per replicate; empty clusters train none)")
+    typer.echo(f"PPO steps, policies:        {p['policy_ppo_steps']:>14,d}  ({p['ppo_steps_per_policy']:,d} each)")
+    typer.echo(f"PPO steps, offline agents:  {p['offline_ppo_steps']:>14,d}  ({p['offline_agents']} agents, cached per env and seed)")
+    typer.echo(f"evaluation steps:           {p['evaluation_steps']:>14,d}")
+    typer.echo(f"PPO steps per CPU-second:   {p['steps_per_cpu_s']:>14,.0f}  ({source})")
+    typer.echo(f"CPU-hours:                  {p['cpu_hours']:>14,.1f}")
+    typer.echo(f"wall time on {p['machines']} machine(s) x {p['cpus_per_machine']} CPUs: {p['wall_hours']:,.1f} h "
+               f"({p['policy_waves']} wave(s) of {p['slots']} single-CPU policies; SPR pretraining and EM not counted)")

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
+from pluralign.cli.common import AddressOpt, BackendOpt, OutOpt, ProfileOpt, SeedOpt, fail, start_run
 from pluralign.runs import Profile, settings_for
 
 app = typer.Typer(help="Fast synthetic studies with a known ground truth.", no_args_is_help=True)
@@ -41,14 +41,15 @@ def _run_study(command: str, study, figures, profile, seed: int, out, **override
 
 
 @app.command("prec-bandit", help="Bandit-PREC: leaky EM over users, welfare vs K (seed 000).")
-def prec_bandit(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None) -> None:
+def prec_bandit(profile: ProfileOpt = Profile.quick, seed: SeedOpt = 0, out: OutOpt = None,
+                backend: BackendOpt = "local", address: AddressOpt = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from pluralign.paper_figures import prec_bandit as figures
     from pluralign.sims import prec_bandit as study
 
-    out, res = _run_study("sims prec-bandit", study, figures, profile, seed, out)
+    out, res = _run_study("sims prec-bandit", study, figures, profile, seed, out, backend=backend, address=address)
     s = res["summary"].get("encoder", {}).get("noise2", {})
     tab = Table(title="noise2, encoder features: welfare (mean ± s.e.m. over seeds)")
     tab.add_column("K")

@@ -4,7 +4,8 @@ through :class:`pluralign.em.MixtureEM`, and synthetic labelers / populations.
 * :mod:`pluralign.prec.decoders`  — :class:`ClusterDecoders` (all K in one batched computation), the
   leaky-weighted BCE of eq. 13 on the segment scores of eq. 6, and :class:`DecoderMixture`, the
   :class:`pluralign.em.MixtureModel` adapter.
-* :mod:`pluralign.prec.labelers`  — user weights on the simplex, 10-point scores, good iff >= 7, and the
+* :mod:`pluralign.prec.labelers`  — user weights on the simplex, scores on each user's 10-point scale, good iff >= 7
+  (App. C.1's user-specific tau_i), and the
   Dirichlet-mixture populations of Fig. 3.
 
 Teachers live in :mod:`pluralign.bpref`, welfare in :mod:`pluralign.welfare`.
@@ -12,6 +13,7 @@ Teachers live in :mod:`pluralign.bpref`, welfare in :mod:`pluralign.welfare`.
 
 from pluralign.prec.decoders import ClusterDecoders, DecoderConfig, DecoderMixture, fit_decoders, leaky_bce_loss
 from pluralign.prec.labelers import (
+    DEFAULT_POPULATION,
     GOOD_THRESHOLD,
     POPULATIONS,
     Population,
@@ -21,6 +23,8 @@ from pluralign.prec.labelers import (
     rational_labels,
     segment_scores,
     step_scores,
+    user_score_range,
+    user_thresholds,
 )
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "DecoderMixture",
     "fit_decoders",
     "leaky_bce_loss",
+    "DEFAULT_POPULATION",
     "GOOD_THRESHOLD",
     "POPULATIONS",
     "Population",
@@ -38,4 +43,6 @@ __all__ = [
     "rational_labels",
     "segment_scores",
     "step_scores",
+    "user_score_range",
+    "user_thresholds",
 ]

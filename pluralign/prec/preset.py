@@ -11,8 +11,8 @@ What seed 000 prints (sec. 3.3, eq. 9-13; App. A) and what it leaves open:
 * Initialisation: not printed. We use k-means++ on per-user label features (:func:`user_label_features`:
   each user's logistic-regression coefficients of good vs bad on the mean frozen segment features),
   a data-driven start that is the same in the twin and the pipeline (a random hard assignment of 30
-  users into K groups starts every cluster as a near-copy of the pooled model). Deviation named here,
-  and only here.
+  users into K groups starts every cluster as a near-copy of the pooled model). Listed with the
+  pipeline's other deviations in ``pluralign.experiments.prec.config.DEVIATIONS["em_init"]``.
 * Stopping: "the prescribed stopping criterion" is not printed -> relative improvement of F_nu below
   ``tol`` = 1e-6, or ``max_iter``; restarts keep the best F_nu.
 

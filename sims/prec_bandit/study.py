@@ -22,8 +22,10 @@ The testbed (``sims/prec_bandit/world.py``):
   consecutive observations — a closed-form linear analogue of SPR's objective), d = 6. It is frozen before
   any label is seen. The ablation replaces it with an untrained (random Gaussian) linear encoder of the
   same shape, standardised the same way ("random features"). Neither is tuned to the rewards.
-* Users and labels. N = 30 users with weights on the simplex from a 3-mode Dirichlet mixture
-  (:mod:`pluralign.prec.labelers`); 10-point step scores, good iff the segment score >= 7, passed through
+* Users and labels. N = 30 users with weights on the simplex from the MuJoCo pipeline's population
+  (:data:`pluralign.prec.labelers.DEFAULT_POPULATION`, Fig. 2's uniform one); scores on each user's own
+  10-point scale (range over the pool's behaviours), good iff >= 7 (App. C.1's user-specific tau_i, the
+  reading stated in :mod:`pluralign.prec.labelers` and shared with the pipeline), passed through
   the B-Pref teachers of :mod:`pluralign.bpref` (oracle, noise1, noise2 = mixed teachers at Table 1's two
   levels). Each user labels M = 50 whole behaviours (segment = behaviour) drawn from a user-skewed slice
   of a shared pool (300 behaviours in the quick profile, 400 in the paper profile): behaviours near a user-specific coverage centre in style space, drawn
@@ -35,16 +37,17 @@ The testbed (``sims/prec_bandit/world.py``):
   identity assignment: no EM), each trained with the same Adam budget as the full EM run.
 * Policies and welfare. Cluster k's "policy" picks, from 200 fresh candidate behaviours, the one with
   the highest learned segment score; user i receives the behaviour of its cluster (EM's assignment) and
-  its utility is its TRUE segment score of that behaviour (10-point scale). Welfare (seed 000 App. C.2):
-  utilitarian mean, egalitarian 10th percentile, Nash geometric mean (utilities are in (0, 10), so Nash
-  needs no shift). For reference the results also hold the welfare of the ideal per-user choice and of the
+  its utility is App. C.2's r_i = <w_i, f> in (0, 1) of that behaviour (f its mean true features). Welfare
+  (seed 000 App. C.2): utilitarian mean, egalitarian 10th percentile, Nash geometric mean (utilities are in
+  (0, 1), so Nash needs no shift). For reference the results also hold the welfare of the ideal per-user choice and of the
   best single behaviour for all.
 
 Seeds (:mod:`pluralign.seeding`): replicate r of base seed s has the world ``derive(s, r, "world")``, the
 labels ``derive(s, r, "labels", noise)``, the decoders' torch seed ``derive_int(s, r, "decoders")``, the
 fixed-assignment initialisation ``derive(s, r, "init")`` and the EM seed ``derive_int(s, r, "em")``.
 
-Cells: one per (noise, K, features, replicate), written atomically under ``OUT/cells`` (re-runs skip finished
+Cells: one per (noise, K, features, replicate), computed by ``_work`` in a worker (local process or
+Ray task, ``backend``) and written atomically by the driver under ``OUT/cells`` (re-runs skip finished
 cells). Results: ``results.json`` (per-cell metrics, mean and s.e.m. over seeds, the done-when table); the
 figure ``welfare_vs_K.png`` is drawn from it by :mod:`pluralign.paper_figures.prec_bandit`.
 """
@@ -57,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pluralign.runs import CellStore, Profile, mean_sem, run_cells, write_json
+from pluralign.runs import CellStore, Profile, check_backend, mean_sem, run_cells, write_json
 from pluralign.seeding import derive, derive_int
 from pluralign.sims.prec_bandit.world import WorldSettings, make_world
 
@@ -98,7 +101,11 @@ class StudySettings:
     n_restarts: int = 1
     """EM restarts (best leaky ELBO wins)."""
     n_jobs: int = 2
-    """Worker processes."""
+    """Local worker processes (backend local)."""
+    backend: str = "local"
+    """Sweep engine of pluralign.runs.run_cells: local (joblib processes) or ray (one Ray task per cell)."""
+    address: str | None = None
+    """Ray cluster address (None: a local Ray instance; "auto": the running cluster)."""
 
     def __post_init__(self):
         if 1 not in self.Ks or self.world.n_users not in self.Ks:
@@ -106,6 +113,7 @@ class StudySettings:
         for name, given, allowed in (("noises", self.noises, NOISES), ("features", self.features, FEATURES)):
             if not given or set(given) - set(allowed):
                 raise ValueError(f"{name}: must be a non-empty subset of {allowed}, got {tuple(given)}")
+        check_backend(self.backend)
         for name in ("n_seeds", "n_jobs", "n_restarts"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
@@ -182,11 +190,11 @@ def cell_key(noise: str, K: int, features: str, seed: int, rep: int) -> str:
     return f"noise={noise}_K={K}_features={features}_seed={seed}_rep={rep}"
 
 
-def _work(st: StudySettings, out: Path, noise: str, K: int, features: str, seed: int, rep: int) -> str:
+def _work(st: StudySettings, noise: str, K: int, features: str, seed: int, rep: int) -> tuple[str, dict, dict]:
+    """One cell as a sweep task: ``(key, config, metrics)``, written by the driver (:func:`pluralign.runs.run_cells`)."""
     key = cell_key(noise, K, features, seed, rep)
     metrics = run_cell(st, noise, K, features, seed, rep)
-    CellStore(out).save(key, {"noise": noise, "K": K, "features": features, "seed": seed, "rep": rep}, metrics)
-    return key
+    return key, {"noise": noise, "K": K, "features": features, "seed": seed, "rep": rep}, metrics
 
 
 # ---------------------------------------------------------------------------- aggregation
@@ -252,8 +260,9 @@ def run(settings: StudySettings, seed: int, out: Path, progress: bool = True) ->
     st = settings
     store = CellStore(out)
     grid = [(n, K, f, seed, r) for r in range(st.n_seeds) for f in st.features for n in st.noises for K in st.Ks]
-    todo = [(st, out, *g) for g in grid if not store.done(cell_key(*g))]
-    run_cells(_work, todo, n_jobs=st.n_jobs, desc="sims prec-bandit", progress=progress)
+    todo = [(st, *g) for g in grid if not store.done(cell_key(*g))]
+    run_cells(_work, todo, n_jobs=st.n_jobs, desc="sims prec-bandit", progress=progress, store=store,
+              backend=st.backend, address=st.address)
     keys = {cell_key(*g) for g in grid}
     cells = [c for c in store.all() if c["key"] in keys]
     res = {"settings": asdict(st), "seed": int(seed), **summarize(cells, st), "cells": cells}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, softmax
 
-from pluralign.prec.labelers import Population, dirichlet_population, step_scores
+from pluralign.prec.labelers import DEFAULT_POPULATION, POPULATIONS, Population, dirichlet_population, step_scores, user_score_range
 from pluralign.seeding import derive
 
 
@@ -50,8 +50,9 @@ class WorldSettings:
     """d, the encoder's output dimension (the same for the random-feature ablation)."""
     coverage: float = 0.75
     """Width (in style units) of a user's coverage kernel around its coverage centre."""
-    population: tuple[int, float] = (3, 20.0)
-    """(number of Dirichlet modes, concentration) of the user population (seed 000, Fig. 3)."""
+    population: tuple[int, float] = POPULATIONS[DEFAULT_POPULATION]
+    """(number of Dirichlet modes, concentration) of the user population (seed 000, Fig. 3); default the
+    MuJoCo pipeline's, Fig. 2's uniform population (pluralign.prec.labelers.DEFAULT_POPULATION)."""
 
 
 @dataclass
@@ -69,14 +70,20 @@ class World:
     label_segment: np.ndarray  # (N * M,) pool index of each labelled segment
     coverage_center: np.ndarray  # (N, 3)
 
+    def user_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of every user's 10-point scale over the pool's behaviours (the reference segments; the
+        same reading of App. C.1 as the MuJoCo pipeline, :mod:`pluralign.prec.labelers`)."""
+        return user_score_range(self.population.weights, self.pool_phi.mean(axis=1))
+
     def true_step_scores(self) -> np.ndarray:
-        """(N * M, T) 10-point step scores of the labelled segments by their users."""
-        return step_scores(self.population.weights, self.pool_phi[self.label_segment], self.label_user)
+        """(N * M, T) step scores of the labelled segments on each user's own 10-point scale."""
+        return step_scores(self.population.weights, self.pool_phi[self.label_segment], self.label_user,
+                           self.user_scale())
 
     def candidate_utilities(self) -> np.ndarray:
-        """(N, Q) true segment score of every candidate for every user."""
-        S = self.cand_phi.mean(axis=1)  # (Q, 3): the score is linear in phi, so average first
-        return 10.0 * self.population.weights @ S.T
+        """(N, Q) App. C.2's utility <w_i, f> in [0, 1] of every candidate for every user (f its mean phi)."""
+        S = self.cand_phi.mean(axis=1)  # (Q, 3)
+        return self.population.weights @ S.T
 
 
 _PLANE = np.eye(3) - 1.0 / 3.0  # projection onto the sum-zero plane: the three features trade off

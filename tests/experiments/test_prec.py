@@ -95,7 +95,7 @@ def test_user_utilities_closed_form():
     z = np.array([1, 0, 1])
     phi = {0: np.array([[0.5, 0.5, 0.5], [0.7, 0.1, 0.3]]), 1: np.array([[0.9, 0.0, 0.2]])}
     u = pipeline.user_utilities(w, z, phi)
-    np.testing.assert_allclose(u, [9.0, 10 * np.mean([0.5, 0.2 * 0.7 + 0.03 + 0.15]), 2.0])
+    np.testing.assert_allclose(u, [0.9, np.mean([0.5, 0.2 * 0.7 + 0.03 + 0.15]), 0.2])  # App. C.2: in [0, 1]
 
 
 def test_parse_noise():
@@ -113,9 +113,20 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     o = pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, feats)  # paired: same users and segments
     np.testing.assert_array_equal(o.weights, p1.weights)
     np.testing.assert_array_equal(o.segment_phi, p1.segment_phi)
-    scores = 10 * np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user]) / cfg.segment_len
+    # App. C.1: S = sum_t <w_i, phi_t> against tau_i = 7 on user i's 10-point scale, i.e. its range of S / T
+    # over every T-step window of the offline data (brute force here)
+    T = cfg.segment_len
+    S = np.einsum("mtc,mc->m", o.segment_phi, o.weights[o.ratings.user])
+    data = bundle.data
+    phi_all = bundle.space(data["obs"], data["act"])
+    wins = [s for s in range(len(data["t"]) - T + 1)
+            if data["episode"][s] == data["episode"][s + T - 1] and data["t"][s + T - 1] - data["t"][s] == T - 1]
+    means = np.array([phi_all[s:s + T].mean(0) for s in wins]) @ o.weights.T  # (windows, N)
+    tau = T * (means.min(0) + 0.7 * (means.max(0) - means.min(0)))
+    np.testing.assert_allclose(o.tau, tau, rtol=1e-9)
+    assert np.unique(np.round(tau, 9)).size == cfg.n_users  # user-specific thresholds
     assert 0 < o.ratings.label.mean() < 1  # the threshold is reachable: both labels occur
-    np.testing.assert_array_equal(o.ratings.label, (scores >= 7).astype(float))  # oracle = threshold rule
+    np.testing.assert_array_equal(o.ratings.label, (S >= o.tau[o.ratings.user] - 1e-9).astype(float))  # oracle
     e1, _ = pipeline.fit_clusters(p1, cfg, 2, 5)
     e2, _ = pipeline.fit_clusters(p2, cfg, 2, 5)
     np.testing.assert_array_equal(e1.labels, e2.labels)
@@ -141,7 +152,7 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     for row in summary["table"].values():
         assert row["n_seeds"] == 2
         mean = {m: row[m]["mean"] for m in ("egalitarian", "nash", "utilitarian")}
-        assert 0 <= mean["egalitarian"] <= mean["nash"] + 1e-9 <= mean["utilitarian"] + 2e-9 <= 10 + 2e-9
+        assert 0 <= mean["egalitarian"] <= mean["nash"] + 1e-9 <= mean["utilitarian"] + 2e-9 <= 1 + 2e-9
         assert all(row[m]["n_seeds"] == 2 and row[m]["sem"] >= 0 for m in mean)  # mean +- s.e.m. over seeds
     assert (out / f"fig2_{ENV}_noise2.png").stat().st_size > 1000
     assert (out / f"clusters_{ENV}_noise2.png").stat().st_size > 1000
@@ -238,3 +249,98 @@ def test_figures_draw_from_the_results_file_only(tmp_path):
     for fn, name in ((figures.fig2_panel, "fig2.png"), (figures.cluster_pictures, "clusters.png")):
         png = fn(loaded, tmp_path / name)
         assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
+
+
+# --------------------------------------------------------------------------- settings as printed, plan
+def test_settings_as_printed_and_deviations_named():
+    from pluralign.experiments.prec.config import DEVIATIONS, PROFILES
+    from pluralign.prec.labelers import DEFAULT_POPULATION, make_population
+    from pluralign.runs import Profile
+    from pluralign.sims.prec_bandit.world import WorldSettings
+
+    paper = PROFILES[Profile.paper]
+    assert (paper.n_users, paper.n_segments, paper.segment_len, tuple(paper.Ks)) == (30, 50, 30, (1, 2, 3, 5, 10, 30))
+    ppo = paper.ppo  # Table 2 as printed
+    assert (ppo.total_timesteps, ppo.n_steps, ppo.batch_size, ppo.n_epochs, ppo.learning_rate, ppo.gamma, ppo.gae_lambda) == (
+        1_500_000, 2048, 64, 10, 3e-4, 0.99, 0.95)
+    # Fig. 2's "approximately uniform" population (sec. 4.3) everywhere, the bandit twin included
+    assert all(p.population == DEFAULT_POPULATION == "broad" for p in PROFILES.values())
+    from pluralign.prec.labelers import POPULATIONS
+
+    assert WorldSettings().population == POPULATIONS[DEFAULT_POPULATION] == (1, 3.0)  # Dirichlet(1, 1, 1)
+    w = make_population(DEFAULT_POPULATION, 3000, 0).weights
+    np.testing.assert_allclose(w.mean(0), 1 / 3, atol=0.02)  # uniform on the simplex: E w_c = 1/3,
+    np.testing.assert_allclose(w.var(0), 1 / 18, atol=0.005)  # Var w_c = 2 / (9 * 4) = 1/18
+    assert {"scoring", "population_modes", "em_init", "ppo_unprinted", "ppo_budget_small_profiles"} <= set(DEVIATIONS)
+    assert all(isinstance(v, str) and len(v) > 40 for v in DEVIATIONS.values())
+    with pytest.raises(ValueError, match="backend"):
+        replace(paper, backend="loky").validate()
+    with pytest.raises(ValueError, match="good_threshold"):
+        replace(paper, good_threshold=10.5).validate()
+
+
+def test_plan_arithmetic():
+    from pluralign.experiments.prec.plan import plan
+
+    cfg = make_config("paper", ENV)
+    p = plan(cfg, steps_per_cpu_s=1000.0, machines=2, cpus_per_machine=16, runs=12)
+    assert p["cells_per_run"] == 6 * 3 and p["cells"] == 12 * 18
+    assert p["policies_per_run"] == (1 + 2 + 3 + 5 + 10 + 30) * 3 == 153
+    assert p["policy_ppo_steps"] == 12 * 153 * 1_500_000
+    assert p["offline_ppo_steps"] == 4 * 1_000_000
+    total = 12 * 153 * (1_500_000 + 10 * 1000) + 4_000_000
+    assert p["total_steps"] == total and p["cpu_hours"] == pytest.approx(total / 1000 / 3600)
+    assert p["slots"] == 32 and p["policy_waves"] == -(-12 * 153 // 32)
+    assert p["wall_hours"] == pytest.approx((1 * 1e6 + p["policy_waves"] * 1.5e6) / 1000 / 3600)
+    with pytest.raises(ValueError, match="machines"):
+        plan(cfg, 1000.0, machines=0)
+    with pytest.raises(ValueError, match="steps_per_cpu_s"):
+        plan(cfg, 0.0)
+
+
+def test_cli_plan(tmp_path):
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["prec", "plan", "--profile", "paper", "--machines", "4", "--cpus-per-machine", "16",
+                                   "--steps-per-cpu-s", "500"])
+    assert res.exit_code == 0, res.output
+    assert "cells:" in res.output and "18" in res.output and "229,500,000" in res.output
+    assert "wall time on 4 machine(s) x 16 CPUs" in res.output
+    res = CliRunner().invoke(app, ["prec", "plan", "--profile", "smoke", "--rollouts", "1"])  # measured on the spot
+    assert res.exit_code == 0, res.output
+    assert "measured now" in res.output
+    bad = CliRunner().invoke(app, ["prec", "plan", "--machines", "0", "--steps-per-cpu-s", "5"])
+    assert bad.exit_code != 0 and "machines" in bad.output
+
+
+def test_medium_budget_read_from_the_measured_curve():
+    from pluralign.experiments.prec.config import MEDIUM_CURVE, PROFILES, budget_from_curve
+
+    curve = [(0, -100.0), (10, 0.0), (20, 70.0), (30, 100.0), (40, 60.0)]
+    assert [budget_from_curve(curve, f) for f in (0.5, 0.8, 0.9)] == [10, 20, 30]  # goals 0, 60, 80
+    with pytest.raises(ValueError, match="curve"):
+        budget_from_curve(curve[1:])
+    med = PROFILES["medium"]
+    assert med.ppo.total_timesteps == budget_from_curve(MEDIUM_CURVE) and MEDIUM_CURVE[0][0] == 0
+    assert med.ppo.total_timesteps % (med.ppo.n_steps * med.ppo.n_envs) == 0  # whole rollouts
+    paper = PROFILES["paper"].ppo  # Table 2's PPO but the budget
+    assert replace(med.ppo, total_timesteps=paper.total_timesteps) == paper
+    assert (med.n_users, med.n_segments, med.segment_len, tuple(med.Ks), med.n_seeds) == (30, 50, 30, (1, 2, 3, 5, 10, 30), 3)
+    quick = PROFILES["quick"].ppo.total_timesteps
+    assert quick < med.ppo.total_timesteps < paper.total_timesteps
+    with pytest.raises(ValueError, match="profile"):
+        make_config("large")
+
+
+def test_learning_curve_rows():
+    from pluralign.experiments.prec.learning_curve import learning_curve
+
+    ppo = make_config("smoke", ENV).ppo  # 256 steps, 2 envs x 64-step rollouts
+    rows = learning_curve(ENV, ppo, seed=0, eval_every=128, eval_episodes=1, max_episode_steps=30)
+    assert rows[0]["steps"] == 0 and "wall_seconds" not in rows[0]  # the random policy's reference
+    assert [r["steps"] for r in rows[1:]] == [128, 256]
+    assert all(np.isfinite(r["eval_return"]) and np.isfinite(r["eval_x_velocity"]) for r in rows)
+    again = learning_curve(ENV, ppo, seed=0, eval_every=128, eval_episodes=1, max_episode_steps=30)
+    assert [r["eval_return"] for r in again] == [r["eval_return"] for r in rows]  # same seed, same curve
+    with pytest.raises(ValueError, match="eval_every"):
+        learning_curve(ENV, ppo, seed=0, eval_every=0)

@@ -67,3 +67,31 @@ def test_normalize_and_validation():
         dirichlet_population(5, 5)
     with pytest.raises(ValueError, match="concentration"):
         dirichlet_population(5, 2, -1.0)
+
+
+def test_user_scale_reading_of_app_c1():
+    """App. C.1's S = sum_t <w_i, phi_t> >= tau_i and sec. 4.1's 'a score of 7 or higher on a 10-point scale'
+    are one rule: tau_i is 7 on user i's own scale (its range over the reference segments)."""
+    from pluralign.prec.labelers import user_score_range, user_thresholds
+
+    rng = np.random.default_rng(3)
+    w = rng.dirichlet(np.ones(3), size=5)
+    ref = rng.uniform(size=(40, 6, 3))  # 40 reference segments of T = 6 steps
+    lo, hi = user_score_range(w, ref.mean(1))
+    r = np.einsum("stc,nc->ns", ref, w) / 6  # (N, S) S / T brute force
+    np.testing.assert_allclose(lo, r.min(1))
+    np.testing.assert_allclose(hi, r.max(1))
+    assert np.all(hi - lo > 0.01)  # users' ranges differ: thresholds are user-specific
+    tau = user_thresholds((lo, hi), 6)
+    assert np.unique(np.round(tau, 9)).size == 5
+    user = np.repeat(np.arange(5), 40)
+    feats = np.tile(ref, (5, 1, 1))
+    S10 = segment_scores(w, feats, user, scale=(lo, hi))
+    np.testing.assert_allclose(S10.min(), 0.0, atol=1e-9)  # worst reference segment of each user is 0, best 10
+    np.testing.assert_allclose([S10[user == i].max() for i in range(5)], 10.0)
+    cum = np.einsum("stc,sc->s", feats, w[user])  # App. C.1's cumulative score
+    np.testing.assert_array_equal(rational_labels(w, feats, user, scale=(lo, hi)), (cum >= tau[user] - 1e-12).astype(float))
+    with pytest.raises(ValueError, match="scale"):
+        step_scores(w, feats, user, scale=(lo[:3], hi[:3]))
+    with pytest.raises(ValueError, match="reference_phi"):
+        user_score_range(w, ref)

@@ -27,7 +27,7 @@ def test_cli_smoke(tmp_path):
     assert (out / "welfare_vs_K.png").stat().st_size > 1000 and (out / "welfare_vs_K.pdf").stat().st_size > 1000
     for c in r["cells"]:
         u = np.asarray(c["metrics"]["utilities"])
-        assert np.all((u > 0) & (u < 10))
+        assert np.all((u > 0) & (u < 1))  # App. C.2's r_i = <w_i, f> in [0, 1]
         assert c["metrics"]["utilitarian"] <= c["metrics"]["ideal_per_user"]["utilitarian"] + 1e-9
     # re-running skips finished cells and reproduces the same results
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*.json")}
@@ -63,8 +63,15 @@ def test_world_coverage_is_user_skewed_and_encoder_is_label_free():
     own = [np.linalg.norm(c[w.label_segment[w.label_user == i]].mean(0) - c.mean(0)) for i in range(10)]
     assert np.mean(own) > 0.05
     U = w.candidate_utilities()
-    direct = 10 * np.einsum("ntc,uc->unt", w.cand_phi, w.population.weights).mean(2)
+    direct = np.einsum("ntc,uc->unt", w.cand_phi, w.population.weights).mean(2)
     np.testing.assert_allclose(U, direct)
+    # labels: each user's own 10-point scale over the pool (0 at its worst pool behaviour, 10 at its best),
+    # the same reading of App. C.1 as the MuJoCo pipeline
+    R = np.einsum("ptc,uc->up", w.pool_phi, w.population.weights) / w.pool_phi.shape[1]  # (N, P) S / T
+    S = w.true_step_scores().mean(1)
+    lo, hi = R.min(1), R.max(1)
+    np.testing.assert_allclose(S, 10 * (R[w.label_user, w.label_segment] - lo[w.label_user]) / (hi - lo)[w.label_user])
+    assert S.min() >= -1e-9 and S.max() <= 10 + 1e-9
     # features do not depend on the users (same world seed, different population size)
     w2 = make_world(WorldSettings(n_users=7, n_labels=5, n_pool=200, n_candidates=20), 0, 0)
     np.testing.assert_array_equal(w.pool_feat["encoder"], w2.pool_feat["encoder"])
