@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pluralign.paper_figures.style import caption, color_for, errorbar, figure, save
 
-__all__ = ["FEEDBACK", "margin_vs_K", "source_of"]
+__all__ = ["FEEDBACK", "margin_vs_K", "source_of", "title"]
 
 FEEDBACK = {"n=2": "binary", "n=3": "ternary"}
 
@@ -59,8 +59,14 @@ def margin_vs_K(results: dict, path: str | Path, profile: str | None = None, tru
         axes[1, j].set_xlabel("K (number of groups fitted by EM-DPO)")
         axes[1, j].axhline(0.5, color="gray", lw=0.8, ls="--")
     axes[0, 0].legend(fontsize=8, title="sub-group", title_fontsize=8)
+    fig.suptitle(title(results, profile, true_K), fontsize=9)
+    return save(fig, path)
+
+
+def title(results: dict, profile: str | None = None, true_K: int | None = 3) -> str:
+    """The figure's caption: the source first, the profile and seeds last."""
     st = results.get("settings", {})
     seeds = f"base {results.get('seed')}, replicates 0..{st.get('n_seeds', 1) - 1}" if "n_seeds" in st else None
-    fig.suptitle(caption(f"Source: {source_of(results)}. EM-DPO max-mean reward margin / accuracy per sub-group vs K "
-                         f"(dotted: the true {true_K} groups)", profile, seeds), fontsize=9)
-    return save(fig, path)
+    dotted = "" if true_K is None else f" (dotted: the true {true_K} groups)"
+    return caption(f"Source: {source_of(results)}. EM-DPO max-mean reward margin / accuracy per sub-group vs K{dotted}",
+                   profile, seeds)

@@ -51,12 +51,14 @@ def population_welfare(users: dict, rows: dict, path: Path, title: str) -> Path:
                 ax.axis("off")
                 continue
             m, mtitle = MEASURES[j]
-            for pop in pops:
+            for q, pop in enumerate(pops):
                 t = by_pop.get(pop)
                 if not t:
                     continue
                 ks = sorted(int(K) for K in t)
-                style.errorbar(ax, ks, [t[str(K)][m] for K in ks], color=style.color_for(pop), ms=4, label=pop)
+                dodge = 10 ** (0.018 * (q - (len(pops) - 1) / 2))  # side by side on the log axis: bars apart
+                style.errorbar(ax, [K * dodge for K in ks], [t[str(K)][m] for K in ks], color=style.color_for(pop),
+                               ms=4, label=pop)
             ax.set_xscale("log")
             ax.set_xticks(allK, [str(K) for K in allK])
             ax.minorticks_off()
@@ -64,7 +66,10 @@ def population_welfare(users: dict, rows: dict, path: Path, title: str) -> Path:
             ax.set_title(f"{label}: {mtitle}", fontsize=9)
             ax.grid(alpha=0.3)
         axes[i, 0].set_ylabel("welfare (10-point score)")
-        axes[i, 0].legend(fontsize=7, title="population", title_fontsize=7)
+        handles, labs = axes[i, 0].get_legend_handles_labels()
+        spare = axes[i, len(MEASURES)] if ncols > len(MEASURES) else None
+        (spare or axes[i, 0]).legend(handles, labs, fontsize=8 if spare else 7, title="population", title_fontsize=8,
+                                     loc="center" if spare else "best")
     fig.suptitle(title, fontsize=9)
     return style.save(fig, path)
 

@@ -685,7 +685,7 @@ ENTRIES: tuple[Entry, ...] = (
                       "every prompt (exact), not a sampled validation set",
                       "quick: 3 seeds, 2000 users; binary and ternary feedback side by side (the seed's figure "
                       "does not say which feedback its MPI curve used)",
-                      "the language-model source is drawn beside the twin when results/emdpo-k-sweep/<profile>/ "
+                      "the language-model source is drawn beside the twin when results/emdpo-k-sweep/PROFILE/ "
                       "results.json exists")),
     Entry("seed002_fig5_simulation", "002", "Fig. 5 (b-d)",
           "(b) illustrates the performance of PAL on diverse preference datasets. (c) empirically highlights the "
@@ -733,7 +733,7 @@ NOT_REPRODUCED: tuple[NotReproduced, ...] = (
                   "needs the LM pipeline, issue 16; the tabular twin is shown instead"),
     NotReproduced("001", "Fig. 2 on a language model (and on GlobalOpinionQA)", "reward margin vs K on Mistral-7B",
                   "needs the LM pipeline, issue 16; seed001_fig2_margin_vs_K draws it beside the twin once "
-                  "results/emdpo-k-sweep/<profile>/results.json exists"),
+                  "results/emdpo-k-sweep/PROFILE/results.json exists"),
     NotReproduced("001", "Tables 4-5", "EM-DPO / MMRA-LW hyperparameters of the LLM runs",
                   "settings of the LM pipeline, issue 16 (no tabular counterpart)"),
     NotReproduced("002", "Figs. 2, 3, D.3; Tables 1, 3-6", "Reddit TL;DR",

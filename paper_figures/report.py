@@ -34,8 +34,9 @@ def _command(study: reg.Study, profile: str) -> str:
 
 
 def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("results"), seed: int = 0,
-         progress: bool = True, log=print) -> dict:
-    """Draw ``names`` (None: every entry) at ``profile`` into ``out`` (running missing studies first) and
+         progress: bool = True, log=print, run: bool = True) -> dict:
+    """Draw ``names`` (None: every entry) at ``profile`` into ``out`` (running missing studies first; with
+    ``run=False`` an entry whose results are missing is skipped, naming the command that makes them) and
     write the report. Returns the manifest (also ``out/manifest.json``): per entry its files or the reason
     it was skipped, per study its wall time."""
     profile = Profile(profile).value
@@ -49,6 +50,9 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
         study = reg.STUDIES[key]
         t0 = time.perf_counter()
         had = reg.load_results(study, profile, root) is not None
+        if not had and not run:
+            failed[key] = f"results missing (not run: --no-run); made by {_command(study, profile)}"
+            continue
         try:
             if not had:
                 log(f"running {key} ({_command(study, profile)}) ...")

@@ -16,7 +16,7 @@ the exact one of the tabular testbed: every item pair strictly ranked by r_k' on
 Cells: one per (n, K, replicate) under ``OUT/cells``. ``results.json``: ``source`` ("tabular twin"), the
 settings, the base seed, ``summary["n=<n>"]["K=<K>"]`` with ``{type}_reward_margin_mean`` / ``_sem``,
 ``{type}_accuracy_mean`` / ``_sem`` (mean +- s.e.m. over seeds, the keys of the mpi study's summary),
-``seconds_mean`` / ``_sem`` and ``n_seeds``, and every cell. No command of its own: ``pluralign figures make
+``n_seeds`` and ``seconds`` (EM wall time, mean +- s.e.m.), and every cell. No command of its own: ``pluralign figures make
 seed001_fig2_margin_vs_K`` runs it (results under ``results/sims-mpi-k-sweep/<profile>``).
 """
 
@@ -64,10 +64,11 @@ def _from(base: EMDPOSettings, **kw) -> KSweepSettings:
 
 PROFILES = {
     Profile.smoke: _from(EMDPO_PROFILES[Profile.smoke], Ks=(1, 2, 3)),
-    Profile.quick: _from(EMDPO_PROFILES[Profile.quick], n_seeds=3),
+    Profile.quick: _from(EMDPO_PROFILES[Profile.quick], n_seeds=3, n_restarts=1),
     Profile.paper: _from(EMDPO_PROFILES[Profile.paper]),
 }
-"""The mpi study's scale per profile (quick: 3 seeds instead of 5; smoke: K in 1..3)."""
+"""The mpi study's scale per profile (quick: 3 seeds and 1 EM restart instead of 5 and 2 -- EM at K = 6 costs
+about twice K = 3; smoke: K in 1..3)."""
 
 
 def cell_key(n: int, K: int, seed: int, rep: int) -> str:
@@ -105,16 +106,15 @@ def _work(tb, policy, s: KSweepSettings, out: Path, n: int, K: int, seed: int, r
 
 def summarize(cells: list[dict], type_names) -> dict:
     """Mean and s.e.m. over seeds per (n, K): ``{type}_{reward_margin|accuracy}_mean`` / ``_sem``,
-    ``seconds_mean`` / ``_sem``, ``marginal_ll_mean`` / ``_sem``, ``n_seeds``."""
+    ``marginal_ll_mean`` / ``_sem``, ``n_seeds`` and the EM wall time ``seconds`` (a mean_sem dict)."""
     out: dict = {}
     for n in sorted({c["config"]["n_options"] for c in cells}):
         out[f"n={n}"] = {}
         for K in sorted({c["config"]["K"] for c in cells if c["config"]["n_options"] == n}):
             cs = [c["metrics"] for c in cells if c["config"]["n_options"] == n and c["config"]["K"] == K]
             series = {f"{t}_{m}": [c[t][m] for c in cs] for t in type_names for m in ("reward_margin", "accuracy")}
-            series["seconds"] = [c["seconds"] for c in cs]
             series["marginal_ll"] = [c["marginal_ll"] for c in cs]
-            row: dict = {"n_seeds": len(cs)}
+            row: dict = {"n_seeds": len(cs), "seconds": mean_sem(c["seconds"] for c in cs)}
             for name, v in series.items():
                 ms = mean_sem(v)
                 row[f"{name}_mean"], row[f"{name}_sem"] = ms["mean"], ms["sem"]

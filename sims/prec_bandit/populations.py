@@ -5,8 +5,9 @@ The same testbed, learner and cells as :mod:`pluralign.sims.prec_bandit.study` (
 world's user population replaced by each named population of :data:`pluralign.prec.labelers.POPULATIONS`
 (the populations the MuJoCo pipeline's ``--population`` takes): ``broad`` (one mode at the barycentre,
 Dirichlet(1, 1, 1)), ``bimodal``, ``trimodal`` (the main study's population), ``polarized`` (three tight
-modes). Everything else of a replicate (pool, candidates, encoder, coverage, label noise) is the same
-stream for every population, so populations are compared on the same behaviours.
+modes). The pool, the candidates and the encoder of a replicate are drawn before the users from the same
+stream, so every population is compared on the same behaviours; the coverage centres and labelled segments
+are drawn after the users and so differ between populations.
 
 Seed 000 does not name the teacher of Fig. 3 / Figs. 8-11; the quick profile uses the oracle teacher only
 (sec. 4.3 studies heterogeneity, sec. 4.2 the noise), the paper profile oracle and noise2.
