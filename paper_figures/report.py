@@ -54,7 +54,7 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
             failed[key] = f"results missing (not run: --no-run); made by {_command(study, profile)}"
             continue
         try:
-            if not had:
+            if not had and study.runs_here:
                 log(f"running {key} ({_command(study, profile)}) ...")
             results[key] = reg.ensure_results(study, profile, root, seed, progress)
         except RuntimeError as exc:  # a missing optional extra, or results only read here and not there

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pluralign.emdpo import EMDPO, LogLinearPolicy, load_mpi_items
+from pluralign.emdpo import EMDPO, LogLinearPolicy
 from pluralign.runs import CellStore, Profile, mean_sem, run_cells, write_json
 from pluralign.seeding import derive, derive_int
 from pluralign.sims.emdpo_common import PROFILES as EMDPO_PROFILES
-from pluralign.sims.emdpo_common import EMDPOSettings, make_mpi_testbed
+from pluralign.sims.emdpo_common import EMDPOSettings
+from pluralign.sims.mpi.study import testbed_and_policy
 
 __all__ = ["PROFILES", "SOURCE", "KSweepSettings", "cell_key", "run", "summarize"]
 
@@ -126,9 +127,7 @@ def run(settings: KSweepSettings, seed: int, out: Path, progress: bool = True) -
     """Every (n, K, replicate) cell (finished cells are skipped), then ``out/results.json``."""
     out = Path(out)
     s = settings
-    items = load_mpi_items(s.inventory, s.data_dir)
-    tb = make_mpi_testbed(items, s, seed)
-    policy = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+    _, tb, policy = testbed_and_policy(s, seed)
     store = CellStore(out)
     grid = [(n, K, seed, rep) for rep in range(s.n_seeds) for n in s.n_options for K in s.Ks]
     todo = [(tb, policy, s, out, *g) for g in grid if not store.done(cell_key(*g))]
