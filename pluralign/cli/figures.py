@@ -40,7 +40,7 @@ def list_(profile: ProfileOpt = Profile.quick, results: ResultsOpt = Path("resul
             state += f" (needs {', '.join(sorted(extra))})"
         if any(not h and not reg.STUDIES[k].runs_here for k, h in zip(keys, have)):
             state += " (read only: made elsewhere)"
-        typer.echo(f"{e.name:34s} {e.kind:6s} seed {e.seed_paper}  {name:6s} {state:40s} "
+        typer.echo(f"{e.name:42s} {e.kind:6s} seed {e.seed_paper}  {name:6s} {state:40s} "
                    f"{', '.join(keys) or '(package constants)'}")
     typer.echo("\nnot reproduced here:")
     for n in reg.NOT_REPRODUCED:
