@@ -22,7 +22,7 @@ def max_regret(results: dict, path: str | Path, profile: str | None = None) -> P
     dep = [(i, summary[f"deployed_{r}"]) for i, r in enumerate(ROWS) if f"deployed_{r}" in summary]
     ax.scatter([i for i, _ in dep], [d["max_regret_mean"] for _, d in dep], marker="_", s=300, c="tab:red", zorder=3,
                label="deployed mixture policy sum_j w_j pi_j")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the bars
     ax.set_xticks(range(len(ROWS)), ROWS, rotation=30, fontsize=8)
     ax.set_ylabel("true max_k R_k (eq. 3)")
     n_seeds = results["settings"]["n_seeds"]

@@ -21,14 +21,15 @@ def welfare_vs_K(results: dict, path: str | Path, profile: str | None = None) ->
     Ks = list(st["Ks"])
     fig, axes = figure(3, 1)
     for ax, meas in zip(axes[0], MEASURES):
-        for f, fmt in (("encoder", "-o"), ("random", "--s")):
-            for n in st["noises"]:
-                s = summary.get(f, {}).get(n)
-                if not s:
-                    continue
-                ks = sorted(int(k) for k in s)
-                errorbar(ax, ks, [s[str(k)][meas] for k in ks], fmt=fmt, color=color_for(n), ms=4,
-                         label=f"{n}, {f}", alpha=1.0 if f == "encoder" else 0.6)
+        curves = [(f, fmt, n) for f, fmt in (("encoder", "-o"), ("random", "--s")) for n in st["noises"]]
+        for q, (f, fmt, n) in enumerate(curves):
+            s = summary.get(f, {}).get(n)
+            if not s:
+                continue
+            ks = sorted(int(k) for k in s)
+            dodge = 10 ** (0.012 * (q - (len(curves) - 1) / 2))  # side by side on the log axis: bars apart
+            errorbar(ax, [k * dodge for k in ks], [s[str(k)][meas] for k in ks], fmt=fmt, color=color_for(n), ms=4,
+                     label=f"{n}, {f}", alpha=1.0 if f == "encoder" else 0.6)
         ax.set_xscale("log")
         ax.set_xticks(Ks)
         ax.set_xticklabels([str(k) for k in Ks])
@@ -37,7 +38,8 @@ def welfare_vs_K(results: dict, path: str | Path, profile: str | None = None) ->
         ax.set_title(f"{meas} welfare")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("true 10-point score")
-    axes[0][-1].legend(fontsize=7, loc="best")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="teacher, features",
+                       title_fontsize=7)  # outside the panels: never over a curve
     w = st["world"]
     fig.suptitle(caption(f"bandit-PREC: N = {w['n_users']}, M = {w['n_labels']}, T = {w['horizon']}", profile,
                          f"base {results['seed']}, replicates 0..{st['n_seeds'] - 1}"), fontsize=9)

@@ -49,14 +49,27 @@ class Study:
     needs: tuple[str, ...] = ()
     """Modules of an optional extra the study imports (missing -> listed as not reproducible here)."""
     prec: tuple | None = None
-    """(env, teacher, use_encoder) for a MuJoCo PREC run (settings from ``make_config``)."""
+    """(env, teacher, use_encoder[, population]) for a MuJoCo PREC run (settings from ``make_config``)."""
+    folder_name: str | None = None
+    """Results folder under the root for a study without a command of its own (``figures make`` runs it)."""
+    runs_here: bool = True
+    """False: results are only read, never run by ``figures make`` (made by a run the lead starts, or by
+    a pipeline that has not landed); when they are missing the entry is skipped with :attr:`made_by`."""
+    made_by: str = ""
+    """How results of a :attr:`runs_here` = False study are made (the skip reason when missing)."""
 
     def folder(self, root: Path, profile: str) -> Path:
-        base = Path(root) / self.command.split(" --")[0].replace(" ", "-")
-        if self.prec is not None:  # the folder `pluralign prec run` writes
-            env, teacher, enc = self.prec
-            return Path(root) / "prec" / profile / f"{env}_{teacher}{'' if enc else '_noenc'}"
-        return base / profile
+        if self.prec is not None:  # the folder `pluralign prec run` writes (populations: the --out we name)
+            env, teacher, enc, *pop = self.prec
+            tail = f"_pop-{pop[0]}" if pop and pop[0] != PREC_DEFAULT_POPULATION else ""
+            return Path(root) / "prec" / profile / f"{env}_{teacher}{'' if enc else '_noenc'}{tail}"
+        if self.folder_name is not None:
+            return Path(root) / self.folder_name / profile
+        return Path(root) / self.command.split(" --")[0].replace(" ", "-") / profile
+
+    def command_at(self, profile: str) -> str:
+        """The command line that makes this study's results at ``profile``."""
+        return f"pluralign {self.command.format(profile=profile)} --profile {profile}"
 
     def missing_extra(self) -> str | None:
         """The first module of :attr:`needs` that is not installed (None when all are)."""
@@ -69,9 +82,10 @@ class Study:
         if self.prec is not None:
             from pluralign.experiments.prec.config import make_config
 
-            env, teacher, enc = self.prec
-            return replace(make_config(profile, env), noise=teacher, use_encoder=enc, n_jobs=1,
-                           cache_dir=str(Path(root) / "prec" / "cache")).validate()
+            env, teacher, enc, *pop = self.prec
+            cfg = replace(make_config(profile, env), noise=teacher, use_encoder=enc, n_jobs=1,
+                          cache_dir=str(Path(root) / "prec" / "cache"))
+            return (replace(cfg, population=pop[0]) if pop else cfg).validate()
         mod = importlib.import_module(self.module)
         s = settings_for(mod.PROFILES, profile)
         if hasattr(s, "validate"):
@@ -79,10 +93,27 @@ class Study:
         return s
 
 
+PREC_DEFAULT_POPULATION = "trimodal"
+"""The population of a `pluralign prec run` without --population (PrecConfig.population)."""
+PREC_POPULATIONS = ("broad", "bimodal", "trimodal", "polarized")
+"""Fig. 3's populations, broadly mixed (left) to polarized (right) (pluralign.prec.labelers.POPULATIONS)."""
+PREC_POPULATION_TEACHER = "oracle"
+"""The teacher of the MuJoCo Fig. 3 / Figs. 8-11 runs (seed 000 does not name it)."""
+
+
 def _prec(env: str, teacher: str, enc: bool = True) -> Study:
     flag = "" if enc else " --no-encoder"
     return Study(f"prec:{env}:{teacher}{'' if enc else ':noenc'}", "pluralign.experiments.prec.pipeline",
                  f"prec run --env {env} --noise {teacher}{flag}", needs=RL_MODULES, prec=(env, teacher, enc))
+
+
+def _prec_pop(env: str, pop: str, teacher: str = PREC_POPULATION_TEACHER) -> Study:
+    """A MuJoCo run of one Fig. 3 population: only read here (each is a 15-30 min run at quick)."""
+    out = f" --out results/prec/{{profile}}/{env}_{teacher}_pop-{pop}" if pop != PREC_DEFAULT_POPULATION else ""
+    cmd = f"prec run --env {env} --noise {teacher} --population {pop}{out}"
+    return Study(f"prec:{env}:{teacher}:pop={pop}", "pluralign.experiments.prec.pipeline", cmd, needs=RL_MODULES,
+                 prec=(env, teacher, True, pop), runs_here=False,
+                 made_by=f"needs the MuJoCo run `pluralign {cmd} --profile {{profile}}` (15-30 min at quick); the lead runs it")
 
 
 STUDIES: dict[str, Study] = {s.key: s for s in [
@@ -97,6 +128,15 @@ STUDIES: dict[str, Study] = {s.key: s for s in [
     *[_prec(env, t) for env in ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
       for t in ("oracle", "noise1", "noise2")],
     *[_prec(env, "noise2", enc=False) for env in ("HalfCheetah-v5", "Ant-v5")],
+    *[_prec_pop(env, pop) for env in ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5") for pop in PREC_POPULATIONS],
+    Study("prec_bandit_populations", "pluralign.sims.prec_bandit.populations",
+          "figures make seed000_fig3_populations_bandit", folder_name="sims-prec-bandit-populations"),
+    Study("mpi_k_sweep", "pluralign.sims.mpi.k_sweep", "figures make seed001_fig2_margin_vs_K",
+          folder_name="sims-mpi-k-sweep"),
+    Study("emdpo_llm_k_sweep", "pluralign.experiments.emdpo_llm", "emdpo run --dataset mpi (K sweep)",
+          folder_name="emdpo-k-sweep", runs_here=False,
+          made_by="needs the language-model EM-DPO pipeline (issue 16); its K sweep's results.json goes to "
+                  "results/emdpo-k-sweep/{profile}/"),
 ]}
 """Every study a figure reads, by key."""
 
@@ -142,6 +182,8 @@ def ensure_results(study: Study, profile: str, root: Path = Path("results"), see
     res = load_results(study, profile, root)
     if res is not None:
         return res
+    if not study.runs_here:
+        raise RuntimeError((study.made_by or f"{study.key}: results missing and not made here").format(profile=profile))
     missing = study.missing_extra()
     if missing is not None:
         raise RuntimeError(f"{study.key} needs {missing} (pip install 'pluralign[rl]')")
@@ -227,9 +269,14 @@ class Entry:
     """``draw(ctx) -> list[Path]`` for a figure, ``-> Table`` for a table."""
     kind: str = "figure"
     deviations: tuple[str, ...] = ()
+    optional: Callable[[str], tuple[str, ...]] = lambda profile: ()
+    """Study keys drawn too when their results exist (never run here: the LM pipeline's K sweep)."""
 
     def study_keys(self, profile: str) -> tuple[str, ...]:
         return tuple(self.studies(Profile(profile).value))
+
+    def optional_keys(self, profile: str) -> tuple[str, ...]:
+        return tuple(self.optional(Profile(profile).value))
 
 
 @dataclass(frozen=True)
@@ -313,10 +360,51 @@ def _fig12(ctx: Ctx) -> list[Path]:
 
 
 def _clusters(ctx: Ctx) -> list[Path]:
-    from pluralign.paper_figures.prec import cluster_pictures
+    """Figs. 4-7: one picture per env, the teachers (oracle, noise1, noise2) as rows, K as columns."""
+    from pluralign.paper_figures.prec import cluster_pictures_by_row
 
-    return [cluster_pictures(res, ctx.out / f"{ctx.name}_{key.split(':')[1]}_{key.split(':')[2]}.png")
-            for key, res in ctx.results.items()]
+    by_env: dict = {}
+    for key, res in ctx.results.items():
+        by_env.setdefault(key.split(":")[1], {})[key.split(":")[2]] = res
+    return [cluster_pictures_by_row(runs, ctx.out / f"{ctx.name}_{env}.png",
+                                    f"PREC leaky-EM clusters of user weights — {env}, one row per teacher (profile "
+                                    f"{ctx.profile}, base seed {next(iter(runs.values())).get('seed')}, replicate 0)")
+            for env, runs in by_env.items()]
+
+
+def _by_env_population(ctx: Ctx) -> dict:
+    """{(env, population): results} of the MuJoCo population runs (keys ``prec:<env>:<teacher>:pop=<p>``)."""
+    return {(key.split(":")[1], key.split("pop=")[1]): res for key, res in ctx.results.items()}
+
+
+def _populations_prec(ctx: Ctx) -> list[Path]:
+    from pluralign.paper_figures.populations import population_welfare, prec_fig3
+
+    users, rows = prec_fig3(_by_env_population(ctx))
+    return [population_welfare(users, rows, ctx.path(), style.caption(
+        f"PREC welfare vs K per user population (teacher {PREC_POPULATION_TEACHER}); top row: replicate 0's users "
+        "coloured by Dirichlet mode", ctx.profile, _prec_seeds(ctx.results)))]
+
+
+def _populations_prec_clusters(ctx: Ctx) -> list[Path]:
+    from pluralign.paper_figures.populations import prec_clusters
+
+    by_env: dict = {}
+    for (env, pop), res in _by_env_population(ctx).items():
+        by_env.setdefault(env, {})[pop] = res
+    return [prec_clusters(runs, ctx.out / f"{ctx.name}_{env}.png", env, ctx.profile) for env, runs in by_env.items()]
+
+
+def _populations_bandit(ctx: Ctx) -> list[Path]:
+    from pluralign.paper_figures.populations import bandit_fig3
+
+    return [bandit_fig3(ctx.results["prec_bandit_populations"], ctx.path(), ctx.profile)]
+
+
+def _populations_bandit_clusters(ctx: Ctx) -> list[Path]:
+    from pluralign.paper_figures.populations import bandit_clusters
+
+    return [bandit_clusters(ctx.results["prec_bandit_populations"], ctx.path(), ctx.profile)]
 
 
 def _bandit(ctx: Ctx) -> list[Path]:
@@ -436,6 +524,17 @@ def _mmra_fig(ctx: Ctx) -> list[Path]:
     return [max_regret(ctx.results["mmra"], ctx.path(), ctx.profile)]
 
 
+def _margin_vs_K(ctx: Ctx) -> list[Path]:
+    """Seed 001 Fig. 2 from every source present: the tabular twin, and the LM pipeline's K sweep when its
+    results exist (each figure names its source)."""
+    from pluralign.paper_figures.mpi_k_sweep import margin_vs_K
+
+    out = [margin_vs_K(ctx.results["mpi_k_sweep"], ctx.path(), ctx.profile)]
+    if "emdpo_llm_k_sweep" in ctx.results:
+        out.append(margin_vs_K(ctx.results["emdpo_llm_k_sweep"], ctx.path("_llm"), ctx.profile))
+    return out
+
+
 def _ident_fig(ctx: Ctx) -> list[Path]:
     from pluralign.paper_figures import identifiability
 
@@ -490,6 +589,25 @@ def _prec_keys(envs, teachers=TEACHERS, enc=True):
     return lambda profile: tuple(f"prec:{e}:{t}" + ("" if enc else ":noenc") for e in envs[profile] for t in teachers)
 
 
+def _prec_pop_keys(envs):
+    return lambda profile: tuple(f"prec:{e}:{PREC_POPULATION_TEACHER}:pop={p}" for e in envs[profile]
+                                 for p in PREC_POPULATIONS)
+
+
+SEED000_FIG3 = ("Social welfare under different population preference distributions. Top-row simplex plots show "
+                "the preference distributions of 30 users over three PCA-derived behavior features (f_1, f_2, f_3), "
+                "from broadly mixed (left) to highly polarized (right) populations. The remaining plots show "
+                "utilitarian, Nash, and egalitarian welfare across four MuJoCo environments as the number of "
+                "deployed policies K varies.")
+SEED000_FIG8 = ("Each point denotes one user in the (f_1, f_2, f_3) preference simplex, and points with the same color "
+                "belong to the same PREC cluster under different preference distributions in HalfCheetah (Fig. 8; "
+                "Ant, Hopper, Walker2d: Figs. 9-11).")
+POPULATION_DEVIATIONS = (
+    "populations: pluralign.prec.labelers.POPULATIONS broad / bimodal / trimodal / polarized (the printed "
+    "mode centres and concentrations of Fig. 3 are not in the seed text; ours are stated in MODE_CENTERS)",
+    f"teacher {PREC_POPULATION_TEACHER} (seed 000 does not name the teacher of Fig. 3 / Figs. 8-11)")
+
+
 ENTRIES: tuple[Entry, ...] = (
     Entry("seed000_fig2_welfare_vs_K", "000", "Fig. 2",
           "Social welfare and training time under noisy preference labels. Across four MuJoCo environments, the "
@@ -503,12 +621,31 @@ ENTRIES: tuple[Entry, ...] = (
           "Fig. 2's welfare vs K on the bandit twin of PREC (known optimum): same leaky-EM preset and teachers, "
           "no MuJoCo.", _fixed("prec_bandit"), _bandit,
           deviations=("a contextual-bandit world with exact feature vectors replaces MuJoCo + PPO",)),
+    Entry("seed000_fig3_populations", "000", "Fig. 3", SEED000_FIG3, _prec_pop_keys(PREC_ENVS), _populations_prec,
+          deviations=POPULATION_DEVIATIONS + (
+              "smoke / quick: HalfCheetah only (Ant, Hopper, Walker2d at paper); results only read here: each "
+              "population is one `pluralign prec run --population` (the trimodal one is Fig. 2's oracle run)",)),
+    Entry("seed000_fig3_populations_bandit", "000", "Fig. 3 (bandit twin)",
+          "Fig. 3 on the bandit twin of PREC (known optimum): the same populations, leaky-EM preset and teachers, "
+          "welfare vs K per population. " + SEED000_FIG3, _fixed("prec_bandit_populations"), _populations_bandit,
+          deviations=POPULATION_DEVIATIONS[:1] + (
+              "teacher oracle at smoke / quick, oracle and noise2 at paper (seed 000 does not name Fig. 3's)",
+              "a contextual-bandit world with exact feature vectors replaces MuJoCo + PPO; one row per teacher "
+              "instead of one per environment")),
     Entry("seed000_fig4_clusters", "000", "Figs. 4-7",
           "Each point denotes one user in the (f_1, f_2, f_3) preference simplex, and points with the same color "
           "belong to the same PREC cluster under oracle and noisy-label settings in HalfCheetah (Fig. 4; Ant, "
           "Hopper, Walker2d: Figs. 5-7).", _prec_keys(PREC_ENVS), _clusters,
-          deviations=("one picture per teacher (oracle, noise1, noise2), replicate 0, one panel per K",
+          deviations=("one picture per env: the teachers (oracle, noise1, noise2) as rows, K as columns, replicate 0",
                       "smoke / quick: HalfCheetah only (Fig. 4); Figs. 5-7 at paper")),
+    Entry("seed000_fig8_clusters_populations", "000", "Figs. 8-11", SEED000_FIG8, _prec_pop_keys(PREC_ENVS),
+          _populations_prec_clusters,
+          deviations=POPULATION_DEVIATIONS + ("one picture per env, one row per population, one column per K "
+                                              "(replicate 0); smoke / quick: HalfCheetah only (Fig. 8)",)),
+    Entry("seed000_fig8_clusters_populations_bandit", "000", "Figs. 8-11 (bandit twin)",
+          "Figs. 8-11 on the bandit twin: each point one user on the (f_1, f_2, f_3) simplex coloured by its "
+          "leaky-EM cluster, one row per population, one column per 1 < K < N (replicate 0).",
+          _fixed("prec_bandit_populations"), _populations_bandit_clusters, deviations=POPULATION_DEVIATIONS[:1]),
     Entry("seed000_fig12_encoder_ablation", "000", "Fig. 12",
           "Ablation of the SPR-based population-level encoder in the HalfCheetah and Ant environments. We compare "
           "PREC with the SPR encoder and PREC without the SPR encoder across different numbers of representative "
@@ -538,6 +675,18 @@ ENTRIES: tuple[Entry, ...] = (
           "Latent-class logit recovery vs N for n = 2..5 options: with binary comparisons the pair-symmetric part "
           "is not identified; with n >= 3 it is (seed 001 sec. 4; no printed figure).",
           _fixed("identifiability"), _ident_fig),
+    Entry("seed001_fig2_margin_vs_K", "001", "Fig. 2 (App. D.3.1)",
+          "Hyper-parameter Tuning Results. [D.3.1:] the reward margins either peak at k = 4 or increase only "
+          "marginally for k > 4 across validation data from any of the component sub-groups for both datasets.",
+          _fixed("mpi_k_sweep"), _margin_vs_K, optional=_fixed("emdpo_llm_k_sweep"),
+          deviations=("tabular MPI testbed (exact optimal policies, 3 true groups) instead of Mistral-7B; MPI only "
+                      "(GlobalOpinionQA needs the LM pipeline)",
+                      "validation data of each group = every item pair strictly ranked by that group's reward on "
+                      "every prompt (exact), not a sampled validation set",
+                      "quick: 3 seeds, 2000 users; binary and ternary feedback side by side (the seed's figure "
+                      "does not say which feedback its MPI curve used)",
+                      "the language-model source is drawn beside the twin when results/emdpo-k-sweep/PROFILE/ "
+                      "results.json exists")),
     Entry("seed002_fig5_simulation", "002", "Fig. 5 (b-d)",
           "(b) illustrates the performance of PAL on diverse preference datasets. (c) empirically highlights the "
           "importance of the number of samples per seen user and the number of prototypes in PAL. (d) demonstrates "
@@ -570,20 +719,30 @@ ENTRIES: tuple[Entry, ...] = (
 
 
 NOT_REPRODUCED: tuple[NotReproduced, ...] = (
-    NotReproduced("000", "Fig. 3, Figs. 8-11", "welfare and clusters under different population distributions",
-                  "needs one `prec run --population ...` per population x env; the population sweep is not in the "
-                  "figure registry yet"),
-    NotReproduced("000", "Figs. 2 and 4-7 (Ant, Hopper, Walker2d), Fig. 12 (Ant)", "the other MuJoCo envs",
-                  "only the paper profile runs them (each env x teacher is a separate 15-30 min run at quick)"),
+    NotReproduced("000", "Figs. 2, 3 and 4-11 (Ant, Hopper, Walker2d), Fig. 12 (Ant)", "the other MuJoCo envs",
+                  "only the paper profile runs them (each env x teacher or population is a separate 15-30 min run "
+                  "at quick)"),
+    NotReproduced("000", "Fig. 3 and Figs. 8-11 at smoke / quick (HalfCheetah)", "the MuJoCo population runs",
+                  "needs the MuJoCo quick run of each population (`pluralign prec run --population ...`, 15-30 min "
+                  "each); the lead runs it; figures make only reads them (the bandit twin is drawn meanwhile)"),
+    NotReproduced("000", "Fig. 1", "PREC overview diagram", "a diagram, not a result"),
     NotReproduced("001", "Table 2", "GlobalOpinionQA max mean reward margins / accuracies",
-                  "needs GlobalOpinionQA and the language-model EM-DPO pipeline (not landed)"),
+                  "needs the LM pipeline, issue 16 (the GlobalOpinionQA subset is in ../shared/data; there is no "
+                  "tabular twin of it)"),
     NotReproduced("001", "Tables 1 and 3 on a language model", "the LLM EM-DPO / MMRA numbers",
-                  "the language-model pipeline has not landed; the tabular twin is shown instead"),
-    NotReproduced("001", "Fig. 2 (App. D.3.1)", "reward margin vs number of groups K",
-                  "needs a K sweep of EM-DPO (the mpi study fixes K) or the LLM pipeline"),
-    NotReproduced("002", "Figs. 2, 3, D.3; Tables 1, 3-6", "Reddit TL;DR", "no Reddit TL;DR data on these machines"),
+                  "needs the LM pipeline, issue 16; the tabular twin is shown instead"),
+    NotReproduced("001", "Fig. 2 on a language model (and on GlobalOpinionQA)", "reward margin vs K on Mistral-7B",
+                  "needs the LM pipeline, issue 16; seed001_fig2_margin_vs_K draws it beside the twin once "
+                  "results/emdpo-k-sweep/PROFILE/results.json exists"),
+    NotReproduced("001", "Tables 4-5", "EM-DPO / MMRA-LW hyperparameters of the LLM runs",
+                  "settings of the LM pipeline, issue 16 (no tabular counterpart)"),
+    NotReproduced("002", "Figs. 2, 3, D.3; Tables 1, 3-6", "Reddit TL;DR",
+                  "no Reddit TL;DR data on these machines (Fig. 3's few-shot claim is checked on the simulation, "
+                  "Fig. 5 (d))"),
     NotReproduced("002", "Table 2", "Pick-a-Pic v2", "no Pick-a-Pic data on these machines"),
-    NotReproduced("002", "Fig. 4, Table 8", "Pick-a-Filter", "no Pick-a-Pic / Pick-a-Filter data on these machines"),
+    NotReproduced("002", "Fig. 4, Table 8, Fig. D.7", "Pick-a-Filter", "no Pick-a-Pic / Pick-a-Filter data on these machines"),
+    NotReproduced("002", "Table 7, Figs. 1, A.1, A.2, D.4", "persona list, diagrams, an example query",
+                  "not results (the personas ship with the persona study)"),
 )
 
 

@@ -30,12 +30,13 @@ SEED_TITLES = {
 
 
 def _command(study: reg.Study, profile: str) -> str:
-    return f"pluralign {study.command} --profile {profile}"
+    return study.command_at(profile)
 
 
 def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("results"), seed: int = 0,
-         progress: bool = True, log=print) -> dict:
-    """Draw ``names`` (None: every entry) at ``profile`` into ``out`` (running missing studies first) and
+         progress: bool = True, log=print, run: bool = True) -> dict:
+    """Draw ``names`` (None: every entry) at ``profile`` into ``out`` (running missing studies first; with
+    ``run=False`` an entry whose results are missing is skipped, naming the command that makes them) and
     write the report. Returns the manifest (also ``out/manifest.json``): per entry its files or the reason
     it was skipped, per study its wall time."""
     profile = Profile(profile).value
@@ -49,11 +50,14 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
         study = reg.STUDIES[key]
         t0 = time.perf_counter()
         had = reg.load_results(study, profile, root) is not None
+        if not had and not run:
+            failed[key] = f"results missing (not run: --no-run); made by {_command(study, profile)}"
+            continue
         try:
-            if not had:
+            if not had and study.runs_here:
                 log(f"running {key} ({_command(study, profile)}) ...")
             results[key] = reg.ensure_results(study, profile, root, seed, progress)
-        except RuntimeError as exc:  # a missing optional extra
+        except RuntimeError as exc:  # a missing optional extra, or results only read here and not there
             failed[key] = str(exc)
             log(f"skipped {key}: {exc}")
         timings[key] = time.perf_counter() - t0
@@ -63,15 +67,21 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
     theory = reg.run_theory_check(profile, root, seed, progress)
     timings["theory-check"] = time.perf_counter() - t0
 
+    for key in dict.fromkeys(k for e in entries for k in e.optional_keys(profile)):  # drawn when present, never run
+        res = reg.load_results(reg.STUDIES[key], profile, root)
+        if res is not None:
+            results[key] = res
+
     manifest = {"profile": profile, "seed": seed, "entries": {}, "study_seconds": timings}
     for e in entries:
         keys = e.study_keys(profile)
+        keys = keys + tuple(k for k in e.optional_keys(profile) if k in results and k not in keys)
         missing = [k for k in keys if k in failed]
         rec = {"seed_paper": e.seed_paper, "kind": e.kind, "studies": list(keys),
                "commands": [_command(reg.STUDIES[k], profile) for k in keys],
                "runs": [reg.run_info(reg.STUDIES[k], profile, root) for k in keys if k in results]}
         if missing:
-            rec["skipped"] = "; ".join(failed[k] for k in missing)
+            rec["skipped"] = "; ".join(dict.fromkeys(failed[k] for k in missing))
         else:
             ctx = reg.Ctx(e.name, {k: results[k] for k in keys}, out, profile,
                           {k: reg.read_config(reg.STUDIES[k], profile, root) for k in keys})

@@ -39,6 +39,10 @@ COLORS: dict[str, str] = {
     "oracle_reward": "k", "PAL-A": "tab:blue", "PAL-B": "tab:orange",
     # feedback
     "binary": "tab:orange", "ternary": "tab:blue",
+    # seed 001's MPI personalities
+    "P1": "tab:red", "P2": "tab:blue", "P3": "tab:green",
+    # seed 000's user populations (pluralign.prec.labelers.POPULATIONS), broad -> polarized
+    "broad": "#4daf4a", "bimodal": "#377eb8", "trimodal": "#984ea3", "polarized": "#e41a1c", "four": "#ff7f00",
 }
 """One colour per named method / teacher / feedback type, the same in every figure."""
 
@@ -86,10 +90,24 @@ def caption(text: str, profile: str | None = None, seeds=None) -> str:
     return ". ".join(parts[:1]) + ("" if len(parts) == 1 else " (" + ", ".join(parts[1:]) + ")")
 
 
+def wrap_suptitle(fig) -> None:
+    """Re-wrap the figure's title (a caption can be long) to the figure's width, so none is cut off."""
+    import textwrap
+
+    t = fig._suptitle  # noqa: SLF001 - matplotlib keeps the suptitle Text here (no public getter of the artist)
+    if t is None or not t.get_text():
+        return
+    chars = max(20, int(fig.get_figwidth() * 72 / (0.56 * t.get_fontsize())))
+    lines = [textwrap.fill(line, chars) for line in t.get_text().split("\n")]
+    t.set_text("\n".join(lines))
+
+
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG at :data:`DPI` and as a vector PDF beside it; close it; return the PNG path."""
+    """Write ``fig`` as PNG at :data:`DPI` and as a vector PDF beside it (the title wrapped to the figure's
+    width); close it; return the PNG path."""
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
+    wrap_suptitle(fig)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     fig.savefig(path.with_suffix(".pdf"))

@@ -4,7 +4,8 @@
   and what is not reproduced here (with the reason);
 * ``make NAME|all --profile P`` — runs the studies whose results are missing (resumable cells, progress
   bar), then draws into ``--out`` (default ``results/figures/<profile>``) with the report ``index.html`` +
-  ``report.md``. With results present it only draws.
+  ``report.md``. With results present it only draws; ``--no-run`` runs nothing and skips (naming the command)
+  what has no results.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def list_(profile: ProfileOpt = Profile.quick, results: ResultsOpt = Path("resul
         extra = {reg.STUDIES[k].missing_extra() for k in keys} - {None}
         if extra:
             state += f" (needs {', '.join(sorted(extra))})"
-        typer.echo(f"{e.name:34s} {e.kind:6s} seed {e.seed_paper}  {name:6s} {state:22s} "
+        if any(not h and not reg.STUDIES[k].runs_here for k, h in zip(keys, have)):
+            state += " (read only: made elsewhere)"
+        typer.echo(f"{e.name:42s} {e.kind:6s} seed {e.seed_paper}  {name:6s} {state:40s} "
                    f"{', '.join(keys) or '(package constants)'}")
     typer.echo("\nnot reproduced here:")
     for n in reg.NOT_REPRODUCED:
@@ -52,6 +55,8 @@ def make(
     out: Annotated[Path | None, typer.Option("--out", help="Figures + report folder (default results/figures/<profile>).")] = None,
     results: ResultsOpt = Path("results"),
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars of study runs.")] = True,
+    run: Annotated[bool, typer.Option("--run/--no-run", help="--no-run: run no study; draw what has results and "
+                                      "list the rest as skipped (with the command that makes them).")] = True,
 ) -> None:
     """Run missing studies (resumable), draw the figures and write index.html + report.md. Opens nothing."""
     from pluralign.paper_figures import registry as reg
@@ -64,7 +69,7 @@ def make(
         fail(str(exc))
     out = Path(out) if out is not None else Path("results") / "figures" / pname
     t0 = time.perf_counter()
-    manifest = make_all(names, pname, out, results, seed, progress, log=typer.echo)
+    manifest = make_all(names, pname, out, results, seed, progress, log=typer.echo, run=run)
     drawn = sum("files" in r for r in manifest["entries"].values())
     bad = [n for n, r in manifest["entries"].items() if "error" in r]
     skipped = [n for n, r in manifest["entries"].items() if "skipped" in r]

@@ -116,15 +116,21 @@ def _work(tb, policy, s: EMDPOSettings, out: Path, n: int, seed: int, rep: int) 
     CellStore(out).save(cell_key(n, seed, rep), {"n_options": n, "seed": seed, "rep": rep}, metrics)
 
 
+def testbed_and_policy(s: EMDPOSettings, seed: int):
+    """(MPI items, the testbed of base ``seed``, the log-linear policy class over it) -- shared by this study
+    and the K sweep (:mod:`pluralign.sims.mpi.k_sweep`)."""
+    items = load_mpi_items(s.inventory, s.data_dir)
+    tb = make_mpi_testbed(items, s, seed)
+    return items, tb, LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+
+
 def run(settings: EMDPOSettings, seed: int, out: Path, progress: bool = True) -> dict:
     """Every (n in {2, 3}, replicate) cell (finished cells are skipped), then ``out/results.json``: the
     settings, the base seed, the items used, the summary, the binary-invisible check and every cell.
     A missing or malformed MPI file is a ``ValueError`` naming ``data_dir`` (or ``inventory``)."""
     out = Path(out)
     s = settings
-    items = load_mpi_items(s.inventory, s.data_dir)
-    tb = make_mpi_testbed(items, s, seed)
-    policy = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+    items, tb, policy = testbed_and_policy(s, seed)
     store = CellStore(out)
     grid = [(n, seed, rep) for n in (2, 3) for rep in range(s.n_seeds)]
     todo = [(tb, policy, s, out, *g) for g in grid if not store.done(cell_key(*g))]

@@ -63,3 +63,38 @@ def test_binary_invisible_check():
     assert chk["local_rank_n2"] == "12/17" and chk["local_rank_n3"] == "17/17"
     N = np.array(chk["null_space_n2"])  # rows: the 5 unidentified directions (v, -v, 0)
     assert np.allclose(N[:, :5], -N[:, 5:10], atol=1e-6) and np.allclose(N[:, 10:], 0, atol=1e-6)
+
+
+def test_k_sweep_resumes_and_K1_is_vanilla_dpo(tmp_path):
+    """The K sweep (seed 001 Fig. 2): resumable cells, the mpi study's summary keys per K, and at K = 1 the
+    one EM-DPO policy is vanilla DPO on the same data (same margins per personality)."""
+    from dataclasses import replace
+
+    from pluralign.emdpo import LogLinearPolicy, vanilla_dpo
+    from pluralign.seeding import derive
+    from pluralign.sims.emdpo_common import make_mpi_testbed
+    from pluralign.sims.mpi import k_sweep
+
+    s = replace(settings_for(k_sweep.PROFILES, Profile.smoke), n_users=60, Ks=(1, 2), n_options=(3,), n_seeds=2)
+    res, _ = check_study_resumes(k_sweep, s, 1, tmp_path)
+    assert res["source"] == "tabular twin"
+    assert sorted(c["key"] for c in res["cells"]) == [f"n=3_K={K}_seed=1_rep={r}" for K in (1, 2) for r in (0, 1)]
+    row = res["summary"]["n=3"]["K=2"]
+    assert row["n_seeds"] == 2 and {f"P{i}_reward_margin_sem" for i in (1, 2, 3)} <= set(row)
+    tb = make_mpi_testbed(load_mpi_items("120"), s, 1)
+    policy = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+    fit = vanilla_dpo(policy, tb.sample(s.n_users, 3, derive(1, 0, "sample", 3)).choices)
+    cell = next(c for c in res["cells"] if c["key"] == "n=3_K=1_seed=1_rep=0")["metrics"]
+    for k, t in enumerate(tb.type_names):
+        assert abs(cell[t]["reward_margin"] - tb.reward_margin(policy.logprobs(fit.thetas[0]), k)) < 1e-4
+
+
+def test_k_sweep_bad_settings_name_the_field():
+    import pytest
+
+    from pluralign.sims.mpi.k_sweep import KSweepSettings
+
+    for kw, field in (({"Ks": ()}, "Ks"), ({"Ks": (0, 1)}, "Ks"), ({"n_options": (4,)}, "n_options"),
+                      ({"n_users": 3}, "n_users")):
+        with pytest.raises(ValueError, match=field):
+            KSweepSettings(**kw)

@@ -94,3 +94,39 @@ def test_bad_settings_name_the_field():
         replace(st, Ks=(2, 6))
     with pytest.raises(ValueError, match="noises"):
         replace(st, noises=("noise9",))
+
+
+def test_population_sweep_resumes_and_changes_only_the_users(tmp_path):
+    """The population sweep (seed 000 Fig. 3 / Figs. 8-11): resumable cells per (population, noise, K,
+    replicate); each population's stored users are the world's; polarized users sit tighter around their
+    mode centres than broad ones; pool and candidate behaviours are the same for every population."""
+    from pluralign.prec.labelers import POPULATIONS
+    from pluralign.sims.prec_bandit import populations
+
+    s = settings_for(populations.PROFILES, Profile.smoke)
+    res, _ = check_study_resumes(populations, s, 2, tmp_path)
+    st = s.base
+    assert len(res["cells"]) == len(s.populations) * len(s.noises) * len(st.Ks) * st.n_seeds
+    spread = {}
+    for p in s.populations:
+        sp = s.for_population(p)
+        assert sp.world.population == tuple(POPULATIONS[p]) and sp.features == ("encoder",)
+        w = make_world(sp.world, 2, 0)
+        u = res["populations"][p]["users"][0]
+        assert np.allclose(u["weights"], w.population.weights) and u["mode"] == w.population.mode.tolist()
+        spread[p] = float(np.mean(np.linalg.norm(w.population.weights - w.population.centers[w.population.mode], axis=1)))
+        assert set(res["populations"][p]["summary"]) == set(s.noises)
+    assert spread["polarized"] < spread["broad"]
+    a, b = (make_world(s.for_population(p).world, 2, 0) for p in ("broad", "polarized"))
+    assert np.array_equal(a.pool_phi, b.pool_phi) and np.array_equal(a.cand_phi, b.cand_phi)
+
+
+def test_population_sweep_bad_settings_name_the_field():
+    import pytest
+
+    from pluralign.sims.prec_bandit.populations import PopulationSweepSettings
+
+    for kw, field in (({"populations": ("nope",)}, "populations"), ({"populations": ()}, "populations"),
+                      ({"noises": ("loud",)}, "noises")):
+        with pytest.raises(ValueError, match=field):
+            PopulationSweepSettings(**kw)
