@@ -34,7 +34,13 @@ def _types(rows: dict) -> list[str]:
 def margin_vs_K(results: dict, path: str | Path, profile: str | None = None, true_K: int | None = 3) -> Path:
     """One column per feedback type, rows: max-mean reward margin and accuracy of the margin-best policy
     per true sub-group against K (mean ± s.e.m. over seeds); a dotted line at the true number of groups."""
-    summary = results.get("summary") or {}
+    # the LM pipeline (pluralign.experiments.emdpo_llm) keeps the sweep in ``k_sweep`` and its printed metric
+    # (max-mean margin on held-out users) as ``{type}_max_mean_margin``; the twin in ``summary``
+    summary = results.get("k_sweep") or results.get("summary") or {}
+    summary = {n: {K: ({**r, **{k.replace("_max_mean_margin", "_reward_margin"): v for k, v in r.items()
+                               if "_max_mean_margin" in k}} if isinstance(r, dict) else r)
+                   for K, r in rows.items()} if isinstance(rows, dict) else rows
+               for n, rows in summary.items()}
     cols = [n for n in FEEDBACK if n in summary]
     bad = [n for n in cols if not all(str(k).startswith("K=") for k in summary[n])]
     if not cols or bad:

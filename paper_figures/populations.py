@@ -65,7 +65,7 @@ def population_welfare(users: dict, rows: dict, path: Path, title: str) -> Path:
             ax.set_xlabel("K (deployed policies)")
             ax.set_title(f"{label}: {mtitle}", fontsize=9)
             ax.grid(alpha=0.3)
-        axes[i, 0].set_ylabel("welfare (10-point score)")
+        axes[i, 0].set_ylabel("welfare (App. C.2 utility, [0, 1])")
         handles, labs = axes[i, 0].get_legend_handles_labels()
         spare = axes[i, len(MEASURES)] if ncols > len(MEASURES) else None
         (spare or axes[i, 0]).legend(handles, labs, fontsize=8 if spare else 7, title="population", title_fontsize=8,

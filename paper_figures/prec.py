@@ -41,7 +41,7 @@ def fig2_panel(results: dict, path: Path) -> Path:
         ax.set_xlabel("K (clusters)")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("welfare (10-point score)")
+    axes[0].set_ylabel("welfare (App. C.2 utility, [0, 1])")
     axes[0].legend(fontsize=8)
     t = np.array([table[str(K)]["train_seconds"]["mean"] for K in Ks]) / 60.0
     te = np.array([table[str(K)]["train_seconds"]["sem"] for K in Ks]) / 60.0

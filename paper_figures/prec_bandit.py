@@ -37,7 +37,7 @@ def welfare_vs_K(results: dict, path: str | Path, profile: str | None = None) ->
         ax.set_xlabel("K (number of cluster decoders)")
         ax.set_title(f"{meas} welfare")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("true 10-point score")
+    axes[0][0].set_ylabel("true utility (App. C.2, [0, 1])")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="teacher, features",
                        title_fontsize=7)  # outside the panels: never over a curve
     w = st["world"]

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from pluralign.paper_figures import style
+from pluralign.prec.labelers import DEFAULT_POPULATION
 from pluralign.runs import Profile, prepare_run, read_json, settings_for, write_json
 
 __all__ = ["ENTRIES", "NOT_REPRODUCED", "STUDIES", "Entry", "NotReproduced", "Study", "Table", "by_name",
@@ -93,7 +94,7 @@ class Study:
         return s
 
 
-PREC_DEFAULT_POPULATION = "trimodal"
+PREC_DEFAULT_POPULATION = DEFAULT_POPULATION
 """The population of a `pluralign prec run` without --population (PrecConfig.population)."""
 PREC_POPULATIONS = ("broad", "bimodal", "trimodal", "polarized")
 """Fig. 3's populations, broadly mixed (left) to polarized (right) (pluralign.prec.labelers.POPULATIONS)."""
@@ -135,8 +136,9 @@ STUDIES: dict[str, Study] = {s.key: s for s in [
           folder_name="sims-mpi-k-sweep"),
     Study("emdpo_llm_k_sweep", "pluralign.experiments.emdpo_llm", "emdpo run --dataset mpi (K sweep)",
           folder_name="emdpo-k-sweep", runs_here=False,
-          made_by="needs the language-model EM-DPO pipeline (issue 16); its K sweep's results.json goes to "
-                  "results/emdpo-k-sweep/{profile}/"),
+          made_by="a language-model K sweep (minutes to hours on CPU): `pluralign emdpo run --dataset mpi "
+                  "--feedback ternary --k-sweep 1,2,4,5,6 --profile {profile} --out results/emdpo-k-sweep/{profile}`"),
+    Study("pal_length", "pluralign.experiments.pal_length", "pal length"),
 ]}
 """Every study a figure reads, by key."""
 
@@ -560,6 +562,35 @@ def _pal_persona(ctx: Ctx) -> list[Path]:
     return [plot(ctx.results["pal_persona"], ctx.path())]
 
 
+def _pal_length_params(ctx: Ctx) -> list[Path]:
+    from pluralign.paper_figures.pal_length import plot_params
+
+    return [plot_params(ctx.results["pal_length"], ctx.path())]
+
+
+def _pal_length_fewshot(ctx: Ctx) -> list[Path]:
+    from pluralign.paper_figures.pal_length import plot_fewshot
+
+    return [plot_fewshot(ctx.results["pal_length"], ctx.path())]
+
+
+def _pal_length_table(ctx: Ctx) -> Table:
+    from pluralign.paper_figures.pal_length import table_rows
+
+    rows = table_rows(ctx.results["pal_length"])
+    ms = sorted({int(k[len("unseen_m"):]) for r in rows for k in r
+                 if k.startswith("unseen_m") and not k.endswith("_printed")})
+    fmt = lambda v: "-" if v is None else str(v)  # noqa: E731
+    body = [[r["method"], f"{r['trainable_params']:,}", r["seen"], fmt(r.get("seen_printed")),
+             *[f"{r.get(f'unseen_m{m}', '-')} (printed {fmt(r.get(f'unseen_m{m}_printed'))})" for m in ms],
+             fmt(r.get("m_within_2pts"))] for r in rows]
+    return Table(["method", "trainable params", "seen acc. (%)", "printed seen (TL;DR)",
+                  *[f"unseen m={m} (%)" for m in ms], "m within 2 pts of seen (random / active)"], body,
+                 ["printed values: seed 002 Tables 1 / 3 / 5 on Reddit TL;DR; ours: D.3's construction on the "
+                  "shipped persona statements (no TL;DR here), MiniLM as the encoder of both Tiny and Large",
+                  *[f"{k}: {v}" for k, v in ctx.results["pal_length"].get("deviations", {}).items()]])
+
+
 def _pal_bounds(ctx: Ctx) -> list[Path]:
     from pluralign.paper_figures.pal_bounds import plot
 
@@ -702,6 +733,21 @@ ENTRIES: tuple[Entry, ...] = (
           "prototypes K used in PAL-A-Tiny (D.5) / PAL-B-Tiny (D.6).", _fixed("pal_persona"), _pal_persona,
           deviations=("MiniLM (all-MiniLM-L6-v2) sentence embeddings of the shipped persona statements",
                       "smoke / quick: a subset of K*, n_p and seeds (D.5 repeats five times)")),
+    Entry("seed002_fig2_length_params", "002", "Fig. 2 (sec. 3.1), on the length task",
+          "On Reddit TL;DR, PAL is accuracy-compute optimal and shows state-of-the-art (SoTA) performance.",
+          _fixed("pal_length"), _pal_length_params,
+          deviations=("Reddit TL;DR is not on these machines: App. D.3's construction (majority prefers the longer "
+                      "response, minority the shorter; unseen users 70 / 30) on the shipped persona statements",
+                      "MiniLM for both Tiny (frozen, cached) and Large (fine-tuned) instead of the paper's encoders",
+                      "quick: 40 pairs per seen user (printed >= 1,000), 2 epochs at 10x Table 4's rates")),
+    Entry("seed002_fig3_length_unseen", "002", "Fig. 3 (sec. 3.1), on the length task",
+          "On Reddit TL;DR, PAL generalizes well to unseen data using just 20 samples per unseen user (few-shot).",
+          _fixed("pal_length"), _pal_length_fewshot,
+          deviations=("persona-statement length task for TL;DR (see Fig. 2's entry)",
+                      "unseen users' weights start uniform (printed: a random draw) and are fitted to convergence")),
+    Entry("seed002_tables135_length", "002", "Tables 1, 3, 5 (sec. 3.1), on the length task",
+          "Seen and unseen accuracy and trainable parameters of PAL and the baselines on the length-preference "
+          "task (printed: Reddit TL;DR).", _fixed("pal_length"), _pal_length_table, kind="table"),
     Entry("seed002_bounds", "002", "sec. 4.1 / App. C (Thm. 1, Thm. 2 vs Prop. C.4)",
           "The empirical per-user sample size to a target excess risk of PAL (shared prototypes, fit w) against "
           "free ideal points, as D and K grow, beside the bounds' scaling (no printed figure).",
@@ -736,9 +782,10 @@ NOT_REPRODUCED: tuple[NotReproduced, ...] = (
                   "results/emdpo-k-sweep/PROFILE/results.json exists"),
     NotReproduced("001", "Tables 4-5", "EM-DPO / MMRA-LW hyperparameters of the LLM runs",
                   "settings of the LM pipeline, issue 16 (no tabular counterpart)"),
-    NotReproduced("002", "Figs. 2, 3, D.3; Tables 1, 3-6", "Reddit TL;DR",
-                  "no Reddit TL;DR data on these machines (Fig. 3's few-shot claim is checked on the simulation, "
-                  "Fig. 5 (d))"),
+    NotReproduced("002", "Figs. 2, 3, D.3; Tables 1, 3-6 on Reddit TL;DR", "Reddit TL;DR",
+                  "no Reddit TL;DR data on these machines: Figs. 2-3 and Tables 1/3/5 are drawn on App. D.3's "
+                  "length construction over the shipped persona statements instead (seed002_fig2_length_params, "
+                  "seed002_fig3_length_unseen, seed002_tables135_length); Fig. D.3, Tables 4 and 6 are not"),
     NotReproduced("002", "Table 2", "Pick-a-Pic v2", "no Pick-a-Pic data on these machines"),
     NotReproduced("002", "Fig. 4, Table 8, Fig. D.7", "Pick-a-Filter", "no Pick-a-Pic / Pick-a-Filter data on these machines"),
     NotReproduced("002", "Table 7, Figs. 1, A.1, A.2, D.4", "persona list, diagrams, an example query",

@@ -483,6 +483,14 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (
 _HELPER = "a helper of the registered rules, not an aggregator"
 NOT_COVERED: dict[str, str] = {
     "pluralign.em.MixtureEM": "the engine itself: every registered EM adapter is checked through it",
+    "pluralign.llm.emdpo.LMEMDPOModel": "EM-DPO over LoRA adapters on a causal LM: each conformance check would "
+                                        "build and train a transformer (minutes); its own tests check the "
+                                        "engine's contract on a tiny GPT-2 (eq. 17 E-step, monotone marginal "
+                                        "likelihood, zero weights drop records: tests/llm/test_llm_emdpo.py); "
+                                        "its tabular twin EMDPOModel is registered",
+    "pluralign.pal.large.PALLarge": "PAL with a fine-tuned transformers encoder: with the encoder frozen it equals "
+                                    "the registered PAL-A / PAL-B Tiny on the same embeddings (tested to 1e-6 in "
+                                    "tests/pluralign/test_pal_large.py); a fine-tuning run per check is minutes",
     "pluralign.emdpo.policy.LogLinearPolicy": "fit is the convex solver returning theta (not an estimator): "
                                               "EMDPOModel's M-step, covered there",
     "pluralign.rl.reward.EncoderDecoderReward": "no fit: a frozen encoder and PREC's fitted decoders (covered as "
