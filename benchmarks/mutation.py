@@ -35,6 +35,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # before the fork runner imports numpy / torch; inherited by every child
+
+#: core mutants judged equivalent or harmless, (module, mutation, source line) -> why; the kill rate over
+#: the non-equivalent mutants leaves them out.  Filled from the runs reported in benchmarks/README.md.
+EQUIVALENT: dict[tuple[str, str, str], str] = {}
 
 #: module file -> the test files that exercise it (the theory layer with the theory tests)
 THEORY = {
@@ -46,19 +52,23 @@ THEORY = {
     "theory/validation.py": ["tests/theory/test_zero_sum.py", "tests/theory/test_leaky_elbo.py"],
 }
 
-#: the hook for the numeric core of pluralign/ (issue 14 item 12): module -> its tests.  Adjust the paths
-#: after the restructuring lands; ``--modules core`` runs this map.
+#: the numeric core of pluralign/ (issue 14 item 12): module -> the test files that exercise it.  Per-function
+#: test selection keeps the cost of a long list low (a mutant runs only the tests that executed its function).
 CORE = {
-    "pluralign/em.py": ["tests/pluralign/test_em.py", "tests/pluralign/test_em_reference.py"],
-    "pluralign/choice.py": ["tests/pluralign/test_choice.py"],
+    "pluralign/em.py": ["tests/pluralign/test_em.py", "tests/pluralign/test_em_reference.py",
+                        "tests/pluralign/test_bad_inputs.py"],
+    "pluralign/choice.py": ["tests/pluralign/test_choice.py", "tests/pluralign/test_choice_samplers.py",
+                            "tests/pluralign/test_choice_users.py"],
     "pluralign/dpo.py": ["tests/pluralign/test_dpo.py"],
-    "pluralign/bpref.py": ["tests/pluralign/test_bpref.py"],
+    "pluralign/bpref.py": ["tests/pluralign/test_bpref.py", "tests/pluralign/test_bad_inputs.py"],
     "pluralign/welfare.py": ["tests/pluralign/test_welfare.py"],
-    "pluralign/aggregation/social_choice.py": ["tests/pluralign/test_social_choice.py"],
-    "pluralign/aggregation/pooling.py": ["tests/pluralign/test_pooling.py"],
-    "pluralign/mmra.py": ["tests/pluralign/test_mmra.py"],
+    "pluralign/aggregation/social_choice.py": ["tests/pluralign/test_social_choice.py",
+                                               "tests/pluralign/test_bad_inputs.py"],
+    "pluralign/aggregation/pooling.py": ["tests/pluralign/test_pooling.py", "tests/pluralign/test_bad_inputs.py"],
+    "pluralign/mmra.py": ["tests/pluralign/test_mmra.py", "tests/pluralign/test_bad_inputs.py"],
     "pluralign/pal/models.py": ["tests/pluralign/test_pal.py"],
-    "pluralign/data.py": ["tests/pluralign/test_data.py"],
+    "pluralign/pal/train.py": ["tests/pluralign/test_pal.py"],
+    "pluralign/data.py": ["tests/pluralign/test_data.py", "tests/pluralign/test_bad_inputs.py"],
 }
 
 PACKAGE_DIRS = {"theory": "pluralign.theory", "sims": "pluralign.sims", "experiments": "pluralign.experiments",
@@ -177,12 +187,12 @@ def enclosing_function(tree, line: int):
 
 # --------------------------------------------------------------------------------------------- tracing
 
-_TRACE_PLUGIN = r'''
-import json, os, sys
+_TRACE_PLUGIN = r"""
+import json, os, sys, time
 TARGETS = set(json.loads(os.environ["MUT_TRACE_FILES"]))
 OUT = os.environ["MUT_TRACE_OUT"]
 _current = [None]
-_calls = {}
+_calls, _failed, _dur = {}, [], {}
 
 def _prof(frame, event, arg):
     if event == "call" and _current[0] is not None:
@@ -198,13 +208,19 @@ def pytest_runtest_teardown(item):
     sys.setprofile(None)
     _current[0] = None
 
+def pytest_runtest_logreport(report):
+    _dur[report.nodeid] = _dur.get(report.nodeid, 0.0) + report.duration
+    if report.failed:
+        _failed.append(report.nodeid)
+
 def pytest_sessionfinish(session):
     sys.setprofile(None)
     with open(OUT, "w") as fh:
-        json.dump({k: sorted(v) for k, v in _calls.items()}, fh)
-'''
+        json.dump({"calls": {k: sorted(v) for k, v in _calls.items()}, "failed": _failed, "durations": _dur}, fh)
+"""
 
-_MUTANT_PLUGIN = r'''
+
+_MUTANT_PLUGIN = r"""
 import importlib.abc, importlib.util, os, sys
 NAME, FILE = os.environ["MUT_MODULE"], os.environ["MUT_FILE"]
 
@@ -215,34 +231,42 @@ class _Finder(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, _Finder())
-'''
+"""
 
 
 def _env(extra: dict, plugin_dir: str) -> dict:
     env = dict(os.environ)
     env.update(extra)
     env["PYTHONPATH"] = plugin_dir + os.pathsep + env.get("PYTHONPATH", "")
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    env.setdefault("MKL_NUM_THREADS", "1")
     return env
 
 
 def trace(modules: dict, plugin_dir: str, cache: Path | None) -> dict:
-    """{module path: {function first line: [test node ids]}} (and "*" -> all test ids of the module)."""
+    """{module path: {function first line: [test node ids]}}, "*" -> all passing test ids of the module and
+    "@dur" -> {test id: seconds}.  A test that fails on the unmutated code is dropped (with a warning): it
+    would "kill" every mutant."""
     if cache and cache.exists():
         return json.loads(cache.read_text())
     files = {str((ROOT / m).resolve()): m for m in modules}
-    out: dict = {m: {"*": []} for m in modules}
+    out: dict = {m: {"*": [], "@dur": {}} for m in modules}
     test_files = sorted({t for ts in modules.values() for t in ts})
     for tf in test_files:
         res_file = Path(plugin_dir) / "trace.json"
+        res_file.unlink(missing_ok=True)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mut_trace", tf],
-                       cwd=ROOT, env=_env({"MUT_TRACE_FILES": json.dumps(list(files)), "MUT_TRACE_OUT": str(res_file)},
-                                          plugin_dir), capture_output=True, text=True)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mut_trace", tf],
+                           cwd=ROOT, env=_env({"MUT_TRACE_FILES": json.dumps(list(files)),
+                                               "MUT_TRACE_OUT": str(res_file)}, plugin_dir),
+                           capture_output=True, text=True)
         print(f"  traced {tf} ({time.perf_counter() - t0:.0f}s)", flush=True)
-        calls = json.loads(res_file.read_text()) if res_file.exists() else {}
+        if not res_file.exists():
+            sys.exit(f"tracing {tf} failed (rc {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        res = json.loads(res_file.read_text())
+        failed = set(res["failed"])
+        if failed:
+            print(f"  WARNING: {len(failed)} test(s) of {tf} fail on the unmutated code, dropped: {sorted(failed)}",
+                  flush=True)
+        calls = {k: v for k, v in res["calls"].items() if k not in failed}
         for nodeid, hits in calls.items():
             for f, line in hits:
                 m = files[f]
@@ -251,12 +275,24 @@ def trace(modules: dict, plugin_dir: str, cache: Path | None) -> dict:
         for m, ts in modules.items():
             if tf in ts:
                 out[m]["*"] += sorted(calls)
+                out[m]["@dur"].update({k: res["durations"].get(k, 0.0) for k in calls})
     if cache:
         cache.write_text(json.dumps(out))
     return out
 
 
+def _verdict(rc: int | None, log: str) -> str:
+    if rc is None:
+        return "killed (timeout)"
+    if rc == 0:
+        return "survived"
+    if rc in (1, 2, 3, 4) and ("failed" in log or "error" in log.lower()):
+        return "killed"
+    return f"killed (rc {rc})"
+
+
 def run_mutant(module: str, source: str, tests: list[str], plugin_dir: str, timeout: float) -> str:
+    """Fresh-interpreter runner (``--no-fork``): a pytest process that imports the mutant in place of the module."""
     mfile = Path(plugin_dir) / ("mutant_" + Path(module).name)
     mfile.write_text(source)
     env = _env({"MUT_MODULE": import_name(module), "MUT_FILE": str(mfile)}, plugin_dir)
@@ -264,21 +300,105 @@ def run_mutant(module: str, source: str, tests: list[str], plugin_dir: str, time
         r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "mut_plugin",
                             *tests], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "killed (timeout)"
-    if r.returncode == 0:
-        return "survived"
-    if r.returncode in (1, 2, 3, 4) and ("failed" in r.stdout or "error" in r.stdout.lower()):
-        return "killed"
-    return f"killed (rc {r.returncode})"
+        return _verdict(None, "")
+    return _verdict(r.returncode, r.stdout)
+
+
+class ForkRunner:
+    """Runs each mutant's tests in a child forked from a parent that has imported the heavy third-party
+    dependencies (numpy, scipy, torch, matplotlib, pytest, hypothesis) once: a fresh interpreter spends 4-10 s
+    importing them per mutant, more than most mutants' tests take.  The parent never imports ``pluralign``,
+    so each child imports the package afresh, with the mutant served under the module's import name."""
+
+    PRELOAD = ("numpy", "scipy.optimize", "scipy.special", "scipy.stats", "scipy.linalg", "torch", "matplotlib",
+               "matplotlib.pyplot", "pytest", "hypothesis", "hypothesis.extra.numpy")
+
+    def __init__(self, plugin_dir: str):
+        import importlib
+
+        self.plugin_dir = plugin_dir
+        for name in self.PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        if any(k == "pluralign" or k.startswith("pluralign.") for k in sys.modules):
+            raise RuntimeError("the fork parent imported pluralign: children would not see the mutant")
+
+    def run(self, module: str, source: str, tests: list[str], timeout: float) -> str:
+        mfile = Path(self.plugin_dir) / ("mutant_" + Path(module).name)
+        mfile.write_text(source)
+        log = Path(self.plugin_dir) / "mutant.log"
+        pid = os.fork()
+        if pid == 0:  # child
+            rc = 70
+            try:
+                fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.chdir(ROOT)
+                import importlib.abc
+                import importlib.util
+
+                name, path = import_name(module), str(mfile)
+
+                class _Finder(importlib.abc.MetaPathFinder):
+                    def find_spec(self, fullname, p, target=None):
+                        return importlib.util.spec_from_file_location(fullname, path) if fullname == name else None
+
+                sys.meta_path.insert(0, _Finder())
+                import pytest
+
+                rc = int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                                      *tests]))
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(rc)
+        t0 = time.monotonic()
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() - t0 > timeout:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return _verdict(None, "")
+            time.sleep(0.02)
+        rc = os.waitstatus_to_exitcode(status)
+        return _verdict(rc if rc >= 0 else 128 - rc, log.read_text(errors="replace"))
+
+
+def _select(universe: list, sample: int, per_module: int, seed: int) -> list:
+    rng = random.Random(seed)
+    if per_module:
+        chosen = []
+        for m in dict.fromkeys(u[0] for u in universe):
+            pts = [u for u in universe if u[0] == m]
+            chosen += rng.sample(pts, min(per_module, len(pts)))
+    elif sample:
+        chosen = rng.sample(universe, min(sample, len(universe)))
+    else:
+        chosen = list(universe)
+    return sorted(chosen, key=lambda t: (t[0], t[1]))
+
+
+def _judged(r: dict) -> str | None:
+    return EQUIVALENT.get((r["module"], r["mutation"], r["source"]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modules", nargs="*", default=["theory"],
                     help="'theory', 'core' (the CORE map) or module paths from either map")
-    ap.add_argument("--sample", type=int, default=0, help="random sample of mutants (0: all)")
+    ap.add_argument("--sample", type=int, default=0, help="random sample of mutants across the modules (0: all)")
+    ap.add_argument("--per-module", type=int, default=0, help="instead: a random sample of this many per module")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant (past it: killed)")
+    ap.add_argument("--timeout", type=float, default=240.0,
+                    help="seconds per mutant at most (past it: killed); each mutant gets 30 s + 10x the traced "
+                         "duration of its tests, if less")
+    ap.add_argument("--no-fork", action="store_true", help="a fresh interpreter per mutant (slower)")
+    ap.add_argument("--list", action="store_true", help="list the chosen mutants and stop")
     ap.add_argument("--trace-cache", type=Path, default=None, help="json file to reuse the trace")
     ap.add_argument("--json", type=Path, default=None, help="write every result here")
     args = ap.parse_args()
@@ -292,24 +412,35 @@ def main() -> None:
             modules[m] = {**THEORY, **CORE}[m]
         else:
             sys.exit(f"--modules: unknown module {m!r}")
-    plugin_dir = tempfile.mkdtemp(prefix="mutation_")
-    Path(plugin_dir, "mut_trace.py").write_text(_TRACE_PLUGIN)
-    Path(plugin_dir, "mut_plugin.py").write_text(_MUTANT_PLUGIN)
-    print("tracing which tests run which functions ...", flush=True)
-    tr = trace(modules, plugin_dir, args.trace_cache)
-    universe = []
-    sources = {}
+    universe, sources = [], {}
     for m in modules:
         src = (ROOT / m).read_text()
         sources[m] = src
         for idx, kind, desc in mutation_points(ast.parse(src)):
             universe.append((m, idx, kind, desc))
-    rng = random.Random(args.seed)
-    chosen = rng.sample(universe, min(args.sample, len(universe))) if args.sample else universe
-    chosen.sort(key=lambda t: (t[0], t[1]))
+    chosen = _select(universe, args.sample, args.per_module, args.seed)
     print(f"{len(universe)} mutants in {len(modules)} modules; running {len(chosen)}", flush=True)
+    if args.list:
+        for m, idx, kind, desc in chosen:
+            _, line = apply_mutation(sources[m], idx, kind)
+            print(f"  {m}:{line} {desc} | {sources[m].splitlines()[line - 1].strip()[:90] if line else ''}")
+        return
+    plugin_dir = tempfile.mkdtemp(prefix="mutation_")
+    Path(plugin_dir, "mut_trace.py").write_text(_TRACE_PLUGIN)
+    Path(plugin_dir, "mut_plugin.py").write_text(_MUTANT_PLUGIN)
+    print("tracing which tests run which functions ...", flush=True)
+    tr = trace(modules, plugin_dir, args.trace_cache)
+    runner = None if args.no_fork else ForkRunner(plugin_dir)
+    if runner is not None:  # the unmutated module through the same runner: every one of its tests must pass
+        for m in modules:
+            if tr[m]["*"]:
+                status = runner.run(m, sources[m], tr[m]["*"], args.timeout * 4)
+                if status != "survived":
+                    sys.exit(f"baseline: the tests of the unmutated {m} do not pass in the fork runner ({status}):\n"
+                             + Path(plugin_dir, "mutant.log").read_text(errors="replace")[-3000:])
+        print("baseline: every module's tests pass on the unmutated code in the fork runner", flush=True)
     results = []
-    t_all = time.perf_counter()
+    t_all, c0 = time.perf_counter(), os.times()
     for n, (m, idx, kind, desc) in enumerate(chosen, 1):
         tree = ast.parse(sources[m])
         mutated, line = apply_mutation(sources[m], idx, kind)
@@ -319,22 +450,43 @@ def main() -> None:
         else:
             tests = sorted(set(tr[m].get(str(fn[1]), []) + tr[m].get(str(fn[2]), [])))
         src_line = sources[m].splitlines()[line - 1].strip() if line else ""
-        status = run_mutant(m, mutated, tests, plugin_dir, args.timeout) if tests else "survived (uncovered)"
+        timeout = min(args.timeout, 30.0 + 10.0 * sum(tr[m]["@dur"].get(t, 1.0) for t in tests))
+        t0 = time.perf_counter()
+        if not tests:
+            status = "survived (uncovered)"
+        elif runner is None:
+            status = run_mutant(m, mutated, tests, plugin_dir, timeout)
+        else:
+            status = runner.run(m, mutated, tests, timeout)
         results.append({"module": m, "line": line, "mutation": desc, "source": src_line, "status": status,
-                        "tests": len(tests)})
-        print(f"[{n}/{len(chosen)}] {status:18s} {m}:{line} {desc}  ({len(tests)} tests)  | {src_line[:80]}", flush=True)
-    print(f"\nkill rate per module ({time.perf_counter() - t_all:.0f}s):")
+                        "tests": len(tests), "seconds": round(time.perf_counter() - t0, 2)})
+        print(f"[{n}/{len(chosen)}] {status:18s} {m}:{line} {desc}  ({len(tests)} tests, "
+              f"{time.perf_counter() - t0:.1f}s)  | {src_line[:80]}", flush=True)
+    c1 = os.times()
+    cpu = (c1.user + c1.system + c1.children_user + c1.children_system) - (
+        c0.user + c0.system + c0.children_user + c0.children_system)
+    print(f"\nkill rate per module ({time.perf_counter() - t_all:.0f} s wall, {cpu:.0f} s CPU; "
+          f"'equivalent': judged in EQUIVALENT):")
+    print(f"  {'module':42s} {'killed':>12s} {'rate':>7s} {'equivalent':>10s} {'non-equiv. rate':>16s}")
+
+    def row(name, rs):
+        k = sum(r["status"].startswith("killed") for r in rs)
+        eq = sum(1 for r in rs if not r["status"].startswith("killed") and _judged(r))
+        ne = len(rs) - eq
+        print(f"  {name:42s} {k:5d}/{len(rs):<6d} {100 * k / max(1, len(rs)):6.1f}% {eq:10d} "
+              f"{k:5d}/{ne:<4d}{100 * k / max(1, ne):6.1f}%")
+
     for m in modules:
         rs = [r for r in results if r["module"] == m]
         if rs:
-            k = sum(r["status"].startswith("killed") for r in rs)
-            print(f"  {m:45s} {k:4d}/{len(rs):<4d} killed = {100 * k / len(rs):5.1f}%")
-    k = sum(r["status"].startswith("killed") for r in results)
-    print(f"  {'all':45s} {k:4d}/{len(results):<4d} killed = {100 * k / max(1, len(results)):5.1f}%")
+            row(m, rs)
+    row("all", results)
     print("\nsurvivors:")
     for r in results:
         if not r["status"].startswith("killed"):
-            print(f"  {r['module']}:{r['line']}  {r['mutation']}  [{r['status']}]  | {r['source']}")
+            why = _judged(r)
+            print(f"  {r['module']}:{r['line']}  {r['mutation']}  [{r['status']}]  | {r['source']}"
+                  + (f"\n      equivalent: {why}" if why else ""))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
