@@ -187,3 +187,17 @@ def test_levels_are_table_1_as_printed():
     for lvl, vals in printed.items():
         L = LEVELS[lvl]
         assert (L.beta, L.gamma, L.eps, L.p_skip, L.delta) == vals
+
+
+def test_oracle_says_good_at_a_score_exactly_at_tau():
+    """'good' iff S >= tau (seed 000 sec. 4.1): a segment whose mean score equals tau exactly is good,
+    one a hair below is bad; also at a non-default tau."""
+    s = np.array([[7.0, 7.0, 7.0], [6.0, 8.0, 7.0], [7.0, 7.0, 7.0 - 3e-9], [5.0, 9.0, 7.0]])
+    assert s.mean(1)[0] == 7.0 and s.mean(1)[1] == 7.0 and s.mean(1)[2] < 7.0
+    lab, w, kinds = make_teacher("oracle").label_arrays(s, np.random.default_rng(0))
+    np.testing.assert_array_equal(lab, [1.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(w, 1.0)
+    assert list(kinds) == ["oracle"] * 4
+    lab, _, _ = make_teacher("oracle", tau=5.0).label_arrays(np.full((2, 4), 5.0) - [[0.0], [1e-9]],
+                                                             np.random.default_rng(0))
+    np.testing.assert_array_equal(lab, [1.0, 0.0])

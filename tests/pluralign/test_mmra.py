@@ -214,3 +214,24 @@ def test_ae_with_candidates():
     assert plus.estimated_max_regret <= float(estimated_regrets(other, logpis, beta).max()) + 1e-9
     with pytest.raises(ValueError, match="candidates"):
         mmra_ae(logpis, beta, candidates=logpis[:, :2])
+
+
+def test_estimated_regret_is_kl_of_the_policy_from_the_group_policy_against_scipy():
+    """R̂_k(pi) = beta E_x KL(pi(.|x) || pi_k(.|x)) -- the direction matters: on this table
+    KL(pi || pi_1) averages 0.4661 and KL(pi_1 || pi) 0.4776; the expectation is built with scipy's
+    relative entropy, not with the module's own KL."""
+    from scipy.stats import entropy
+
+    pi = np.array([[0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    groups = np.array([[[0.2, 0.5, 0.3], [0.3, 0.4, 0.3]],
+                       [[0.7, 0.2, 0.1], [0.2, 0.2, 0.6]]])
+    beta = 0.5
+    want = np.array([beta * np.mean([entropy(pi[x], g[x]) for x in range(2)]) for g in groups])
+    reverse = np.array([beta * np.mean([entropy(g[x], pi[x]) for x in range(2)]) for g in groups])
+    assert np.all(np.abs(want - reverse) > 1e-3)  # the table separates the two directions
+    np.testing.assert_allclose(estimated_regrets(np.log(pi), np.log(groups), beta), want, rtol=1e-12)
+    # the table of the K policies against each other: T[k, j] = beta E_x KL(pi_j || pi_k)
+    T = estimated_regret_table(np.log(groups), beta)
+    for k, j in itertools.product(range(2), range(2)):
+        assert T[k, j] == pytest.approx(beta * np.mean([entropy(groups[j, x], groups[k, x]) for x in range(2)]),
+                                        rel=1e-12, abs=1e-15)

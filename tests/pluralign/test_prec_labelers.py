@@ -67,3 +67,14 @@ def test_normalize_and_validation():
         dirichlet_population(5, 5)
     with pytest.raises(ValueError, match="concentration"):
         dirichlet_population(5, 2, -1.0)
+
+
+def test_rational_label_is_good_at_a_score_exactly_at_the_threshold():
+    """S >= 7 is good (seed 000 sec. 4.1): 10 * 0.7 = 7.0 exactly is good, the next float below is bad."""
+    w = np.array([[1.0, 0.0, 0.0]])
+    f = np.zeros((2, 2, 3))
+    f[0, :, 0] = 0.7
+    f[1, :, 0] = np.nextafter(0.7, 0.0)
+    assert segment_scores(w, f, np.array([0, 0]))[0] == 7.0
+    np.testing.assert_array_equal(rational_labels(w, f, np.array([0, 0])), [1.0, 0.0])
+    np.testing.assert_array_equal(rational_labels(w, f, np.array([0, 0]), threshold=7.0), [1.0, 0.0])
