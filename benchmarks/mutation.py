@@ -401,6 +401,9 @@ def main() -> None:
     ap.add_argument("--list", action="store_true", help="list the chosen mutants and stop")
     ap.add_argument("--trace-cache", type=Path, default=None, help="json file to reuse the trace")
     ap.add_argument("--json", type=Path, default=None, help="write every result here")
+    ap.add_argument("--rerun", type=Path, default=None,
+                    help="results json of an earlier run of the same sample: keep its kills, re-run only its "
+                         "survivors (after tests were added: a kill stays a kill, the tests only grow)")
     args = ap.parse_args()
     modules: dict = {}
     for m in args.modules:
@@ -429,8 +432,17 @@ def main() -> None:
     Path(plugin_dir, "mut_trace.py").write_text(_TRACE_PLUGIN)
     Path(plugin_dir, "mut_plugin.py").write_text(_MUTANT_PLUGIN)
     print("tracing which tests run which functions ...", flush=True)
-    tr = trace(modules, plugin_dir, args.trace_cache)
+    traced = modules
+    if args.rerun:  # only the modules with survivors need a (fresh) trace
+        alive = {r["module"] for r in json.loads(args.rerun.read_text()) if not r["status"].startswith("killed")}
+        traced = {m: ts for m, ts in modules.items() if m in alive}
+    tr = trace(traced, plugin_dir, args.trace_cache)
+    tr.update({m: {"*": [], "@dur": {}} for m in modules if m not in tr})
     runner = None if args.no_fork else ForkRunner(plugin_dir)
+    earlier: dict = {}
+    if args.rerun:
+        for r in json.loads(args.rerun.read_text()):
+            earlier.setdefault((r["module"], r["line"], r["mutation"], r["source"]), []).append(r)
     if runner is not None:  # the unmutated module through the same runner: every one of its tests must pass
         for m in modules:
             if tr[m]["*"]:
@@ -452,14 +464,22 @@ def main() -> None:
         src_line = sources[m].splitlines()[line - 1].strip() if line else ""
         timeout = min(args.timeout, 30.0 + 10.0 * sum(tr[m]["@dur"].get(t, 1.0) for t in tests))
         t0 = time.perf_counter()
-        if not tests:
+        key = (m, line, desc, src_line)
+        if args.rerun:
+            if not earlier.get(key):
+                sys.exit(f"--rerun: {m}:{line} {desc} is not in {args.rerun} (another sample or another source?)")
+            prev = earlier[key].pop(0)
+        if args.rerun and prev["status"].startswith("killed"):
+            status = prev["status"]
+        elif not tests:
             status = "survived (uncovered)"
         elif runner is None:
             status = run_mutant(m, mutated, tests, plugin_dir, timeout)
         else:
             status = runner.run(m, mutated, tests, timeout)
         results.append({"module": m, "line": line, "mutation": desc, "source": src_line, "status": status,
-                        "tests": len(tests), "seconds": round(time.perf_counter() - t0, 2)})
+                        "tests": len(tests), "seconds": round(time.perf_counter() - t0, 2), "index": idx,
+                        "kind": kind})
         print(f"[{n}/{len(chosen)}] {status:18s} {m}:{line} {desc}  ({len(tests)} tests, "
               f"{time.perf_counter() - t0:.1f}s)  | {src_line[:80]}", flush=True)
     c1 = os.times()
