@@ -242,7 +242,8 @@ def _env(extra: dict, plugin_dir: str) -> dict:
 
 
 def trace(modules: dict, plugin_dir: str, cache: Path | None) -> dict:
-    """{module path: {function first line: [test node ids]}}, "*" -> all passing test ids of the module and
+    """{module path: {function first line: [test node ids]}}, "*" -> every passing test id of the module's test
+    files (for mutants outside any function: constants, defaults, decorators) and
     "@dur" -> {test id: seconds}.  A test that fails on the unmutated code is dropped (with a warning): it
     would "kill" every mutant."""
     if cache and cache.exists():
@@ -272,10 +273,11 @@ def trace(modules: dict, plugin_dir: str, cache: Path | None) -> dict:
                 m = files[f]
                 if tf in modules[m]:
                     out[m].setdefault(str(line), []).append(nodeid)
-        for m, ts in modules.items():
+        ran = sorted(k for k in res["durations"] if k not in failed)  # every test, also those that call nothing
+        for m, ts in modules.items():  # of the module (they may read its constants): module-level mutants
             if tf in ts:
-                out[m]["*"] += sorted(calls)
-                out[m]["@dur"].update({k: res["durations"].get(k, 0.0) for k in calls})
+                out[m]["*"] += ran
+                out[m]["@dur"].update({k: res["durations"][k] for k in ran})
     if cache:
         cache.write_text(json.dumps(out))
     return out

@@ -174,3 +174,10 @@ def test_inputs_on_the_boundary_of_the_checks_are_accepted():
     np.testing.assert_allclose(linear_pool(GOOD2, weights=[0.0, 1.0]), [0.2, 0.8])
     np.testing.assert_allclose(bayes_update(GOOD2, [0.0, 2.0]), [[0.0, 1.0], [0.0, 1.0]])
     np.testing.assert_allclose(coarsen(np.array([0.2, 0.3, 0.5]), [1, 0, 1]), [0.3, 0.7])
+
+
+def test_log_pool_with_a_ruled_out_answer_is_the_weighted_geometric_pool_of_the_rest():
+    P = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    for w in ([0.5, 0.5], [0.25, 0.75]):
+        q = np.prod(P[:, :2] ** np.asarray(w)[:, None], axis=0)
+        np.testing.assert_allclose(log_pool(P, w), np.append(q / q.sum(), 0.0), rtol=1e-12)
