@@ -193,3 +193,16 @@ def test_chosen_may_be_any_unmasked_option_but_no_masked_one():
     for chosen in ([1, 1], [0, 2]):
         with pytest.raises(ValueError, match="masked-out"):
             _choices(options=[[0, 1, 2], [3, 4, 5]], chosen=chosen, mask=mask)
+
+
+def test_split_fraction_is_an_open_interval_and_rankings_accept_their_own_top_as_chosen():
+    c = _choices(user=[0, 1, 2, 3], options=[[0, 1]] * 4, chosen=[0, 1, 0, 1])
+    for frac in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="frac_unseen"):
+            split_users(c, frac, 0)
+    seen, unseen = split_users(c, 0.5, 0)
+    assert seen.n_users + unseen.n_users == 4 and seen.n_users >= 1 and unseen.n_users >= 1
+    r = Rankings(user=[0, 1], options=[[0, 1, 2]] * 2, order=[[2, 0], [1, 2]], chosen=[2, 1])
+    np.testing.assert_array_equal(r.chosen, [2, 1])
+    with pytest.raises(ValueError, match="top of order"):
+        Rankings(user=[0, 1], options=[[0, 1, 2]] * 2, order=[[2, 0], [1, 2]], chosen=[0, 1])
