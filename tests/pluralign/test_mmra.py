@@ -280,3 +280,20 @@ def test_mmra_outputs_are_the_stated_quantities():
     T = estimated_regret_table(logpis, beta)
     b = ae_regret_bound(T + 0.01, T)
     assert b["eps"] == pytest.approx(0.01, rel=1e-9) and b["bound"] == pytest.approx(b["best_mixture_true"] + 0.02)
+
+
+def test_one_group_and_one_iteration_are_allowed():
+    logpis, log_ref = _policies(4)
+    r = estimated_regrets(logpis[0], logpis[:1], 0.5)
+    assert r.shape == (1,) and r[0] == pytest.approx(0.0, abs=1e-12)
+    rng = np.random.default_rng(1)
+    tb = TabularTestbed(rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 4)), [[2.0, 0.0], [-2.0, 0.5]],
+                        [0.5, 0.5], beta=0.5)
+    s = tb.sample(200, 2, rng)
+    pol = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+    G = np.eye(2)[s.types]
+    lps = np.stack([pol.logprobs(pol.fit(s.choices, G[s.choices.user, k])) for k in range(2)])
+    res = mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=1)
+    assert len(res.history) == 1 and np.allclose(res.p, 0.5)  # one step: the average of the uniform start
+    with pytest.raises(ValueError, match="n_iter"):
+        mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=0)
