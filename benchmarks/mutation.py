@@ -278,6 +278,10 @@ def trace(modules: dict, plugin_dir: str, cache: Path | None) -> dict:
             if tf in ts:
                 out[m]["*"] += ran
                 out[m]["@dur"].update({k: res["durations"][k] for k in ran})
+    for m in modules:
+        if not any(k not in ("*", "@dur") for k in out[m]):
+            sys.exit(f"trace: no test ran a function of {m} as {ROOT / m}: is the package imported from another "
+                     "checkout (an editable install elsewhere)? Run the script from the tree the tests import.")
     if cache:
         cache.write_text(json.dumps(out))
     return out
