@@ -39,8 +39,51 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # before the fork runner imports numpy / torch; inherited by every child
 
 #: core mutants judged equivalent or harmless, (module, mutation, source line) -> why; the kill rate over
-#: the non-equivalent mutants leaves them out.  Filled from the runs reported in benchmarks/README.md.
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+#: the non-equivalent mutants leaves them out.  From the core run in the module docstring.
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ('pluralign/aggregation/pooling.py', '1e-08 -> 2e-08',
+     'def validate_distributions(P, name: str = "distributions", atol: float = 1e-8) -> np.ndarray:'):
+        'harmless: the default tolerance on row sums, doubled',
+    ('pluralign/aggregation/pooling.py', 'Gt -> GtE',
+     'if sum_to_one and abs(w.sum() - 1.0) > 1e-9:'):
+        'equivalent: |sum w - 1| is never exactly 1e-9',
+    ('pluralign/choice.py', 'IsNot -> Is',
+     'return t.as_tensor(np.asarray(x, dtype=float), dtype=dtype, device=like.device if like is not None else None)'):
+        'equivalent on the CPU: device=None is the CPU, where every `like` tensor of the tests lives; only a CUDA run can tell (not run)',
+    ('pluralign/choice.py', 'Gt -> GtE',
+     'c = (rng.random(p.shape[0])[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)'):
+        'equivalent: a uniform draw equal to a cumulative probability has probability ~0',
+    ('pluralign/em.py', '1e-08 -> 2e-08',
+     'tol: float = 1e-8'):
+        "harmless: EMConfig's default stopping tolerance, doubled",
+    ('pluralign/em.py', '1.0 -> 2.0',
+     'scale = max(1.0, rec_w.sum())'):
+        'harmless: the floor of the Newton gradient-tolerance scale',
+    ('pluralign/em.py', '31 -> 32',
+     'km = KMeans(K, init="k-means++", n_init=1, random_state=int(rng.integers(2**31)))'):
+        "equivalent: k-means' seed drawn from [0, 2^32) instead of [0, 2^31), both valid seeds",
+    ('pluralign/mmra.py', '1 -> 2',
+     'zero = np.zeros((1, T.shape[1]))'):
+        'equivalent: two identical null rows in the game instead of one',
+    ('pluralign/mmra.py', 'True -> False',
+     'Gn = G / np.clip(G.sum(axis=0, keepdims=True), 1e-300, None)'):
+        'equivalent: G / G.sum(axis=0) broadcasts as with keepdims',
+    ('pluralign/pal/train.py', '0.01 -> 0.02',
+     'lr_map: float = 1e-2'):
+        'harmless: a default Adam learning rate (no paper value asserted)',
+    ('pluralign/pal/train.py', '0.01 -> 0.02',
+     'lr_prototypes: float = 1e-2'):
+        'harmless: a default Adam learning rate (no paper value asserted)',
+    ('pluralign/pal/train.py', '0.05 -> 0.1',
+     'lr_weights: float = 5e-2'):
+        'harmless: a default Adam learning rate (no paper value asserted)',
+    ('pluralign/pal/train.py', '1 -> 2',
+     'W = W[None].expand(int(batch.users.max()) + 1, -1)'):
+        'equivalent: one extra broadcast row of the (K,) weights, never indexed',
+    ('pluralign/pal/train.py', 'drop USub',
+     'u = self.model_.utilities_w(batch.x, torch.softmax(logits, -1)[batch.users], batch.ctx)'):
+        'equivalent: softmax over dim 1 of the 2-d logits is dim -1',
+}
 
 #: module file -> the test files that exercise it (the theory layer with the theory tests)
 THEORY = {
@@ -389,6 +432,30 @@ def _select(universe: list, sample: int, per_module: int, seed: int) -> list:
     return sorted(chosen, key=lambda t: (t[0], t[1]))
 
 
+def _tables(modules: list, results: list, what: str) -> None:
+    print(f"\nkill rate per module ({what}; 'equivalent': judged in EQUIVALENT):")
+    print(f"  {'module':42s} {'killed':>12s} {'rate':>7s} {'equivalent':>10s} {'non-equiv. rate':>16s}")
+
+    def row(name, rs):
+        k = sum(r["status"].startswith("killed") for r in rs)
+        eq = sum(1 for r in rs if not r["status"].startswith("killed") and _judged(r))
+        ne = len(rs) - eq
+        print(f"  {name:42s} {k:5d}/{len(rs):<6d} {100 * k / max(1, len(rs)):6.1f}% {eq:10d} "
+              f"{k:5d}/{ne:<4d}{100 * k / max(1, ne):6.1f}%")
+
+    for m in modules:
+        rs = [r for r in results if r["module"] == m]
+        if rs:
+            row(m, rs)
+    row("all", results)
+    print("\nsurvivors:")
+    for r in results:
+        if not r["status"].startswith("killed"):
+            why = _judged(r)
+            print(f"  {r['module']}:{r['line']}  {r['mutation']}  [{r['status']}]  | {r['source']}"
+                  + (f"\n      equivalent: {why}" if why else ""))
+
+
 def _judged(r: dict) -> str | None:
     return EQUIVALENT.get((r["module"], r["mutation"], r["source"]))
 
@@ -410,7 +477,13 @@ def main() -> None:
     ap.add_argument("--rerun", type=Path, default=None,
                     help="results json of an earlier run of the same sample: keep its kills, re-run only its "
                          "survivors (after tests were added: a kill stays a kill, the tests only grow)")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="only print the tables of a results json (with the current EQUIVALENT judgments)")
     args = ap.parse_args()
+    if args.report:
+        results = json.loads(args.report.read_text())
+        _tables(list(dict.fromkeys(r["module"] for r in results)), results, "from " + str(args.report))
+        return
     modules: dict = {}
     for m in args.modules:
         if m == "theory":
@@ -491,28 +564,7 @@ def main() -> None:
     c1 = os.times()
     cpu = (c1.user + c1.system + c1.children_user + c1.children_system) - (
         c0.user + c0.system + c0.children_user + c0.children_system)
-    print(f"\nkill rate per module ({time.perf_counter() - t_all:.0f} s wall, {cpu:.0f} s CPU; "
-          f"'equivalent': judged in EQUIVALENT):")
-    print(f"  {'module':42s} {'killed':>12s} {'rate':>7s} {'equivalent':>10s} {'non-equiv. rate':>16s}")
-
-    def row(name, rs):
-        k = sum(r["status"].startswith("killed") for r in rs)
-        eq = sum(1 for r in rs if not r["status"].startswith("killed") and _judged(r))
-        ne = len(rs) - eq
-        print(f"  {name:42s} {k:5d}/{len(rs):<6d} {100 * k / max(1, len(rs)):6.1f}% {eq:10d} "
-              f"{k:5d}/{ne:<4d}{100 * k / max(1, ne):6.1f}%")
-
-    for m in modules:
-        rs = [r for r in results if r["module"] == m]
-        if rs:
-            row(m, rs)
-    row("all", results)
-    print("\nsurvivors:")
-    for r in results:
-        if not r["status"].startswith("killed"):
-            why = _judged(r)
-            print(f"  {r['module']}:{r['line']}  {r['mutation']}  [{r['status']}]  | {r['source']}"
-                  + (f"\n      equivalent: {why}" if why else ""))
+    _tables(list(modules), results, f"{time.perf_counter() - t_all:.0f} s wall, {cpu:.0f} s CPU")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
