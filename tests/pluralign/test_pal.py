@@ -316,3 +316,11 @@ def test_pal_query_checks_weights_users_and_feature_width():
     users[-1] = 4  # one record of a fifth, unseen user
     with pytest.raises(ValueError, match="beyond the fitted users"):
         rm.utilities(Choices(user=users, features=ch.features, chosen=ch.chosen))
+
+
+def test_pal_context_features_must_be_a_table_covering_every_context():
+    ch, _, _ = _ideal_point_data(1, n_users=2, per_user=4, d=3)
+    cfg = PALConfig(model="B", n_prototypes=2, map="linear", d_latent=2, epochs=1, seed=0)
+    for cf in (np.zeros(3), np.zeros((0, 2))):  # 1-d; 2-d without a row for context 0
+        with pytest.raises(ValueError, match="context_features"):
+            PALRewardModel(cfg, context_features=cf).fit(ch)
