@@ -489,8 +489,8 @@ def main() -> None:
     ap.add_argument("--trace-cache", type=Path, default=None, help="json file to reuse the trace")
     ap.add_argument("--json", type=Path, default=None, help="write every result here")
     ap.add_argument("--rerun", type=Path, default=None,
-                    help="results json of an earlier run of the same sample: keep its kills, re-run only its "
-                         "survivors (after tests were added: a kill stays a kill, the tests only grow)")
+                    help="results json of an earlier run of the same sample: keep its kills and its survivors "
+                         "judged in EQUIVALENT, re-run the other survivors (tests only grow: a kill stays a kill)")
     ap.add_argument("--report", type=Path, default=None,
                     help="only print the tables of a results json (with the current EQUIVALENT judgments)")
     args = ap.parse_args()
@@ -527,7 +527,8 @@ def main() -> None:
     print("tracing which tests run which functions ...", flush=True)
     traced = modules
     if args.rerun:  # only the modules with survivors need a (fresh) trace
-        alive = {r["module"] for r in json.loads(args.rerun.read_text()) if not r["status"].startswith("killed")}
+        alive = {r["module"] for r in json.loads(args.rerun.read_text())
+                 if not r["status"].startswith("killed") and not _judged(r)}
         traced = {m: ts for m, ts in modules.items() if m in alive}
     tr = trace(traced, plugin_dir, args.trace_cache)
     tr.update({m: {"*": [], "@dur": {}} for m in modules if m not in tr})
@@ -562,7 +563,7 @@ def main() -> None:
             if not earlier.get(key):
                 sys.exit(f"--rerun: {m}:{line} {desc} is not in {args.rerun} (another sample or another source?)")
             prev = earlier[key].pop(0)
-        if args.rerun and prev["status"].startswith("killed"):
+        if args.rerun and (prev["status"].startswith("killed") or _judged(prev)):  # judged: not re-run
             status = prev["status"]
         elif not tests:
             status = "survived (uncovered)"
