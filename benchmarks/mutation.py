@@ -67,6 +67,9 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ('pluralign/choice.py', 'Gt -> GtE',
      'c = (rng.random(p.shape[0])[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(0, n - 1)'):
         'equivalent: a uniform draw equal to a cumulative probability has probability ~0',
+    ('pluralign/dpo.py', '0.0 -> 1.0',
+     'return total / s if float(s) > 0 else total * 0.0'):
+        'equivalent: with every weight 0 (finite log-probabilities) total is already 0, so total * 1.0 = total * 0.0',
     ('pluralign/em.py', '1e-08 -> 2e-08',
      'tol: float = 1e-8'):
         "harmless: EMConfig's default stopping tolerance, doubled",
