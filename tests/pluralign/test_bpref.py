@@ -187,3 +187,54 @@ def test_levels_are_table_1_as_printed():
     for lvl, vals in printed.items():
         L = LEVELS[lvl]
         assert (L.beta, L.gamma, L.eps, L.p_skip, L.delta) == vals
+
+
+def test_oracle_says_good_at_a_score_exactly_at_tau():
+    """'good' iff S >= tau (seed 000 sec. 4.1): a segment whose mean score equals tau exactly is good,
+    one a hair below is bad; also at a non-default tau."""
+    s = np.array([[7.0, 7.0, 7.0], [6.0, 8.0, 7.0], [7.0, 7.0, 7.0 - 3e-9], [5.0, 9.0, 7.0]])
+    assert s.mean(1)[0] == 7.0 and s.mean(1)[1] == 7.0 and s.mean(1)[2] < 7.0
+    lab, w, kinds = make_teacher("oracle").label_arrays(s, np.random.default_rng(0))
+    np.testing.assert_array_equal(lab, [1.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(w, 1.0)
+    assert list(kinds) == ["oracle"] * 4
+    lab, _, _ = make_teacher("oracle", tau=5.0).label_arrays(np.full((2, 4), 5.0) - [[0.0], [1e-9]],
+                                                             np.random.default_rng(0))
+    np.testing.assert_array_equal(lab, [1.0, 0.0])
+
+
+def test_teachers_are_frozen_and_gamma_is_checked_on_zero_one():
+    import dataclasses
+
+    for t in (make_teacher("noise1"), PAIRWISE_PRESETS["myopic"]):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            t.gamma = 0.5
+    for cls in (GoodBadTeacher, PairwiseTeacher):
+        assert cls(gamma=1.0).gamma == 1.0
+        for g in (0.0, 1.5, -0.5):
+            with pytest.raises(ValueError, match="gamma"):
+                cls(gamma=g)
+
+
+@pytest.mark.parametrize("H", [1, 3])
+def test_pairwise_myopic_discount_is_gamma_to_the_steps_left(H):
+    """B-Pref's myopic weights gamma^(H-1-t): the last step has weight 1, so with a Bradley-Terry teacher
+    (beta = 1) a reward of 2 on the last step alone wins with probability sigma(2) for every gamma."""
+    n = 40000
+    r0 = np.zeros((n, H))
+    r1 = np.zeros((n, H))
+    r1[:, -1] = 2.0
+    pref, _, _ = PairwiseTeacher(beta=1.0, gamma=0.5).label_arrays(r0, r1, np.random.default_rng(4))
+    assert abs(pref.mean() - expit(2.0)) < 0.01
+    if H > 1:  # and a reward on the first step is discounted by gamma^(H-1)
+        r1 = np.zeros((n, H))
+        r1[:, 0] = 2.0
+        pref, _, _ = PairwiseTeacher(beta=1.0, gamma=0.5).label_arrays(r0, r1, np.random.default_rng(5))
+        assert abs(pref.mean() - expit(2.0 * 0.5 ** (H - 1))) < 0.01
+
+
+def test_pairwise_label_default_options_are_two_fresh_segment_ids_per_query():
+    r0, r1 = _pairs(6, 5)
+    ch = PAIRWISE_PRESETS["oracle"].label(r0, r1, np.zeros(5, dtype=int), np.random.default_rng(0))
+    np.testing.assert_array_equal(ch.options, [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]])
+    np.testing.assert_array_equal(ch.context, np.arange(5))

@@ -113,3 +113,19 @@ def test_samplers_refuse_anything_but_a_generator(name):
     for bad in (None, 0):
         with pytest.raises(ValueError, match="rng"):
             SAMPLERS[name](bad)
+
+
+def test_sample_choice_reaches_the_last_unmasked_option_and_never_a_masked_one():
+    """The clamp against a rounding-level overshoot stops at the LAST unmasked option, not before it."""
+    M = 4000
+    mask = np.tile([True, True, False, True, False], (M, 1))
+    mask[::2] = [True, False, True, True, False]
+    u = np.tile([0.0, 0.5, 9.0, 1.0, 9.0], (M, 1))
+    c = sample_choice(u, derive(0, "last"), mask=mask)
+    assert np.all(mask[np.arange(M), c])
+    p = choice_probs(u, mask)
+    for j in range(5):
+        assert abs(np.mean(c == j) - p[:, j].mean()) < 0.03
+    certain = np.tile([-30.0, 30.0, 0.0], (5, 1))  # option 1, the last unmasked one, is (nearly) certain
+    np.testing.assert_array_equal(sample_choice(certain, derive(1, "last"), mask=np.tile([True, True, False], (5, 1))),
+                                  1)

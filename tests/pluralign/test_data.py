@@ -151,6 +151,8 @@ BAD = {
     "label NaN": (lambda: Ratings(user=[0], segment=[0], label=[np.nan]), "label"),
     "rating without segment": (lambda: Ratings(user=[0], label=[1.0]), "segment"),
     "mask with one option": (lambda: _choices(options=[[0, 1, 2]] * 2, mask=[[True, False, False]] * 2), "mask"),
+    "chosen masked out": (lambda: _choices(options=[[0, 1, 2]] * 2, chosen=[0, 2],
+                                           mask=[[True, True, False]] * 2), "chosen: chosen index points at a masked"),
     "ranking repeats": (lambda: Rankings(user=[0], options=[[0, 1, 2]], order=[[1, 1]]), "order"),
     "ranking range": (lambda: Rankings(user=[0], options=[[0, 1, 2]], order=[[3]]), "order"),
     "trl missing field": (lambda: from_trl_records([{"prompt": "p", "chosen": "a"}]), "rejected"),
@@ -180,3 +182,27 @@ def test_fuzzed_choices_raise_only_value_error(user, options, chosen, weight):
     # if it was accepted it is consistent
     assert len(c) == len(c.chosen) == c.options.shape[0] and np.all(c.weight >= 0)
     assert np.all((c.chosen >= 0) & (c.chosen < c.n_options))
+
+
+def test_chosen_may_be_any_unmasked_option_but_no_masked_one():
+    """A record's chosen option must exist: with mask row [T, F, T], chosen 0 and 2 are fine, 1 is not."""
+    mask = [[True, False, True], [True, True, False]]
+    c = _choices(options=[[0, 1, 2], [3, 4, 5]], chosen=[2, 1], mask=mask)
+    np.testing.assert_array_equal(c.chosen, [2, 1])
+    np.testing.assert_array_equal(c.mask, mask)
+    for chosen in ([1, 1], [0, 2]):
+        with pytest.raises(ValueError, match="masked-out"):
+            _choices(options=[[0, 1, 2], [3, 4, 5]], chosen=chosen, mask=mask)
+
+
+def test_split_fraction_is_an_open_interval_and_rankings_accept_their_own_top_as_chosen():
+    c = _choices(user=[0, 1, 2, 3], options=[[0, 1]] * 4, chosen=[0, 1, 0, 1])
+    for frac in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="frac_unseen"):
+            split_users(c, frac, 0)
+    seen, unseen = split_users(c, 0.5, 0)
+    assert seen.n_users + unseen.n_users == 4 and seen.n_users >= 1 and unseen.n_users >= 1
+    r = Rankings(user=[0, 1], options=[[0, 1, 2]] * 2, order=[[2, 0], [1, 2]], chosen=[2, 1])
+    np.testing.assert_array_equal(r.chosen, [2, 1])
+    with pytest.raises(ValueError, match="top of order"):
+        Rankings(user=[0, 1], options=[[0, 1, 2]] * 2, order=[[2, 0], [1, 2]], chosen=[0, 1])

@@ -106,3 +106,60 @@ def test_bad_input():
         weighted_kwise_dpo_loss(torch.zeros(3, 1), torch.zeros(3, 1), 1.0)
     with pytest.raises(ValueError, match="ref_logps"):
         weighted_kwise_dpo_loss(p, torch.zeros(3, 3), 1.0)
+
+
+_P = torch.zeros(3, 2)
+_NAN1 = torch.tensor([[0.0, 0.0], [0.0, float("nan")], [0.0, 0.0]])
+DPO_BAD = {
+    "not a tensor": (lambda: weighted_kwise_dpo_loss(np.zeros((3, 2)), _P, 1.0), "policy_logps: expected a torch.Tensor"),
+    "1-d logps": (lambda: weighted_kwise_dpo_loss(torch.zeros(3), _P, 1.0), "policy_logps: expected 2 dimensions"),
+    "one NaN": (lambda: weighted_kwise_dpo_loss(_NAN1, _P, 1.0), "policy_logps: contains NaN"),
+    "one NaN in the reference": (lambda: weighted_kwise_dpo_loss(_P, _NAN1, 1.0), "ref_logps: contains NaN"),
+    "NaN beta": (lambda: weighted_kwise_dpo_loss(_P, _P, float("nan")), "beta: must be > 0"),
+    "float chosen": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, chosen=torch.tensor([0.0, 1.0, 0.0])),
+                     "chosen: expected \\(3,\\) integer"),
+    "chosen of the wrong length": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, chosen=torch.tensor([0, 1])),
+                                   "chosen: expected \\(3,\\) integer"),
+    "negative chosen": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, chosen=torch.tensor([0, -1, 0])),
+                        "chosen: index out of range 0..1"),
+    "integer mask": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, mask=torch.ones(3, 2, dtype=torch.long)), "mask"),
+    "mask of the wrong shape": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, mask=torch.ones(3, 3, dtype=torch.bool)),
+                                "mask: expected a \\(3, 2\\)"),
+    "one record with one response": (
+        lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, mask=torch.tensor([[True, True], [True, False], [True, True]])),
+        "at least 2 responses"),
+    "chosen masked out": (
+        lambda: weighted_kwise_dpo_loss(torch.zeros(2, 3), torch.zeros(2, 3), 1.0, chosen=torch.tensor([2, 0]),
+                                        mask=torch.tensor([[True, True, False], [True, True, True]])),
+        "masked-out"),
+    "weights of the wrong shape": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, weights=torch.ones(2)), "weights: expected shape"),
+    "one NaN weight": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, weights=torch.tensor([1.0, float("nan"), 1.0])),
+                       "weights: must be finite"),
+    "unknown normalize": (lambda: weighted_kwise_dpo_loss(_P, _P, 1.0, normalize="mean"), "normalize"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DPO_BAD))
+def test_each_dpo_input_check_alone_raises_value_error_naming_the_problem(case):
+    call, msg = DPO_BAD[case]
+    with pytest.raises(ValueError, match=msg):
+        call()
+
+
+def test_dpo_normalizations_and_zero_weights():
+    pol = torch.tensor([[0.0, -1.0], [-2.0, 0.0], [-1.0, -1.0]], dtype=torch.float64)
+    ref = torch.zeros_like(pol)
+    w = torch.tensor([1.0, 3.0, 0.0], dtype=torch.float64)
+    total = -(w * kwise_dpo_logprobs(pol, ref, 0.5)).sum()
+    assert float(weighted_kwise_dpo_loss(pol, ref, 0.5, weights=w)) == pytest.approx(float(total) / 4.0, rel=1e-12)
+    assert float(weighted_kwise_dpo_loss(pol, ref, 0.5, weights=w, normalize="count")) == pytest.approx(
+        float(total) / 3.0, rel=1e-12)
+    assert float(weighted_kwise_dpo_loss(pol, ref, 0.5, weights=w, normalize="none")) == pytest.approx(
+        float(total), rel=1e-12)
+    zero = weighted_kwise_dpo_loss(pol, ref, 0.5, weights=torch.zeros(3, dtype=torch.float64))
+    assert float(zero) == 0.0 and torch.isfinite(zero)
+    # a masked padding response changes nothing for the records that have it masked
+    pol3 = torch.cat([pol, torch.full((3, 1), 5.0, dtype=torch.float64)], dim=1)
+    mask = torch.tensor([[True, True, False]] * 3)
+    torch.testing.assert_close(kwise_dpo_logprobs(pol3, torch.zeros_like(pol3), 0.5, mask=mask),
+                               kwise_dpo_logprobs(pol, ref, 0.5))

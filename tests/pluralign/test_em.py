@@ -456,3 +456,32 @@ def test_accelerate_option_is_checked_and_only_used_where_it_applies():
     for kw in (dict(assignment="hard"), dict(assignment="leaky", leak=0.1), dict(prior="fixed"), dict()):
         cfg = EMConfig(n_components=2, seed=0, max_iter=5, accelerate="newton" if kw else "none", **kw)
         MixtureEM(model, cfg).fit()
+
+
+class _Worsening(BernoulliMixture):
+    """An M-step that is exact on its first two calls (the initial M-step and iteration 0), then shrinks
+    the fitted probabilities toward 1/2 by a factor 2 more on every call: the objective falls from
+    iteration 1 on (a bad M-step, e.g. a too-large gradient step of an inexact one)."""
+
+    def m_step(self, p, w):
+        self.calls = getattr(self, "calls", 0) + 1
+        exact = super().m_step(p, w)
+        if self.calls <= 2:
+            return exact
+        return 0.5 + (exact - 0.5) * 0.5 ** (self.calls - 2)
+
+
+@pytest.mark.parametrize("mode", ["soft", "hard", "leaky"])
+def test_a_decrease_of_the_objective_stops_the_run(mode):
+    """The stopping rule is 'the objective improved by less than tol (1 + |objective|)', so a DEcrease stops
+    the run at once (module docstring: 'a decrease also stops'); |change| < tol would run on to max_iter."""
+    model, _ = _problem(4, 40, 8, 2)
+    m = _Worsening(model.n1, model.n0)
+    em = MixtureEM(m, EMConfig(n_components=2, assignment=mode, leak=0.1 if mode == "leaky" else 0.0,
+                               max_iter=50, seed=1)).fit()
+    obj = [t["objective"] for t in em.trace_]
+    assert em.n_iter_ == len(obj) == 2 and em.converged_
+    assert obj[1] < obj[0] - 1e-3 * (1 + abs(obj[0]))  # the second iteration really did lower it
+    assert em.objective_ == obj[1]
+    assert m.calls == 3  # initial M-step + 2 iterations: no third iteration ran
+

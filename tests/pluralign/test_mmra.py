@@ -214,3 +214,86 @@ def test_ae_with_candidates():
     assert plus.estimated_max_regret <= float(estimated_regrets(other, logpis, beta).max()) + 1e-9
     with pytest.raises(ValueError, match="candidates"):
         mmra_ae(logpis, beta, candidates=logpis[:, :2])
+
+
+def test_estimated_regret_is_kl_of_the_policy_from_the_group_policy_against_scipy():
+    """R̂_k(pi) = beta E_x KL(pi(.|x) || pi_k(.|x)) -- the direction matters: on this table
+    KL(pi || pi_1) averages 0.4661 and KL(pi_1 || pi) 0.4776; the expectation is built with scipy's
+    relative entropy, not with the module's own KL."""
+    from scipy.stats import entropy
+
+    pi = np.array([[0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    groups = np.array([[[0.2, 0.5, 0.3], [0.3, 0.4, 0.3]],
+                       [[0.7, 0.2, 0.1], [0.2, 0.2, 0.6]]])
+    beta = 0.5
+    want = np.array([beta * np.mean([entropy(pi[x], g[x]) for x in range(2)]) for g in groups])
+    reverse = np.array([beta * np.mean([entropy(g[x], pi[x]) for x in range(2)]) for g in groups])
+    assert np.all(np.abs(want - reverse) > 1e-3)  # the table separates the two directions
+    np.testing.assert_allclose(estimated_regrets(np.log(pi), np.log(groups), beta), want, rtol=1e-12)
+    # the table of the K policies against each other: T[k, j] = beta E_x KL(pi_j || pi_k)
+    T = estimated_regret_table(np.log(groups), beta)
+    for k, j in itertools.product(range(2), range(2)):
+        assert T[k, j] == pytest.approx(beta * np.mean([entropy(groups[j, x], groups[k, x]) for x in range(2)]),
+                                        rel=1e-12, abs=1e-15)
+
+
+def test_each_mmra_input_check_alone_raises_value_error_naming_the_problem():
+    logpis, log_ref = _policies(2)
+    T = estimated_regret_table(logpis, 1.0)
+    nan = logpis.copy()
+    nan[1, 2, 3] = np.nan
+    cases = [
+        (lambda: estimated_regrets(logpis[0], logpis[0], 1.0), "logpis: expected a finite \\(K, X, Y\\)"),
+        (lambda: estimated_regrets(logpis[0], logpis[:0], 1.0), "logpis: expected a finite \\(K, X, Y\\)"),
+        (lambda: estimated_regrets(logpis[0], nan, 1.0), "logpis: expected a finite \\(K, X, Y\\)"),
+        (lambda: estimated_regret_table(logpis, 1.0, candidates=logpis[:, :2]), "candidates: expected"),
+        (lambda: mixture_regrets(T[None], np.full(3, 1 / 3)), "regret_table: expected \\(n_groups"),
+        (lambda: mixture_regrets(T, np.full(2, 0.5)), "w: expected \\(3,\\)"),
+        (lambda: mixture_regrets(T, [-0.1, 0.6, 0.5]), "w: must be non-negative and sum to 1"),
+        (lambda: mixture_regrets(T, [0.3, 0.3, 0.3]), "w: must be non-negative and sum to 1"),
+        (lambda: mixture_logpolicy(logpis, [0.5, 0.5]), "w: expected 3"),
+        (lambda: mixture_logpolicy(logpis, [-0.1, 0.6, 0.5]), "w: expected 3"),
+        (lambda: mixture_logpolicy(logpis, [0.3, 0.3, 0.3]), "w: expected 3"),
+    ]
+    for call, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            call()
+    # on the boundaries: a rounding-level negative weight and a pure mixture are fine
+    np.testing.assert_allclose(mixture_regrets(T, [-1e-13, 0.5, 0.5 + 1e-13]), T @ [0.0, 0.5, 0.5], atol=1e-12)
+    np.testing.assert_allclose(mixture_logpolicy(logpis, [0.0, 1.0, 0.0]), logpis[1], atol=1e-12)
+
+
+def test_mmra_outputs_are_the_stated_quantities():
+    logpis, log_ref = _policies(3)
+    beta = 0.8
+    ae = mmra_ae(logpis, beta)
+    p = ae.solution.p[1:]
+    assert p.sum() > 0
+    np.testing.assert_allclose(ae.p, p / p.sum(), rtol=1e-12)  # the adversary over the groups, renormalized
+    assert ae.p.sum() == pytest.approx(1.0)
+    orig = mmra_original(logpis, log_ref, beta, n_iter=1)  # one iteration is allowed
+    assert orig.estimated_max_regret == pytest.approx(estimated_regrets(orig.logpi, logpis, beta).max(), rel=1e-12)
+    assert len(orig.history) == 1
+    orig = mmra_original(logpis, log_ref, beta, n_iter=20)
+    r = estimated_regrets(orig.logpi, logpis, beta)
+    assert orig.estimated_max_regret == pytest.approx(r.max(), rel=1e-12) and r.max() > r.min()
+    T = estimated_regret_table(logpis, beta)
+    b = ae_regret_bound(T + 0.01, T)
+    assert b["eps"] == pytest.approx(0.01, rel=1e-9) and b["bound"] == pytest.approx(b["best_mixture_true"] + 0.02)
+
+
+def test_one_group_and_one_iteration_are_allowed():
+    logpis, log_ref = _policies(4)
+    r = estimated_regrets(logpis[0], logpis[:1], 0.5)
+    assert r.shape == (1,) and r[0] == pytest.approx(0.0, abs=1e-12)
+    rng = np.random.default_rng(1)
+    tb = TabularTestbed(rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 4)), [[2.0, 0.0], [-2.0, 0.5]],
+                        [0.5, 0.5], beta=0.5)
+    s = tb.sample(200, 2, rng)
+    pol = LogLinearPolicy(tb.psi, tb.log_ref, tb.beta)
+    G = np.eye(2)[s.types]
+    lps = np.stack([pol.logprobs(pol.fit(s.choices, G[s.choices.user, k])) for k in range(2)])
+    res = mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=1)
+    assert len(res.history) == 1 and np.allclose(res.p, 0.5)  # one step: the average of the uniform start
+    with pytest.raises(ValueError, match="n_iter"):
+        mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=0)

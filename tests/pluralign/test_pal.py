@@ -357,3 +357,54 @@ def test_weight_init_std_draws_random_logits_and_is_validated():
     np.testing.assert_array_equal(rand.weights_, again.weights_)
     with pytest.raises(ValueError, match="weight_init_std"):
         PALRewardModel(PALConfig(weight_init_std=-1.0))
+
+
+def test_pal_constructors_check_their_sizes_on_the_boundaries():
+    assert make_map(1, 1, "linear").weight.shape == (1, 1)
+    assert make_map(2, 3, "mlp", hidden=1)[0].weight.shape == (1, 2)
+    for args, kw in (((0, 2), {}), ((2, 0), {}), ((2, 2), {"hidden": 0})):
+        with pytest.raises(ValueError, match="d_in/d_out|hidden"):
+            make_map(*args, **kw)
+    # the default generator is a fresh one seeded 0 (reproducible, never torch's global RNG)
+    a, b = make_map(3, 2, "linear"), make_map(3, 2, "linear", generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a.weight, b.weight)
+    torch.testing.assert_close(PALA(make_map(3, 2, "linear"), 3, n_users=0, n_prototypes=2).prototypes,
+                               torch.randn(2, 3, generator=torch.Generator().manual_seed(0)) / np.sqrt(3))
+    assert PALA(make_map(3, 2, "linear"), 3, n_users=0, n_prototypes=2).user_logits.shape == (0, 2)
+    with pytest.raises(ValueError, match="n_users"):
+        PALA(make_map(3, 2, "linear"), 3, n_users=-1, n_prototypes=2)
+    with pytest.raises(ValueError, match="init_scale"):
+        PALB(make_map(3, 2, "linear"), n_users=1, n_prototypes=2, d_latent=2, init_scale=0.0)
+    with pytest.raises(ValueError, match="g: PAL-B with a context"):
+        PALB(make_map(4, 2, "linear"), n_users=1, n_prototypes=2, d_latent=2, d_context=1)
+
+
+def test_pal_query_checks_weights_users_and_feature_width():
+    ch, _, _ = _ideal_point_data(0, n_users=4, per_user=10, d=3)
+    rm = PALRewardModel(PALConfig(n_prototypes=2, map="linear", d_latent=2, epochs=2, seed=0)).fit(ch)
+    u = rm.utilities(ch)
+    assert u.shape == (len(ch), 2) and np.all(np.isfinite(u))
+    np.testing.assert_allclose(rm.utilities(ch, weights=rm.weights_), u, rtol=1e-6)
+    np.testing.assert_allclose(rm.utilities(ch, weights=np.array([1.0, 0.0])),
+                               rm.utilities(ch, weights=np.tile([1.0, 0.0], (4, 1))), rtol=1e-6)
+    with pytest.raises(ValueError, match="weights: expected"):
+        rm.utilities(ch, weights=np.ones((4, 3)) / 3)
+    with pytest.raises(ValueError, match="weights: expected"):
+        rm.utilities(ch, weights=np.ones((4, 2, 1)))
+    with pytest.raises(ValueError, match="fewer rows"):
+        rm.utilities(ch, weights=np.ones((3, 2)) / 2)
+    wide = Choices(user=ch.user, features=np.concatenate([ch.features, ch.features], -1), chosen=ch.chosen)
+    with pytest.raises(ValueError, match="width 6"):
+        rm.utilities(wide)
+    users = ch.user.copy()
+    users[-1] = 4  # one record of a fifth, unseen user
+    with pytest.raises(ValueError, match="beyond the fitted users"):
+        rm.utilities(Choices(user=users, features=ch.features, chosen=ch.chosen))
+
+
+def test_pal_context_features_must_be_a_table_covering_every_context():
+    ch, _, _ = _ideal_point_data(1, n_users=2, per_user=4, d=3)
+    cfg = PALConfig(model="B", n_prototypes=2, map="linear", d_latent=2, epochs=1, seed=0)
+    for cf in (np.zeros(3), np.zeros((0, 2))):  # 1-d; 2-d without a row for context 0
+        with pytest.raises(ValueError, match="context_features"):
+            PALRewardModel(cfg, context_features=cf).fit(ch)

@@ -135,3 +135,49 @@ def test_validation():
     with pytest.raises(ValueError, match="likelihood"):
         bayes_update([[1.0, 0.0]], [0.0, 1.0])
     np.testing.assert_allclose(validate_distributions([0.25, 0.75]), [[0.25, 0.75]])
+
+
+GOOD2 = [[0.5, 0.5], [0.2, 0.8]]
+POOL_BAD = {
+    "3-d profile": (lambda: validate_distributions(np.full((1, 2, 2), 0.5)), "expected \\(labelers, answers\\)"),
+    "no labelers": (lambda: validate_distributions(np.zeros((0, 2))), "expected \\(labelers, answers\\)"),
+    "no answers": (lambda: validate_distributions(np.zeros((2, 0))), "expected \\(labelers, answers\\)"),
+    "the bad row is named": (lambda: validate_distributions([[0.5, 0.5], [0.5, 0.6], [0.3, 0.7]]), "row 1 sums to 1.1"),
+    "weights of the wrong length": (lambda: linear_pool(GOOD2, weights=[1.0]), "expected shape \\(2,\\)"),
+    "weights with a NaN": (lambda: log_pool(GOOD2, weights=[np.nan, 1.0]), "not all zero"),
+    "all-zero weights (log pool)": (lambda: log_pool(GOOD2, weights=[0.0, 0.0]), "not all zero"),
+    "negative weight (log pool)": (lambda: log_pool(GOOD2, weights=[-0.5, 1.5]), "not all zero"),
+    "groups of the wrong length": (lambda: coarsen([0.5, 0.5], [0, 1, 1]), "groups"),
+    "float groups": (lambda: coarsen([0.5, 0.5], [0.0, 1.0]), "groups"),
+    "negative group": (lambda: coarsen([0.5, 0.5], [-1, 0]), "groups"),
+    "likelihood of the wrong length": (lambda: bayes_update(GOOD2, [1.0]), "likelihood"),
+    "NaN likelihood": (lambda: bayes_update(GOOD2, [np.nan, 1.0]), "likelihood"),
+    "negative likelihood": (lambda: bayes_update(GOOD2, [-1.0, 1.0]), "likelihood"),
+    "one labeler rules the observation out": (
+        lambda: bayes_update([[1.0, 0.0], [0.5, 0.5]], [0.0, 1.0]), "observation probability 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POOL_BAD))
+def test_each_check_alone_raises_value_error_naming_the_problem(case):
+    """Every clause of every input check, alone (the others satisfied), raises a ValueError saying which."""
+    call, msg = POOL_BAD[case]
+    with pytest.raises(ValueError, match=msg):
+        call()
+
+
+def test_inputs_on_the_boundary_of_the_checks_are_accepted():
+    """Zero probabilities, one answer, a zero weight among positive ones and zero likelihood on an answer
+    every labeler can still explain are all valid."""
+    np.testing.assert_array_equal(validate_distributions([[1.0, 0.0]]), [[1.0, 0.0]])
+    np.testing.assert_array_equal(validate_distributions([[1.0], [1.0]]), [[1.0], [1.0]])
+    np.testing.assert_allclose(linear_pool(GOOD2, weights=[0.0, 1.0]), [0.2, 0.8])
+    np.testing.assert_allclose(bayes_update(GOOD2, [0.0, 2.0]), [[0.0, 1.0], [0.0, 1.0]])
+    np.testing.assert_allclose(coarsen(np.array([0.2, 0.3, 0.5]), [1, 0, 1]), [0.3, 0.7])
+
+
+def test_log_pool_with_a_ruled_out_answer_is_the_weighted_geometric_pool_of_the_rest():
+    P = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    for w in ([0.5, 0.5], [0.25, 0.75]):
+        q = np.prod(P[:, :2] ** np.asarray(w)[:, None], axis=0)
+        np.testing.assert_allclose(log_pool(P, w), np.append(q / q.sum(), 0.0), rtol=1e-12)

@@ -95,3 +95,14 @@ def test_user_scale_reading_of_app_c1():
         step_scores(w, feats, user, scale=(lo[:3], hi[:3]))
     with pytest.raises(ValueError, match="reference_phi"):
         user_score_range(w, ref)
+
+
+def test_rational_label_is_good_at_a_score_exactly_at_the_threshold():
+    """S >= 7 is good (seed 000 sec. 4.1): 10 * 0.7 = 7.0 exactly is good, the next float below is bad."""
+    w = np.array([[1.0, 0.0, 0.0]])
+    f = np.zeros((2, 2, 3))
+    f[0, :, 0] = 0.7
+    f[1, :, 0] = np.nextafter(0.7, 0.0)
+    assert segment_scores(w, f, np.array([0, 0]))[0] == 7.0
+    np.testing.assert_array_equal(rational_labels(w, f, np.array([0, 0])), [1.0, 0.0])
+    np.testing.assert_array_equal(rational_labels(w, f, np.array([0, 0]), threshold=7.0), [1.0, 0.0])

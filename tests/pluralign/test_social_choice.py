@@ -260,3 +260,13 @@ def test_bad_input_raises_value_error_naming_the_field():
         aggregate_rewards([1.0, 2.0], 1.0)
     assert power_mean([-1.0, 2.0], 1.0) == 0.5  # utilitarian takes any real rewards
     assert power_mean([-1.0, 2.0], 0.0, baseline=-2.0) == pytest.approx(2.0)  # gmean(1, 4)
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 5)])
+def test_log_power_mean_at_infinite_alpha_is_the_log_max_and_min_over_the_users_axis(shape):
+    u = np.random.default_rng(1).uniform(0.5, 4.0, size=shape)
+    np.testing.assert_allclose(log_power_mean(u, np.inf), np.log(u.max(axis=-1)), rtol=1e-13)
+    np.testing.assert_allclose(log_power_mean(u, -np.inf), np.log(u.min(axis=-1)), rtol=1e-13)
+    np.testing.assert_allclose(log_power_mean(u, "maximin"), np.log(u.min(axis=-1)), rtol=1e-13)
+    np.testing.assert_allclose(log_power_mean(np.moveaxis(u, -1, 0), np.inf, axis=0), np.log(u.max(axis=-1)),
+                               rtol=1e-13)

@@ -61,3 +61,37 @@ def test_nash_non_positive_raises_unless_explicit_shift():
             utilitarian_welfare(bad)
     with pytest.raises(ValueError, match="q"):
         egalitarian_welfare([1.0], q=1.5)
+
+
+def test_one_profile_gives_python_floats_a_batch_gives_arrays_along_the_last_axis():
+    u = [1.0, 4.0, 16.0]
+    for f in (utilitarian_welfare, egalitarian_welfare, nash_welfare):
+        assert type(f(u)) is float
+        out = f(np.array([u, u[::-1]]))
+        assert isinstance(out, np.ndarray) and out.shape == (2,)
+        np.testing.assert_allclose(out, f(u))
+    assert welfare(u) == {"utilitarian": 7.0, "egalitarian": pytest.approx(1.6), "nash": pytest.approx(4.0)}
+    assert welfare(u, q=0.5)["egalitarian"] == 4.0
+    np.testing.assert_allclose(utilitarian_welfare(np.array([[1.0, 2.0], [3.0, 6.0]]), axis=0), [2.0, 4.0])
+
+
+def test_quantile_level_is_checked_on_the_closed_unit_interval():
+    u = [3.0, 1.0, 2.0]
+    assert egalitarian_welfare(u, q=0.0) == 1.0 and egalitarian_welfare(u, q=1.0) == 3.0
+    for q in (-0.01, 1.01, np.nan):
+        with pytest.raises(ValueError, match="q: the quantile"):
+            egalitarian_welfare(u, q=q)
+
+
+def test_welfare_input_checks_name_the_problem():
+    with pytest.raises(ValueError, match="scalar"):
+        utilitarian_welfare(3.0)
+    with pytest.raises(ValueError, match="no users"):
+        egalitarian_welfare(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match="shift: must be finite"):
+        nash_welfare([1.0], shift=np.inf)
+    with pytest.raises(ValueError, match=r"^u \+ shift: Nash welfare needs positive utilities, got min 0;"):
+        nash_welfare([1.0, -1.0], shift=1.0)
+    with pytest.raises(ValueError, match="^utilities: Nash welfare needs positive utilities, got min -2;"):
+        nash_welfare([1.0, -2.0, 3.0])
+    assert nash_welfare([1.0, 4.0], shift=0.0) == pytest.approx(2.0)
