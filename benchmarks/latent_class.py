@@ -124,8 +124,8 @@ def main() -> None:
         assert best - ll[k] <= 1e-6 * max(1.0, abs(best)), f"{k}: not at the same optimum"
         if k == "EM, accelerate='newton'":
             assert dpar <= 1e-6, f"{k}: parameters differ from the direct fit by {dpar:.1e}"
-    print(f"same optimum: every penalized log-likelihood within 1e-6 (relative) of the best; accelerated EM's "
-          f"parameters equal the direct fit's to 1e-6")
+    print("same optimum: every penalized log-likelihood within 1e-6 (relative) of the best; accelerated EM's "
+          "parameters equal the direct fit's to 1e-6")
     print(f"EM L-BFGS M-step vs scipy: {t['direct scipy'] / t['EM, L-BFGS M-step']:.2f}x")
     print(f"ratio (direct scipy MLE time / EM Newton time): {t['direct scipy'] / t['EM, Newton M-step']:.2f}x")
     print(f"ratio (direct scipy MLE time / EM accelerate='newton' time): "
