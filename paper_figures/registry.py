@@ -655,7 +655,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("seed000_fig3_populations", "000", "Fig. 3", SEED000_FIG3, _prec_pop_keys(PREC_ENVS), _populations_prec,
           deviations=POPULATION_DEVIATIONS + (
               "smoke / quick: HalfCheetah only (Ant, Hopper, Walker2d at paper); results only read here: each "
-              "population is one `pluralign prec run --population` (the trimodal one is Fig. 2's oracle run)",)),
+              f"population is one `pluralign prec run --population` (the default one, {PREC_DEFAULT_POPULATION}, is "
+              "Fig. 2's oracle run)",)),
     Entry("seed000_fig3_populations_bandit", "000", "Fig. 3 (bandit twin)",
           "Fig. 3 on the bandit twin of PREC (known optimum): the same populations, leaky-EM preset and teachers, "
           "welfare vs K per population. " + SEED000_FIG3, _fixed("prec_bandit_populations"), _populations_bandit,

@@ -19,14 +19,31 @@ from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
 app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", no_args_is_help=True)
 
 
-def _settings(profiles: dict, profile: Profile):
-    """A study's settings for ``profile``, validated; a bad value is a clean error naming the field."""
+def _settings(profiles: dict, profile: Profile, precheck=None, **fields):
+    """A study's settings for ``profile`` with ``fields`` set, validated, then ``precheck(settings)`` (an
+    input that would fail later, checked before any cell); a bad value is a clean error naming the field."""
     try:
         settings = settings_for(profiles, profile)
+        for name, value in fields.items():
+            setattr(settings, name, value)
         settings.validate()
+        if precheck is not None:
+            precheck(settings)
     except ValueError as exc:
         fail(str(exc))
     return settings
+
+
+def _run(command: str, study, settings, out, profile: Profile, seed: int):
+    """Start the run folder (config.json; refuses cells of other settings) and run the study in it; a
+    ValueError from the study is a clean error. Returns (folder, results)."""
+    from dataclasses import asdict
+
+    out_dir = start_run(command, out, profile, seed, asdict(settings))
+    try:
+        return out_dir, study.run(settings, seed, out_dir)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @app.command("sim")
@@ -58,26 +75,13 @@ def persona(
                     "the numbers do not depend on it.")] = 2,
 ) -> None:
     """The persona experiment (App. D.4): Table 7's personas, PAL-A-Tiny (hinge) / PAL-B-Tiny, sweeps (a)-(d)."""
-    from dataclasses import asdict
-
     from pluralign.experiments import pal_persona
     from pluralign.paper_figures import pal_persona as figure
-    from pluralign.runs import settings_for
 
-    try:
-        settings = settings_for(pal_persona.PROFILES, profile)
-        settings.data_dir = None if data_dir is None else str(data_dir)
-        settings.cache_dir = None if cache_dir is None else str(cache_dir)
-        settings.n_jobs = jobs
-        settings.validate()
-        pal_persona.load_persona(settings.data_dir)
-    except ValueError as exc:
-        fail(str(exc))
-    out_dir = start_run("pal persona", out, profile, seed, asdict(settings))
-    try:
-        res = pal_persona.run(settings, seed, out_dir)
-    except ValueError as exc:
-        fail(str(exc))
+    settings = _settings(pal_persona.PROFILES, profile, lambda s: pal_persona.load_persona(s.data_dir),
+                         data_dir=None if data_dir is None else str(data_dir),
+                         cache_dir=None if cache_dir is None else str(cache_dir), n_jobs=jobs)
+    out_dir, res = _run("pal persona", pal_persona, settings, out, profile, seed)
     png = figure.plot(res, out_dir / "pal_persona.png")
     for name, chk in res["summary"]["checks"].items():
         v = chk["value"]
@@ -114,26 +118,15 @@ def length(
                     "the numbers do not depend on it.")] = 2,
 ) -> None:
     """The length task (sec. 3.1 / D.3): PAL-A / PAL-B Tiny and Large, K = 1 and a per-user-embedding baseline."""
-    from dataclasses import asdict
-
     from pluralign.experiments.pal_length import study
     from pluralign.pal.large import load_encoder
     from pluralign.paper_figures import pal_length as figure
 
-    try:
-        settings = settings_for(study.PROFILES, profile)
-        settings.model = None if model is None else str(model)
-        settings.cache_dir = None if cache_dir is None else str(cache_dir)
-        settings.n_jobs = jobs
-        settings.validate()
-        load_encoder(settings.model)  # a bad --model fails here, before any cell
-    except ValueError as exc:
-        fail(str(exc))
-    out_dir = start_run("pal length", out, profile, seed, asdict(settings))
-    try:
-        res = study.run(settings, seed, out_dir)
-    except ValueError as exc:
-        fail(str(exc))
+    # a bad --model fails in the precheck, before any cell
+    settings = _settings(study.PROFILES, profile, lambda s: load_encoder(s.model),
+                         model=None if model is None else str(model),
+                         cache_dir=None if cache_dir is None else str(cache_dir), n_jobs=jobs)
+    out_dir, res = _run("pal length", study, settings, out, profile, seed)
     png = figure.plot(res, out_dir / "pal_length.png")
     for method, row in res["summary"]["table"].items():
         s, u = row["seen_acc"], row["fewshot_random"][-1]

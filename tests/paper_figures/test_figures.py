@@ -141,8 +141,8 @@ def test_population_runs_are_read_not_run(made):
     manifest = json.loads((root / "figures" / "manifest.json").read_text())
     for name in ("seed000_fig3_populations", "seed000_fig8_clusters_populations"):
         why = manifest["entries"][name]["skipped"]
-        assert "pluralign prec run --env HalfCheetah-v5 --noise oracle --population broad" in why
-        assert "--out results/prec/smoke/HalfCheetah-v5_oracle_pop-broad" in why and "{profile}" not in why
+        assert "pluralign prec run --env HalfCheetah-v5 --noise oracle --population bimodal" in why
+        assert "--out results/prec/smoke/HalfCheetah-v5_oracle_pop-bimodal" in why and "{profile}" not in why
     assert not list((root / "results").glob("prec/smoke/*_pop-*"))
 
 
