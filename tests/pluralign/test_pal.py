@@ -66,10 +66,11 @@ def test_pal_a_scores_match_brute_force(seed, K, n_opt):
 
 
 @settings(max_examples=25)
-@given(st.integers(0, 10_000), st.integers(1, 4), st.booleans())
-def test_pal_b_scores_are_scaled_cosines_linear_in_w(seed, K, with_context):
+@given(st.integers(0, 10_000), st.integers(1, 4), st.booleans(), st.integers(1, 2))
+def test_pal_b_scores_are_scaled_cosines_linear_in_w(seed, K, with_context, dc):
+    """(dc = 1 included: one context feature is a context; the mutant `d_context > 1` survived without it.)"""
     g = torch.Generator().manual_seed(seed)
-    d, dc, D, M = 3, 2, 4, 6
+    d, D, M = 3, 4, 6
     if with_context:
         m = PALB(make_map(d + dc, D, "mlp", 8, generator=g), 3, K, D, g=make_map(dc, K * D, "mlp", 8, generator=g),
                  d_context=dc, init_scale=3.0, generator=g)
