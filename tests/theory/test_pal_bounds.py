@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pluralign.seeding import as_generator
 from pluralign.theory import pal_bounds as pb
 
 # ---------------------------------------------------------------- printed constants (golden values)
@@ -404,7 +405,7 @@ def test_thm1_exact_excess_against_the_closed_form_with_one_type(N, m):
     got = pb.affine_loss_experiment("thm1", N, m, D, 1, zeta_M=zeta_M, zeta_v=zeta_v, n_trials=n_trials,
                                     seed=seed)["excess"]
     c = sqrt(2) * zeta_M + 2 * zeta_v
-    rng = np.random.Generator(np.random.PCG64(seed))  # = the experiment's default_rng(seed)
+    rng = as_generator(seed)  # = default_rng(seed), the experiment's generator
     want = []
     for _ in range(n_trials):
         p = pb.sample_sphere((1,), D, rng)[0]
