@@ -354,3 +354,30 @@ def test_bad_inputs_name_the_field():
         idf.even_perturbation(f, t=0.0)
     with pytest.raises(ValueError, match="atoms"):
         idf.local_identifiability(np.zeros((0, 2)), [], 3)
+
+
+def test_witness_search_without_refinement_returns_the_best_screened_set():
+    # refine=0: "random screening ... then Nelder-Mead refinement ... of the ``refine`` best sets", i.e.
+    # none: the witness is exactly the best of the screened sets, recomputed here independently
+    f = idf.finite_mixing([[1.0, -0.5], [-0.3, 0.8]], [0.4, 0.6])
+    g = idf.finite_mixing([[0.2, 0.1]], [1.0])
+    scales = (0.3, 1.0)
+    w = idf.witness_search(f, g, 3, n_sets=40, seed=5, scales=scales, refine=0)
+    X = np.concatenate([idf.random_design(3, 2, 20, seed=5 + i, scale=s) for i, s in enumerate(scales)])
+    diff = np.abs(idf.choice_probabilities(f, X) - idf.choice_probabilities(g, X)).max(axis=1)
+    assert w.n_sets == 40
+    np.testing.assert_array_equal(w.X, X[int(np.argmax(diff))])
+    assert w.max_diff == pytest.approx(float(diff.max()), rel=1e-12)
+    # with refinement, Nelder-Mead strictly improves on the screened maximum here
+    assert idf.witness_search(f, g, 3, n_sets=40, seed=5, scales=scales, refine=1).max_diff > diff.max() + 1e-6
+
+
+def test_local_identifiability_rank_does_not_depend_on_the_jacobian_scale():
+    # a design of tiny features: every probability is ~1/n, so every singular value of the Jacobian is
+    # far below 1; the rank (relative to the largest singular value) is still the full one
+    atoms, weights = np.array([[1.0, -0.5], [-0.3, 0.8]]), np.array([0.4, 0.6])
+    X = idf.random_design(3, 2, 60, seed=1, scale=0.5)
+    big = idf.local_identifiability(atoms, weights, 3, X=X)
+    small = idf.local_identifiability(atoms, weights, 3, X=1e-2 * X)
+    assert small.singular_values[0] < 1e-1
+    assert big.full_rank and small.full_rank and small.rank == big.rank == small.n_params

@@ -205,3 +205,76 @@ def test_bad_inputs_name_the_field():
         le.fit_logistic_decoder(X, y, -np.ones(4))
     with pytest.raises(ValueError, match="run"):
         le.check_thm_a5([0.0, 1.0])
+
+
+def test_fit_logistic_decoder_with_all_zero_weights():
+    # no user carries weight: the objective sum_i 0 * log L_i is identically 0 and every theta maximizes
+    # it; the fit returns the start (theta0, or 0) without iterating, even on separable data
+    X = np.array([[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [1.0, -1.0]]])
+    y = np.array([[1.0, 1.0], [1.0, 0.0]])  # separable: theta = (1, 2) classifies every segment
+    theta, obj = le.fit_logistic_decoder(X, y, np.zeros(2), theta0=np.array([0.3, -0.7]))
+    np.testing.assert_array_equal(theta, [0.3, -0.7])
+    assert obj == 0.0
+    theta, obj = le.fit_logistic_decoder(X, y, np.zeros(2))
+    np.testing.assert_array_equal(theta, [0.0, 0.0])
+    assert obj == 0.0
+
+
+def test_fit_logistic_decoder_with_unit_total_weight_is_the_maximizer():
+    X, y, _ = le.make_logistic_instance(3, N=6, K=2)
+    w = np.zeros(6)
+    w[[0, 2]] = 0.5  # weights summing to exactly 1
+    theta, obj = le.fit_logistic_decoder(X, y, w)
+    ll = lambda th: float(w @ le.logistic_user_log_lik(th[None], X, y)[:, 0])
+    assert obj == pytest.approx(ll(theta), rel=1e-12)
+    grad = [(ll(theta + h) - ll(theta - h)) / 2e-6 for h in 1e-6 * np.eye(X.shape[2])]
+    np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+
+
+def test_logistic_smoothness_is_the_attained_curvature_bound():
+    # the normalized objective theta -> sum_i w_i log L_i(theta) / (S sum_i w_i) has Hessian
+    # -(1 / (S sum w)) sum_i w_i X_i^T diag(s (1 - s)) X_i; at theta = 0 (s = 1/2) with all weight on one
+    # user its curvature is lambda_max(X_i^T X_i) / (4 S): the bound is attained.  Independent check by a
+    # finite-difference Hessian of log L_i.
+    X, y, _ = le.make_logistic_instance(7, N=4, K=2)
+    N, S, d = X.shape
+    assert S > 1
+    h = 1e-4
+    E = h * np.eye(d)
+    curv = []
+    for i in range(N):
+        Xi, yi = X[i:i + 1], y[i:i + 1]
+        ll = lambda th: float(le.logistic_user_log_lik(th[None], Xi, yi)[0, 0])
+        H = np.array([[(ll(E[a] + E[b]) - ll(E[a] - E[b]) - ll(E[b] - E[a]) + ll(-E[a] - E[b])) / (4 * h * h)
+                       for b in range(d)] for a in range(d)])
+        curv.append(np.linalg.eigvalsh(-H / S)[-1])
+    assert le.logistic_smoothness(X) == pytest.approx(max(curv), rel=1e-5)
+
+
+def test_probe_counts_emptied_clusters_and_finite_drops():
+    # rho re-estimated by hard counts can empty a cluster (rho_k = 0, F_nu = -inf); the probe's counts are
+    # recomputed here from the traces of the same runs
+    kw = dict(seed=0, n_instances=6, lrs=(), nu=0.3, K=3, N=9, n_iter=5)
+    rec = le.probe_f_nu_decrease(**kw)["rho_hard"]
+    n_inst = n_inf = n_dec = 0
+    worst = 0.0
+    for i in range(kw["n_instances"]):
+        X, y, _ = le.make_logistic_instance(i, N=9, K=3)
+        try:
+            run = le.leaky_em_logistic(X, y, 3, 0.3, n_iter=5, seed=i, rho_update="hard")
+        except RuntimeError:
+            continue
+        n_inst += 1
+        f = np.asarray(run.f_half)
+        prev, cur = f[:-1], f[1:]
+        inf = np.isfinite(prev) & np.isneginf(cur)
+        fin = np.isfinite(prev) & np.isfinite(cur)
+        drop = np.where(fin, np.where(fin, cur, 0.0) - np.where(fin, prev, 0.0), 0.0)
+        dec = fin & (drop < -1e-9 * np.maximum(1.0, np.abs(np.where(fin, prev, 0.0))))
+        n_inf += int(inf.sum())
+        n_dec += int(inf.any() or dec.any())
+        worst = min(worst, float(drop[dec].min()) if dec.any() else 0.0)
+    assert rec["instances"] == n_inst > 0
+    assert rec["to_minus_inf"] == n_inf > 0
+    assert rec["decreases"] == n_dec
+    assert rec["worst_drop"] == pytest.approx(worst, rel=1e-12)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pluralign.seeding import as_generator
 from pluralign.theory import pal_bounds as pb
 
 # ---------------------------------------------------------------- printed constants (golden values)
@@ -392,3 +393,27 @@ def test_bad_inputs_name_the_field():
         pb.lemma_c1_experiment(np.zeros((2, 2, 3)), np.ones((2, 3)), m=2)
     with pytest.raises(ValueError, match="C_Y"):
         pb.sudakov_fernique_check(np.eye(2), np.eye(3))
+
+
+
+@pytest.mark.parametrize("N, m", [(2, 1), (3, 4)])
+def test_thm1_exact_excess_against_the_closed_form_with_one_type(N, m):
+    # K = 1: every user has the one prototype p, the ERM prototype is Q^ = zeta_v S / ||S|| (S = sum_i s_i)
+    # and the optimum zeta_v p, so by the true risk 1/2 - (1/(2cND)) sum_i u_i^T Q w_i the excess is
+    # zeta_v (1 - p^T S / ||S||) / (2cD).  The draws are replayed in affine_loss_experiment's order.
+    D, zeta_M, zeta_v, seed, n_trials = 3, 0.7, 1.3, 4, 6
+    got = pb.affine_loss_experiment("thm1", N, m, D, 1, zeta_M=zeta_M, zeta_v=zeta_v, n_trials=n_trials,
+                                    seed=seed)["excess"]
+    c = sqrt(2) * zeta_M + 2 * zeta_v
+    rng = as_generator(seed)  # = default_rng(seed), the experiment's generator
+    want = []
+    for _ in range(n_trials):
+        p = pb.sample_sphere((1,), D, rng)[0]
+        rng.integers(0, 1, size=N)
+        x, xp = pb.sample_sphere((N, m), D, rng), pb.sample_sphere((N, m), D, rng)
+        d = x - xp
+        y = np.where(rng.uniform(size=(N, m)) < 0.5 + (d @ p) / 4, 1.0, -1.0)
+        S = np.einsum("ij,ijd->d", y, d)
+        want.append(zeta_v * (1 - p @ S / np.linalg.norm(S)) / (2 * c * D))
+    assert np.all(got > 0)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
