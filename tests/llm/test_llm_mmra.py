@@ -38,5 +38,18 @@ def test_samples_are_scored_as_drawn_and_too_long_is_an_error(tiny_model_path):
     assert len(enc) == 3
     for ids, n_prompt in enc:
         assert 1 <= len(ids) - n_prompt <= 8
+    # scored as drawn: the score of each sample is the sum of its completion tokens' log-probs under pi_SFT,
+    # from the token ids generated (no re-tokenising), computed here with a plain forward
+    import torch
+
+    from pluralign.llm.mmra import _score
+
+    with torch.no_grad():
+        scores = _score(pol, None, enc)
+        with pol.model.disable_adapter():
+            for (ids, n_prompt), got in zip(enc, scores):
+                lp = torch.log_softmax(pol.model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
+                want = sum(float(lp[t - 1, ids[t]]) for t in range(n_prompt, len(ids)))
+                assert abs(float(got) - want) < 1e-4, (float(got), want)
     with pytest.raises(ValueError, match="max_new_tokens"):
         sample_completions(pol, None, PROMPTS[:1], 1, 1000, torch_generator(1))
