@@ -19,6 +19,12 @@ from pluralign.cli.common import OutOpt, ProfileOpt, SeedOpt, fail, start_run
 app = typer.Typer(help="PAL-A / PAL-B personalized reward models (seed 002).", no_args_is_help=True)
 
 
+JobsOpt = Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
+                                     "the numbers do not depend on it.")]
+CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Sentence-embedding cache root "
+                                                  "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")]
+
+
 def _settings(profiles: dict, profile: Profile, precheck=None, **fields):
     """A study's settings for ``profile`` with ``fields`` set, validated, then ``precheck(settings)`` (an
     input that would fail later, checked before any cell); a bad value is a clean error naming the field."""
@@ -69,10 +75,8 @@ def persona(
     out: OutOpt = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder of the persona *.jsonl files "
                         "(default: $PLURALIGN_ANTHROPIC_PERSONA_DIR, else anthropic-persona/ under $PLURALIGN_DATA, else the shipped copy).")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Embedding cache root "
-                         "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
-                    "the numbers do not depend on it.")] = 2,
+    cache_dir: CacheDirOpt = None,
+    jobs: JobsOpt = 2,
 ) -> None:
     """The persona experiment (App. D.4): Table 7's personas, PAL-A-Tiny (hinge) / PAL-B-Tiny, sweeps (a)-(d)."""
     from pluralign.experiments import pal_persona
@@ -112,10 +116,8 @@ def length(
     out: OutOpt = None,
     model: Annotated[Path | None, typer.Option("--model", help="Local transformers encoder folder for Tiny and "
                      "Large (default: the packaged all-MiniLM-L6-v2); nothing is downloaded.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Frozen-embedding cache root "
-                         "(default: $PLURALIGN_CACHE or ~/.cache/pluralign).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes; cells are independent and seeded, so "
-                    "the numbers do not depend on it.")] = 2,
+    cache_dir: CacheDirOpt = None,
+    jobs: JobsOpt = 2,
 ) -> None:
     """The length task (sec. 3.1 / D.3): PAL-A / PAL-B Tiny and Large, K = 1 and a per-user-embedding baseline."""
     from pluralign.experiments.pal_length import study
