@@ -23,11 +23,14 @@ One iteration t (after an initial M-step on the initial weights):
 2. M-step: theta_t = argmax sum_ik w_ik log L_ik(theta) (warm-started at theta_{t-1});
 3. trace: marginal log-likelihood l(theta_t, rho_t) and F_nu(z_t, rho_t, theta_t) after the M-step.
 
-``EMConfig(accelerate="newton")`` (soft assignment, estimated prior): each iteration first asks the model
-for an ascent step on the marginal log-likelihood (``marginal_newton_step``; :class:`LatentClassLogit`
-has one: Newton with the exact Hessian over all parameters and the prior) and takes the EM step above
-only when the model has none or it does not ascend; the fixed points are EM's, the trace stays monotone,
-and the linear rate of EM becomes quadratic near a maximum. The default is plain EM ("none").
+Acceleration (soft assignment, estimated prior): each iteration first asks the model for an ascent step
+on the marginal log-likelihood (``marginal_newton_step``; :class:`LatentClassLogit` has one: Newton with
+the exact Hessian over all parameters and the prior) and takes the EM step above only when the model has
+none or it does not ascend; the fixed points are EM's, the trace stays monotone, and the linear rate of
+EM becomes quadratic near a maximum. This is the default (``accelerate="auto"``, the same as "newton"):
+the fastest exact fit of the latent-class logit (``benchmarks/latent_class.py``). ``accelerate="none"``
+is plain EM, the algorithm the seeds print (what the theory checks of the EM iteration itself use). Models
+without the step (or hard / leaky assignment, or a fixed prior) always run plain EM.
 
 With an exact (or monotone, warm-started) M-step and fixed priors the traced F_nu never decreases
 (seed 000 Thm. A.5); ``tests/pluralign/test_em.py`` checks it at every iteration on 200+ generated
@@ -130,8 +133,8 @@ class EMConfig:
     """Stop when the objective improves by less than tol * (1 + |objective|)."""
     seed: int = 0
     """Seed of every random choice the engine makes: restart r draws from ``pluralign.seeding.derive(seed, r)``."""
-    accelerate: Literal["none", "newton"] = "none"
-    """Acceleration: with "newton", soft assignment and an estimated prior, each iteration first tries the model's ``marginal_newton_step`` (kept only when it ascends), else the EM step; "none" is plain EM."""
+    accelerate: Literal["auto", "newton", "none"] = "auto"
+    """Acceleration: "auto" / "newton" with soft assignment and an estimated prior: each iteration first tries the model's ``marginal_newton_step`` (kept only when it ascends), else the EM step (models without one run plain EM); "none" is plain EM."""
 
     def __post_init__(self) -> None:
         self.n_components = _check_int(self.n_components, "n_components", 1)
@@ -149,8 +152,8 @@ class EMConfig:
             raise ValueError(f"prior: must be fixed or estimate, got {self.prior!r}")
         if self.init not in ("random", "kmeans++", "given"):
             raise ValueError(f"init: must be random, kmeans++ or given, got {self.init!r}")
-        if self.accelerate not in ("none", "newton"):
-            raise ValueError(f"accelerate: must be none or newton, got {self.accelerate!r}")
+        if self.accelerate not in ("auto", "newton", "none"):
+            raise ValueError(f"accelerate: must be auto, newton or none, got {self.accelerate!r}")
 
 
 @dataclass
@@ -253,7 +256,7 @@ class MixtureEM:
         prev, converged = -np.inf, False
         L = self._log_lik(params)  # at the current params; refreshed once after each M-step
         newton = getattr(self.model, "marginal_newton_step", None)
-        if not (cfg.accelerate == "newton" and callable(newton) and cfg.assignment == "soft" and cfg.prior == "estimate"):
+        if not (cfg.accelerate != "none" and callable(newton) and cfg.assignment == "soft" and cfg.prior == "estimate"):
             newton = None
         for it in range(cfg.max_iter):
             step = newton(params, rho, L) if newton is not None else None
@@ -263,7 +266,7 @@ class MixtureEM:
                     rho = q.mean(axis=0)
                     rho = rho / rho.sum()
                 params = self.model.m_step(params, weights)
-            else:  # an ascent step of the model's own on the marginal log-likelihood (accelerate="newton")
+            else:  # an ascent step of the model's own on the marginal log-likelihood (accelerate "auto" or "newton")
                 z = le.argmax_assignment(L, rho)
                 params, rho = step
             L = self._log_lik(params)
@@ -324,7 +327,7 @@ class LatentClassLogit:
     and converges in a handful of passes; the K components are solved together, one likelihood pass per
     Newton step for all of them) or ``"lbfgs"`` (L-BFGS with the analytic gradient). Both reach the same
     optimum (``tests/pluralign/test_em.py``). ``marginal_newton_step`` is the Newton step on the marginal
-    likelihood that ``EMConfig(accelerate="newton")`` uses. ``benchmarks/latent_class.py`` times EM with
+    likelihood that EM takes by default (``EMConfig(accelerate="auto")``). ``benchmarks/latent_class.py`` times EM with
     each against a direct scipy maximum-likelihood fit of the mixture.
 
     ``choices`` is a :class:`pluralign.data.Choices` with option ``features`` (M, n, d).
@@ -489,7 +492,7 @@ class LatentClassLogit:
         largest (exactly Newton's step near a maximum, where -H is positive definite; an ascent direction
         at a saddle, such as a start where two components nearly coincide). Returns (B, rho) after a
         backtracking (Armijo) line search, or None (the caller then takes the EM step) when no step ascends.
-        Used by :class:`MixtureEM` with ``EMConfig(accelerate="newton")``: EM's linear convergence becomes
+        Used by :class:`MixtureEM` by default (``EMConfig(accelerate="auto")``): EM's linear convergence becomes
         quadratic near the optimum, at the same fixed points (EM's with this ridge)."""
         B = np.asarray(params, dtype=float)
         K, d = B.shape

@@ -428,6 +428,27 @@ def test_accelerated_em_is_monotone_and_reaches_the_direct_optimum(seed):
     assert all(b >= a - 1e-12 * abs(a) for a, b in zip(ml, ml[1:]))
 
 
+def test_default_em_on_the_latent_class_logit_is_the_accelerated_fit_and_plain_em_reaches_the_same_optimum():
+    # issue 18: the fastest exact fit is the default; accelerate="none" is plain EM (no Newton step taken)
+    assert EMConfig(n_components=2).accelerate == "auto"
+    ch = _lcl_data(3, N=120)
+    fits = {}
+    for acc in ("auto", "none"):
+        model = LatentClassLogit(ch, l2=1e-2)
+        calls = []
+        orig = model.marginal_newton_step
+        model.marginal_newton_step = lambda *a, orig=orig, calls=calls: calls.append(1) or orig(*a)
+        kw = {} if acc == "auto" else {"accelerate": "none"}
+        em = MixtureEM(model, EMConfig(n_components=2, seed=3, tol=1e-13, max_iter=5000, **kw)).fit()
+        fits[acc] = (em, len(calls))
+    (fast, n_fast), (plain, n_plain) = fits["auto"], fits["none"]
+    assert n_fast >= 3 and n_plain == 0
+    assert fast.n_iter_ < plain.n_iter_
+    perm = np.argsort(fast.params_[:, 0]), np.argsort(plain.params_[:, 0])
+    np.testing.assert_allclose(fast.params_[perm[0]], plain.params_[perm[1]], atol=1e-4)
+    np.testing.assert_allclose(fast.rho_[perm[0]], plain.rho_[perm[1]], atol=1e-5)
+
+
 def test_marginal_newton_step_converges_quadratically():
     # a wrong entry of the analytic gradient or Hessian (any block: beta-beta, beta-prior, prior-prior)
     # leaves at best a linear rate; Newton's from near the optimum squares the error
