@@ -155,7 +155,8 @@ THEORY = {
     "theory/identifiability.py": ["tests/theory/test_identifiability.py"],
     "theory/leaky_elbo.py": ["tests/theory/test_leaky_elbo.py"],
     "theory/emdpo.py": ["tests/theory/test_emdpo.py"],
-    "theory/validation.py": ["tests/theory/test_zero_sum.py", "tests/theory/test_leaky_elbo.py"],
+    "theory/validation.py": ["tests/theory/test_validation.py", "tests/theory/test_zero_sum.py",
+                             "tests/theory/test_leaky_elbo.py"],
 }
 
 #: the numeric core of pluralign/ (issue 14 item 12): module -> the test files that exercise it.  Per-function
