@@ -381,3 +381,19 @@ def test_local_identifiability_rank_does_not_depend_on_the_jacobian_scale():
     small = idf.local_identifiability(atoms, weights, 3, X=1e-2 * X)
     assert small.singular_values[0] < 1e-1
     assert big.full_rank and small.full_rank and small.rank == big.rank == small.n_params
+
+
+def test_local_identifiability_null_space_of_a_design_with_fewer_rows_than_parameters():
+    # two 3-item sets for the 17 parameters of seed 001's App. D.1 mixture: the Jacobian is 6 x 17 and, as
+    # each set's probabilities sum to 1, of rank 2 * (3 - 1) = 4. The null space is then the 13 directions
+    # the design cannot see, and the result must return all of them (an orthonormal basis of ker J), not
+    # only the ones a thin SVD of a wide matrix reaches
+    f = idf.mpi_example()
+    X = idf.random_design(3, 5, 2, seed=3, scale=0.5)
+    r = idf.local_identifiability(f.means, f.weights, 3, X=X)
+    J = idf.choice_jacobian(f.means, f.weights, X)
+    assert J.shape == (6, 17) and r.rank == 4 and not r.full_rank
+    N = r.null_space
+    assert N.shape == (17, 17 - r.rank)
+    np.testing.assert_allclose(N.T @ N, np.eye(17 - r.rank), atol=1e-12)
+    assert np.abs(J @ N).max() <= 1e-12 * np.abs(J).max()

@@ -186,6 +186,8 @@ def test_bad_inputs_name_the_field():
         le.check_lemma_a1(np.ones((3, 2)), rho, z, 0.1)
     with pytest.raises(ValueError, match="rho"):
         le.check_remark_a2(L, [0.7, 0.7], z, 0.1)
+    with pytest.raises(ValueError, match="rho: expected length 2, got 3"):  # one prior weight per component
+        le.leaky_elbo(L, np.ones(3) / 3, z, 0.1)
     with pytest.raises(ValueError, match="nu"):
         le.check_prop_a3(L, rho, 1.0)
     with pytest.raises(ValueError, match="z"):

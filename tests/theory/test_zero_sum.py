@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -274,12 +275,18 @@ def test_an_uncertified_game_reports_converged_false(monkeypatch):
     assert solve_games([R], max_iter=1)[0].converged is False  # not certified by 1 IPM step, LP fallback bad
 
 
-def test_a_poor_adversary_from_the_primal_lp_is_recovered_by_the_adversarys_lp(monkeypatch):
+@pytest.mark.parametrize("game", ["gaussian", "positive", "regret_matrix"])
+def test_a_poor_adversary_from_the_primal_lp_is_recovered_by_the_adversarys_lp(monkeypatch, game):
     # HiGHS's duals of the first LP replaced by a pure row: the certificate fails, and the adversary's
-    # own LP (the game -R^T) must restore a certified p (the support polish is switched off)
+    # own LP (the game -R^T) must restore a certified p (the support polish is switched off), whatever the
+    # game's offset: a game with negative entries, one with only positive entries and seed 001's regret
+    # matrix (eq. 39; each group's own policy best for it, so the value is > 0), whose row z_0 = 0 makes the
+    # pure first row an adversary of value exactly 0
     import pluralign.theory.zero_sum as zmod
 
-    R = np.random.default_rng(4).normal(size=(6, 5))
+    rng = np.random.default_rng(4)
+    R = {"gaussian": rng.normal(size=(6, 5)), "positive": 3.0 + rng.normal(size=(6, 5)),
+         "regret_matrix": regret_matrix(rng.normal(size=(5, 5)) + 3.0 * np.eye(5))}[game]
     real = zmod._highs_max_sum
     calls = []
 
@@ -310,6 +317,68 @@ def test_highs_through_highspy_and_through_linprog_agree(monkeypatch):
         s = np.abs(R).max()
         assert a.converged and b.converged
         assert abs(a.value - b.value) <= 1e-12 * s and a.gap <= 1e-9 * s and b.gap <= 1e-9 * s
+
+
+def test_lp_polishes_the_highs_vertex_to_machine_precision():
+    # games whose entries span six orders of magnitude: HiGHS's vertex (feasibility tolerances 1e-10)
+    # then certifies only to ~1e-13 max|R| on some of them; solve_lp re-solves the equalizing system on its
+    # supports (the polish), which must bring those to rounding level, and no game may end above 1e-13
+    import pluralign.theory.zero_sum as zmod
+
+    rng = np.random.default_rng(7)
+    games = [rng.normal(size=(m, K)) * 10.0 ** rng.uniform(-6, 0, size=(m, K))
+             for m, K in rng.integers(2, 15, size=(300, 2))]
+    raw = []
+    for R in games:  # the certificate of HiGHS's own answer, before the polish
+        s = np.abs(R).max()
+        raw.append(zmod._certificate(R, *zmod._highs_max_sum(zmod._positive_game(R / s)))[2] / s)
+    rough = np.flatnonzero(np.array(raw) > 1e-13)
+    assert rough.size >= 1  # the polish has work to do here (2 of the 300 measured)
+    gaps = np.array([solve_lp(R).gap / np.abs(R).max() for R in games])
+    assert np.all(gaps[rough] <= 1e-15)
+    assert np.all(gaps <= 1e-13)
+
+
+def test_polish_solves_the_equalizing_system_on_the_supports():
+    # the vertex on given supports: R[sp, sw] w = v 1, 1^T w = 1, and the same for p; both are optimal
+    # when the supports are the equilibrium's. Unequal support sizes or a negative solution: None
+    import pluralign.theory.zero_sum as zmod
+
+    R = np.array([[3.0, -1.0, 0.5], [-2.0, 2.0, 0.0], [0.0, 0.0, -5.0]])
+    sol = solve_lp(R)
+    rough_w = sol.w + 1e-7 * (sol.w > 1e-9)  # same supports, off the vertex
+    rough_p = sol.p + 1e-7 * (sol.p > 1e-9)
+    w, p = zmod._polish(R, rough_w / rough_w.sum(), rough_p / rough_p.sum())
+    gap = duality_gap(R, w, p)[0]
+    assert abs(gap) <= 1e-15 * np.abs(R).max()
+    np.testing.assert_allclose(w, sol.w, atol=1e-12)
+    np.testing.assert_allclose(p, sol.p, atol=1e-12)
+    assert zmod._polish(R, np.array([0.5, 0.5, 0.0]), np.array([1.0, 0.0, 0.0])) is None
+
+
+def test_zero_game_is_solved_at_once_with_a_true_timing():
+    # R = 0 (every policy equally good for every group): uniform strategies, value 0, certified; ``seconds``
+    # is the solve's own wall time
+    for R in (np.zeros((4, 3)), np.zeros((2, 5))):
+        t0 = time.perf_counter()
+        sol = solve_lp(R)
+        elapsed = time.perf_counter() - t0
+        assert sol.converged and sol.gap == 0.0 and sol.value == 0.0
+        np.testing.assert_array_equal(sol.w, np.full(R.shape[1], 1.0 / R.shape[1]))
+        np.testing.assert_array_equal(sol.p, np.full(R.shape[0], 1.0 / R.shape[0]))
+        assert 0.0 <= sol.seconds <= elapsed
+        assert solve_games([R])[0].value == 0.0
+
+
+def test_convergence_curve_takes_one_or_more_horizons_and_rejects_an_empty_list():
+    R = regret_matrix(np.random.default_rng(3).normal(size=(4, 4)))
+    one = convergence_curve(R, [7])
+    assert one.shape == (1,) and one[0] == optimistic_hedge(R, tol=1e-300, max_iter=7).gap
+    two = convergence_curve(R, np.array([7, 20]))
+    np.testing.assert_array_equal(two, [one[0], optimistic_hedge(R, tol=1e-300, max_iter=20).gap])
+    for empty in ([], np.array([], dtype=int)):
+        with pytest.raises(ValueError, match="Ts"):
+            convergence_curve(R, empty)
 
 
 def test_solve_games_agrees_with_the_lp_on_mixed_sizes():
