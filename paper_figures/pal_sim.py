@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from pluralign.paper_figures.style import caption, errorbar, figure, save
+from pluralign.paper_figures.style import PANEL, caption, errorbar, figure, legend_below, save
 
 __all__ = ["plot", "d2_pictures", "fewshot_panel"]
 
@@ -31,7 +31,7 @@ def fewshot_panel(ax, curves, title: str, hlines=(), xlabel: str = "few-shot sam
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    legend_below(ax)
 
 
 def plot(results: dict, path: Path, profile: str | None = None) -> Path:
@@ -39,7 +39,7 @@ def plot(results: dict, path: Path, profile: str | None = None) -> Path:
     per seen user (K = K*), (d) unseen users vs few-shot samples m (random and active queries), one curve per
     population and d (App. D.2: d in {2, 16}), mean +- s.e.m. over replicates; PNG + PDF at ``path``."""
     summary = results["summary"]
-    fig, axes = figure(3, 1)
+    fig, axes = figure(3, 1, figsize=(PANEL[0] * 3, PANEL[1] * 1.5))  # room for the legends under the panels
     axes = axes[0]
     colors = {}
 
@@ -64,7 +64,7 @@ def plot(results: dict, path: Path, profile: str | None = None) -> Path:
     axes[1].set_xscale("log")
     for ax in axes[:2]:
         ax.set_ylabel("held-out accuracy")
-        ax.legend(fontsize=6)
+        legend_below(ax)
     curves, hlines = [], []
     for setting, by_d in summary["d"].items():
         for d_val, d in by_d.items():

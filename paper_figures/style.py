@@ -72,6 +72,11 @@ def errorbar(ax, x, stats, **kw):
     return ax.errorbar(list(x), means, yerr=None if any(e is None for e in sems) else sems, **kw)
 
 
+def legend_below(ax, ncol: int = 2, fontsize: float = 6):
+    """The axes' legend under its x label (for panels with many curves, where a legend inside covers data)."""
+    return ax.legend(fontsize=fontsize, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+
+
 def figure(ncols: int = 1, nrows: int = 1, **kw):
     """``plt.subplots`` with the package's panel size; returns (fig, axes)."""
     kw.setdefault("figsize", (PANEL[0] * ncols, PANEL[1] * nrows))
