@@ -583,7 +583,7 @@ def run(settings: EMDPOLLMSettings, seed: int, out: Path, progress: bool = True)
         "source": _source(s),
         "settings": asdict(s),
         "seed": int(seed),
-        "deviations": DEVIATIONS,
+        "deviations": {k: v for k, v in DEVIATIONS.items() if not (s.dataset == "goqa" and k == "evaluation")},
         **extra,
         "summary": summ["summary"],
         "k_sweep": summ["k_sweep"],
