@@ -828,6 +828,9 @@ NOT_REPRODUCED: tuple[NotReproduced, ...] = (
                   "needs the MuJoCo quick run of each population (`pluralign prec run --population ...`, 15-30 min "
                   "each); the lead runs it; figures make only reads them (the bandit twin is drawn meanwhile)"),
     NotReproduced("000", "Fig. 1", "PREC overview diagram", "a diagram, not a result"),
+    NotReproduced("001", "Table 3, Global Opinions columns", "MMRA regrets on GlobalOpinionQA",
+                  "`pluralign emdpo mmra` reads MPI runs only; Table 2 (seed001_table2_goqa) is drawn from the "
+                  "GlobalOpinionQA language-model runs"),
     NotReproduced("001", "Tables 1 and 3 on a language model", "the LLM EM-DPO / MMRA numbers",
                   "needs the LM pipeline, issue 16; the tabular twin is shown instead"),
     NotReproduced("001", "Fig. 2 on a language model (and on GlobalOpinionQA)", "reward margin vs K on Mistral-7B",
