@@ -1,6 +1,7 @@
 """EM-DPO on a causal language model: binary vs ternary preferences on the MPI personalities (seed 001
-sec. 5, Table 1; Fig. 2's choice of K), the language-model twin of :mod:`pluralign.sims.mpi`
-(command: ``pluralign emdpo run``).
+sec. 5, Table 1; Fig. 2's choice of K), the language-model twin of :mod:`pluralign.sims.mpi`, and on
+GlobalOpinionQA's country annotators (Table 2; data design in :mod:`pluralign.experiments.emdpo_llm.goqa`)
+(command: ``pluralign emdpo run --dataset mpi|goqa``).
 
 Pipeline of one cell (dataset, feedback, K, base seed, replicate):
 
@@ -14,14 +15,18 @@ Pipeline of one cell (dataset, feedback, K, base seed, replicate):
    k-means++ init on MiniLM response embeddings, soft E-step eq. 36-37, weighted DPO M-step eq. 38);
 4. baselines in the main cell (K = 3): Cluster DPO (App. D.2: K = 2 k-means on each user's mean
    preferred-text embedding), vanilla DPO, True-label DPO;
-5. metrics per personality, twin's definitions on the table of every (eval prompt, item) pair — the
+5. metrics per personality (MPI) or country (GlobalOpinionQA, :func:`evaluate_goqa`), twin's definitions on the table of every (eval prompt, item) pair — the
    policy matched to the type by user overlap: pairwise ``accuracy`` and ``reward_margin`` over all item
    pairs strictly ranked by r_k and ``regret`` R_k (eq. 3) of the policy restricted to the items against
    pi_SFT restricted to the items — and the paper's: ``max_mean_margin`` (sec. 5.1: max over the K
    policies of the mean implicit-reward margin on the type's held-out users' pairs) and
-   ``heldout_accuracy`` (the accuracy of that best policy on those pairs).
+   ``heldout_accuracy`` (the accuracy of that best policy on those pairs).  GlobalOpinionQA: the same
+   Table 2 metrics on held-out users (binary pairs, as printed), and ``accuracy`` / ``reward_margin`` of
+   the matched policy on every option pair its country's answer shares strictly rank (no regret: the
+   options of a question are not a policy's whole support).
 
-Seeds (:mod:`pluralign.seeding`): testbed ``derive_int(s, "testbed")`` and data ``derive(s, r, "sample",
+Seeds (:mod:`pluralign.seeding`): GlobalOpinionQA users ``derive(s, r, "goqa_sample", n)``, held-out
+users ``derive(s, r, "goqa_heldout")``, the rest as MPI; MPI: testbed ``derive_int(s, "testbed")`` and data ``derive(s, r, "sample",
 n)`` exactly as the twin; pi_SFT ``derive_int(s, "pi_sft")``; held-out users ``derive(s, r, "heldout")``;
 EM-DPO ``derive_int(s, r, "em_dpo", K)``; Cluster DPO ``derive_int(s, r, "cluster_dpo")``; vanilla /
 true-label DPO ``derive_int(s, r, "vanilla_dpo")`` / ``derive_int(s, r, "true_label_dpo")``.
@@ -55,18 +60,22 @@ from pluralign.llm import (
     user_response_features,
     vanilla_dpo,
 )
+from pluralign.llm.scoring import TextChoices
 from pluralign.runs import CellStore, Profile, mean_sem, run_cells, write_json
 from pluralign.seeding import derive, derive_int
 
 from pluralign.experiments.emdpo_llm.data import eval_set, mpi_text, sft_texts
+from pluralign.experiments.emdpo_llm.goqa import COUNTRY_CODES, DESIGN_DEVIATIONS, load_goqa_design
 
-__all__ = ["DEVIATIONS", "METHODS", "METRICS", "PROFILES", "EMDPOLLMSettings", "cell_key", "run", "summarize",
-           "FEEDBACK_OPTIONS"]
+__all__ = ["DEVIATIONS", "METHODS", "METRICS", "PROFILES", "GOQA_PROFILES", "EMDPOLLMSettings", "cell_key", "run",
+           "summarize", "FEEDBACK_OPTIONS", "TYPE_NAMES", "profiles_for"]
 
 METHODS = ("em_dpo", "cluster_dpo", "vanilla_dpo", "true_label_dpo")
 METRICS = ("accuracy", "reward_margin", "regret", "max_mean_margin", "heldout_accuracy")
 FEEDBACK_OPTIONS = {"binary": 2, "ternary": 3}
 N_TYPES = 3  # P1, P2, P3 (Table 1)
+TYPE_NAMES = {"mpi": ("P1", "P2", "P3"), "goqa": COUNTRY_CODES}
+"""The true groups of each dataset (Table 1's personalities; Table 2's countries BR, IN, MX, PK)."""
 
 DEVIATIONS = {
     "policies": "K LoRA adapters (peft, r = 8, alpha = 16, all linear layers) on one frozen pi_SFT instead of "
@@ -101,7 +110,9 @@ class EMDPOLLMSettings:
     feedback: str = "ternary"
     """binary (two options, Bradley-Terry) or ternary (three options, eq. 17)."""
     dataset: str = "mpi"
-    """Dataset: mpi (Table 1)."""
+    """Dataset: mpi (Table 1) or goqa (GlobalOpinionQA, Table 2)."""
+    questions_per_user: int = 32
+    """GlobalOpinionQA: distinct questions (preferences) per user (sec. 5: 32); MPI users give one each."""
     n_users: int = 2000
     """Training users, one preference each (as the twin)."""
     n_heldout: int = 600
@@ -153,7 +164,7 @@ class EMDPOLLMSettings:
     inventory: str = "120"
     """MPI item inventory: 120 or 1k."""
     data_dir: str | None = None
-    """Folder with the MPI csv files (None: the twin's default)."""
+    """Folder with the MPI csv files / the GlobalOpinionQA json (None: the data folders of pluralign.datasets)."""
     max_length: int = 512
     """Longest prompt + response in tokens (Table 4; capped at the model's context)."""
     max_prompt_length: int = 256
@@ -168,9 +179,9 @@ class EMDPOLLMSettings:
     def __post_init__(self):
         if self.feedback not in FEEDBACK_OPTIONS:
             raise ValueError(f"feedback: expected one of {sorted(FEEDBACK_OPTIONS)}, got {self.feedback!r}")
-        if self.dataset != "mpi":
-            raise ValueError(f"dataset: only 'mpi' has landed, got {self.dataset!r}")
-        for name, lo in (("n_users", 10), ("n_heldout", 3), ("n_seeds", 1), ("K", 1), ("max_iter", 1),
+        if self.dataset not in TYPE_NAMES:
+            raise ValueError(f"dataset: expected one of {sorted(TYPE_NAMES)}, got {self.dataset!r}")
+        for name, lo in (("n_users", 10), ("questions_per_user", 1), ("n_heldout", 3), ("n_seeds", 1), ("K", 1), ("max_iter", 1),
                          ("n_restarts", 1), ("batch_size", 1), ("epochs", 1), ("baseline_epochs", 1),
                          ("lora_r", 1), ("cluster_k", 1), ("n_prompts", 1), ("n_eval_prompts", 1),
                          ("max_length", 2), ("max_prompt_length", 1), ("score_batch_size", 1),
@@ -178,6 +189,8 @@ class EMDPOLLMSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
+        if self.n_heldout < len(self.type_names):
+            raise ValueError(f"n_heldout: needs >= {len(self.type_names)} (one per group), got {self.n_heldout}")
         self.k_sweep = tuple(int(k) for k in self.k_sweep)
         if any(k < 1 for k in self.k_sweep):
             raise ValueError(f"k_sweep: every K must be >= 1, got {self.k_sweep}")
@@ -201,6 +214,10 @@ class EMDPOLLMSettings:
     @property
     def n_options(self) -> int:
         return FEEDBACK_OPTIONS[self.feedback]
+
+    @property
+    def type_names(self) -> tuple:
+        return TYPE_NAMES[self.dataset]
 
     def dpo(self, epochs: int) -> DPOSettings:
         return DPOSettings(beta=self.beta, lr=self.lr, batch_size=self.batch_size, epochs=epochs,
@@ -228,14 +245,39 @@ PROFILES = {
 paper: Table 4 (needs ``model``: e.g. a local Mistral-7B-v0.3 folder), the twin's paper scale of users."""
 
 
+GOQA_PROFILES = {
+    Profile.smoke: EMDPOLLMSettings(dataset="goqa", K=4, n_users=24, questions_per_user=3, n_heldout=12, max_iter=1,
+                                    warmup_steps=2, gpt2=SmallGPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=160,
+                                                                         vocab_size=2000, sft_epochs=1)),
+    Profile.quick: EMDPOLLMSettings(dataset="goqa", K=4, n_users=150, questions_per_user=8, n_heldout=100,
+                                    gpt2=SmallGPT2Config(n_positions=160, vocab_size=2000)),
+    Profile.paper: EMDPOLLMSettings(dataset="goqa", K=4, n_users=1500, n_heldout=400, questions_per_user=32,
+                                    n_seeds=3, k_sweep=(1, 2, 3, 5, 6), lr=5e-7, batch_size=4, warmup_steps=150,
+                                    score_batch_size=16),
+}
+"""GlobalOpinionQA (K = 4 countries): smoke: seconds; quick: 150 users x 8 questions on the 2 x 128 GPT-2
+(context 160 and a 2,000-token BPE vocabulary: the
+questions are long, at most 125 tokens with it); paper: App. D.1's 1,500 training and 400 test users x 32 questions
+(48,000 training pairs, sec. 5) with Table 4 (needs ``model``)."""
+
+
+def profiles_for(dataset: str) -> dict:
+    """The profiles of a dataset (``PROFILES`` for mpi, ``GOQA_PROFILES`` for goqa)."""
+    if dataset not in TYPE_NAMES:
+        raise ValueError(f"dataset: expected one of {sorted(TYPE_NAMES)}, got {dataset!r}")
+    return GOQA_PROFILES if dataset == "goqa" else PROFILES
+
+
 def cell_key(dataset: str, feedback: str, K: int, seed: int, rep: int) -> str:
     return f"dataset={dataset}_feedback={feedback}_K={K}_seed={seed}_rep={rep}"
 
 
-def _model_path(s: EMDPOLLMSettings, mpi, seed: int) -> Path:
+def _model_path(s: EMDPOLLMSettings, mpi, seed: int, texts=None) -> Path:
+    """``s.model``, or the small GPT-2 built on ``texts`` (default: every MPI prompt + item)."""
     if s.model is not None:
         return Path(s.model)
-    return build_small_gpt2(sft_texts(mpi.prompts, mpi.responses), s.gpt2,
+    texts = sft_texts(mpi.prompts, mpi.responses) if texts is None else texts
+    return build_small_gpt2(texts, s.gpt2,
                             cache_dir=None if s.cache_dir is None else Path(s.cache_dir) / "models",
                             seed=derive_int(seed, "pi_sft"))
 
@@ -268,24 +310,92 @@ def evaluate(fit, tables: np.ndarray, ref_table: np.ndarray, ev, types, beta: fl
     imp = beta * (tables - ref_table[None])  # (J, X, Y) implicit rewards
     margins = imp[:, ch.context, w] - imp[:, ch.context, l]  # (J, M)
     res: dict = {"matched_component": m.tolist(), "rho": np.asarray(fit.rho).tolist()}
+    held_types = held.types[ch.user]
     for k, name in enumerate(tb.type_names):
         lp = tables[m[k]]
-        sel = held.types[ch.user] == k
-        mm = margins[:, sel].mean(axis=1) if sel.any() else np.full(len(tables), np.nan)
-        best = int(np.nanargmax(mm)) if sel.any() else 0
-        agree = np.where(np.abs(margins[best, sel]) < 1e-12, 0.5, (margins[best, sel] > 0).astype(float))
         res[name] = {
             "accuracy": lm_tb.accuracy(lp, k),
             "reward_margin": lm_tb.reward_margin(lp, k),
             "regret": float(lm_tb.regrets(lp)[k]),
-            "max_mean_margin": float(mm[best]),
-            "heldout_accuracy": float(agree.mean()) if sel.any() else float("nan"),
-            "best_policy": best,
-            "n_heldout": int(sel.sum()),
+            **max_mean_margin(margins[:, held_types == k]),
         }
     res["max_regret_matched"] = max(res[n]["regret"] for n in tb.type_names)
     res["ari"] = adjusted_rand_index(types, fit.labels) if len(fit.states) > 1 else 0.0
     return res
+
+
+def _agreement(d_hat: np.ndarray) -> np.ndarray:
+    """1 where an implicit-reward margin ranks the pair as the data does, 0 where not, 1/2 at a tie."""
+    return np.where(np.abs(d_hat) < 1e-12, 0.5, (d_hat > 0).astype(float))
+
+
+def max_mean_margin(margins: np.ndarray) -> dict:
+    """Seed 001 sec. 5.1's metric on one group's evaluation pairs: ``margins`` (J policies, M pairs) of
+    beta log(pi_j / pi_SFT)(y_w) - (same)(y_l); ``max_mean_margin`` = max_j mean margin, ``heldout_accuracy``
+    = the accuracy of that best policy j, ``best_policy`` = j (NaN / 0 without pairs)."""
+    M = margins.shape[1]
+    if M == 0:
+        return {"max_mean_margin": float("nan"), "heldout_accuracy": float("nan"), "best_policy": 0, "n_heldout": 0}
+    mm = margins.mean(axis=1)
+    best = int(np.nanargmax(mm))
+    return {"max_mean_margin": float(mm[best]), "heldout_accuracy": float(_agreement(margins[best]).mean()),
+            "best_policy": best, "n_heldout": int(M)}
+
+
+def _goqa_table(design) -> TextChoices:
+    """One record per question with all its options (masked to its count): its pairs are every
+    (question, option) of the design."""
+    from pluralign.data import Choices
+
+    real = design.options >= 0
+    opts = np.where(real, design.options, design.options[:, :1])
+    ch = Choices(user=np.zeros(len(design.prompts), dtype=int), context=np.arange(len(design.prompts)),
+                 options=opts, chosen=np.zeros(len(design.prompts), dtype=int), mask=None if real.all() else real)
+    return TextChoices(ch, design.prompts, design.responses)
+
+
+def evaluate_goqa(fit, tables: np.ndarray, ref_table: np.ndarray, design, heldout, types, beta: float) -> dict:
+    """GlobalOpinionQA, per country: Table 2's max-mean margin and accuracy on its held-out users' pairs
+    (:func:`max_mean_margin`), and the matched policy's ``accuracy`` / ``reward_margin`` on every option
+    pair the country's answer shares strictly rank (:meth:`GOQADesign.ranked_pairs`; the twin's
+    definitions); user-clustering ARI. ``tables``: (J, Q, R) log pi_j(response | question) (NaN off the
+    design's pairs), ``ref_table`` the same for pi_SFT."""
+    imp = beta * (tables - ref_table[None])
+    ch = heldout.choices
+    rows = np.arange(len(ch.chosen))
+    w, l = ch.options[rows, ch.chosen], ch.options[rows, 1 - ch.chosen]
+    margins = imp[:, ch.context, w] - imp[:, ch.context, l]
+    held_types = heldout.types[ch.user]
+    m = match_types(types, fit.responsibilities, design.n_types)
+    res: dict = {"matched_component": m.tolist(), "rho": np.asarray(fit.rho).tolist()}
+    for k, name in enumerate(TYPE_NAMES["goqa"]):
+        q, hi, lo = design.ranked_pairs(k)
+        d_hat = imp[m[k], q, hi] - imp[m[k], q, lo]
+        res[name] = {"accuracy": float(_agreement(d_hat).mean()), "reward_margin": float(d_hat.mean()),
+                     **max_mean_margin(margins[:, held_types == k])}
+    res["ari"] = adjusted_rand_index(types, fit.labels) if len(fit.states) > 1 else 0.0
+    return res
+
+
+def _goqa_tables(pol: AdapterPolicies, fits: dict, design) -> tuple[dict, np.ndarray]:
+    """{method: (J, Q, R) log-probs of every design pair under each of its policies}, and pi_SFT's (Q, R)."""
+    table = _goqa_table(design)
+    pairs, _ = table.pairs()
+    shape = (len(design.prompts), len(design.responses))
+
+    def grid(v):
+        g = np.full(shape, np.nan)
+        g[pairs[:, 0], pairs[:, 1]] = v
+        return g
+
+    out = {}
+    for name, fit in fits.items():
+        out[name] = []
+        for st in fit.states:
+            pol.load_state(0, st)
+            out[name].append(grid(pol.score_texts(0, table)))
+        out[name] = np.stack(out[name])
+    return out, grid(pol.score_texts(None, table))
 
 
 class _Clock:
@@ -308,21 +418,37 @@ class _Clock:
         return {"wall": self.wall, "cpu": self.cpu}
 
 
+def _goqa_data(s: EMDPOLLMSettings, seed: int, rep: int):
+    """(design, training users, held-out users: binary pairs as sec. 5's evaluation, countries in the
+    printed proportions) of cell (seed, rep)."""
+    design = load_goqa_design(s.data_dir)
+    sample = design.sample(s.n_users, s.questions_per_user, s.n_options, derive(seed, rep, "goqa_sample", s.n_options))
+    held = design.sample(s.n_heldout, s.questions_per_user, 2, derive(seed, rep, "goqa_heldout"),
+                         types=design.stratified_types(s.n_heldout))
+    return design, sample, held
+
+
 def _work(s: EMDPOLLMSettings, out: Path, K: int, seed: int, rep: int) -> None:
     torch.set_num_threads(1)
     clock = _Clock()
     n = s.n_options
-    mpi = mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)
-    path = _model_path(s, mpi, seed)
-    sample = mpi.testbed.sample(s.n_users, n, derive(seed, rep, "sample", n))
-    data = mpi.records(sample)
-    ev = eval_set(mpi, s.n_eval_prompts, s.n_heldout, seed, rep)
-    main = K == N_TYPES
+    if s.dataset == "goqa":
+        design, sample, held = _goqa_data(s, seed, rep)
+        path = _model_path(s, None, seed, texts=design.sft_texts())
+        data, responses = design.records(sample), design.responses
+    else:
+        mpi = mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)
+        path = _model_path(s, mpi, seed)
+        sample = mpi.testbed.sample(s.n_users, n, derive(seed, rep, "sample", n))
+        data, responses = mpi.records(sample), mpi.responses
+        ev = eval_set(mpi, s.n_eval_prompts, s.n_heldout, seed, rep)
+    n_types = len(s.type_names)
+    main = K == n_types
     model, tok = load_causal_lm(path, device=s.torch_device(), dtype="auto")  # the checkpoint's dtype
-    n_adapters = max(K, N_TYPES, s.cluster_k) if main else K
+    n_adapters = max(K, n_types, s.cluster_k) if main else K
     pol = AdapterPolicies(model, tok, data, n_adapters, s.lora(), max_length=s.max_length,
                           max_prompt_length=s.max_prompt_length, batch_size=s.score_batch_size)
-    emb = _embeddings(s, mpi.responses)
+    emb = _embeddings(s, responses)
     clock.lap("model_data_embeddings")
     fits = {"em_dpo": fit_em_dpo(pol, K, s.dpo(s.epochs), user_response_features(sample.choices, emb),
                                  max_iter=s.max_iter, n_restarts=s.n_restarts, tol=0.0,
@@ -333,13 +459,18 @@ def _work(s: EMDPOLLMSettings, out: Path, K: int, seed: int, rep: int) -> None:
         fits["cluster_dpo"] = cluster_dpo(pol, user_preferred_features(sample.choices, emb), bd, s.cluster_k,
                                           seed=derive_int(seed, rep, "cluster_dpo"))
         fits["vanilla_dpo"] = vanilla_dpo(pol, bd, seed=derive_int(seed, rep, "vanilla_dpo"))
-        fits["true_label_dpo"] = true_label_dpo(pol, sample.types, N_TYPES, bd,
+        fits["true_label_dpo"] = true_label_dpo(pol, sample.types, n_types, bd,
                                                 seed=derive_int(seed, rep, "true_label_dpo"))
         clock.lap("baselines")
-    ref_table = pol.score_texts(None, ev.table).reshape(ev.testbed.n_prompts, ev.testbed.n_responses)
     metrics = {}
-    for name, fit in fits.items():
-        metrics[name] = evaluate(fit, _tables(pol, fit, ev), ref_table, ev, sample.types, s.beta)
+    if s.dataset == "goqa":
+        tables, ref_table = _goqa_tables(pol, fits, design)
+        for name, fit in fits.items():
+            metrics[name] = evaluate_goqa(fit, tables[name], ref_table, design, held, sample.types, s.beta)
+    else:
+        ref_table = pol.score_texts(None, ev.table).reshape(ev.testbed.n_prompts, ev.testbed.n_responses)
+        for name, fit in fits.items():
+            metrics[name] = evaluate(fit, _tables(pol, fit, ev), ref_table, ev, sample.types, s.beta)
     clock.lap("evaluation")
     metrics["timings_s"] = clock.as_dict()
     em = fits["em_dpo"].info
@@ -380,11 +511,11 @@ def load_adapters(run_dir: Path, key: str) -> dict:
 
 def summarize(cells: list[dict], type_names=("P1", "P2", "P3")) -> dict:
     """The twin's summary keys (``summary["n=2"|"n=3"][method]["{type}_{metric}_mean"/"_sem"]``, ``ari``)
-    over the main (K = 3) cells, and ``k_sweep["n=…"]["K=…"]`` (EM-DPO, every K) for Fig. 2."""
+    over the main (K = number of true types) cells, and ``k_sweep["n=…"]["K=…"]`` (EM-DPO, every K) for Fig. 2."""
     out: dict = {"summary": {}, "k_sweep": {}}
     for n in sorted({c["config"]["n_options"] for c in cells}):
         cs = [c for c in cells if c["config"]["n_options"] == n]
-        main = [c for c in cs if c["config"]["K"] == N_TYPES]
+        main = [c for c in cs if c["config"]["K"] == len(type_names)]
         out["summary"][f"n={n}"] = {}
         for m in METHODS:
             mc = [c for c in main if m in c["metrics"]]
@@ -398,9 +529,11 @@ def summarize(cells: list[dict], type_names=("P1", "P2", "P3")) -> dict:
 
 def _rows(cs: list[dict], m: str, type_names) -> dict:
     row: dict = {"n_seeds": len(cs)}
-    series = {f"{t}_{met}": [c["metrics"][m][t][met] for c in cs] for t in type_names for met in METRICS}
+    mets = [met for met in METRICS if cs and met in cs[0]["metrics"][m][type_names[0]]]  # goqa: no regret
+    series = {f"{t}_{met}": [c["metrics"][m][t][met] for c in cs] for t in type_names for met in mets}
     series["ari"] = [c["metrics"][m]["ari"] for c in cs]
-    series["max_regret_matched"] = [c["metrics"][m]["max_regret_matched"] for c in cs]
+    if cs and "max_regret_matched" in cs[0]["metrics"][m]:
+        series["max_regret_matched"] = [c["metrics"][m]["max_regret_matched"] for c in cs]
     for name, v in series.items():
         ms = mean_sem(v)
         row[f"{name}_mean"], row[f"{name}_sem"] = ms["mean"], ms["sem"]
@@ -423,7 +556,21 @@ def run(settings: EMDPOLLMSettings, seed: int, out: Path, progress: bool = True)
         p = Path(s.model)
         if not (p / "config.json").is_file():
             raise ValueError(f"model: no transformers model folder at {p}")
-    mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)  # fail early on bad data
+    extra: dict = {}
+    if s.dataset == "goqa":  # fail early on bad data; the design's numbers go into results.json
+        from pluralign.datasets import load_globalopinionqa
+        from pluralign.experiments.emdpo_llm.goqa import goqa_design, shared_question_counts
+
+        records = load_globalopinionqa(s.data_dir)
+        design = goqa_design(records)
+        design.sample(2, s.questions_per_user, s.n_options, derive(seed, "check"))  # validates questions_per_user
+        extra = {"type_names": list(s.type_names), "data_deviations": DESIGN_DEVIATIONS,
+                 "design": {"countries": list(design.countries), "probs": design.probs.tolist(),
+                            "n_questions": len(design.prompts), "n_responses": len(design.responses),
+                            "questions_per_country": dict(zip(design.countries, design.answered.sum(axis=1).tolist())),
+                            "shared_questions": shared_question_counts(records)}}
+    else:
+        mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)  # fail early on bad data
     store = CellStore(out)
     Ks = [s.K] + [k for k in s.k_sweep if k != s.K]
     grid = [(K, seed, rep) for K in Ks for rep in range(s.n_seeds)]
@@ -431,12 +578,13 @@ def run(settings: EMDPOLLMSettings, seed: int, out: Path, progress: bool = True)
     todo = [(s, out, *g) for g in grid if not store.done(cell_key(s.dataset, s.feedback, *g))]
     run_cells(_work, todo, n_jobs=1, desc=f"emdpo run {s.dataset} {s.feedback}", progress=progress)
     cells = [c for c in store.all() if c["key"] in keys]
-    summ = summarize(cells)
+    summ = summarize(cells, s.type_names)
     results = {
         "source": _source(s),
         "settings": asdict(s),
         "seed": int(seed),
-        "deviations": DEVIATIONS,
+        "deviations": {k: v for k, v in DEVIATIONS.items() if not (s.dataset == "goqa" and k == "evaluation")},
+        **extra,
         "summary": summ["summary"],
         "k_sweep": summ["k_sweep"],
         "cells": cells,

@@ -1,7 +1,9 @@
-"""``pluralign emdpo ...``: EM-DPO on a causal language model (seed 001 sec. 5, Table 1, Fig. 2).
+"""``pluralign emdpo ...``: EM-DPO on a causal language model (seed 001 sec. 5, Tables 1 and 2, Fig. 2).
 
 * ``run`` — EM-DPO over K LoRA adapters on one frozen pi_SFT, with Cluster / vanilla / True-label DPO
-  (:mod:`pluralign.experiments.emdpo_llm`), resumable per (dataset, feedback, K, seed) cell;
+  (:mod:`pluralign.experiments.emdpo_llm`), resumable per (dataset, feedback, K, seed) cell; ``--dataset
+  goqa`` runs GlobalOpinionQA's countries (Table 2; the json is never shipped: ``PLURALIGN_GLOBALOPINIONQA_DIR``
+  or ``--data-dir`` names its folder);
 * ``mmra`` — MMRA-AE (Alg. 4) over a finished run's adapters, regrets from sampled completions scored by
   the K learned rewards (Table 3's rows: MMRA-AE, uniform, vanilla DPO).
 
@@ -27,9 +29,9 @@ from pluralign.runs import Profile, settings_for
 app = typer.Typer(help="EM-DPO and MMRA aggregation on language models (seed 001).", no_args_is_help=True)
 
 
-@app.command("run", help="EM-DPO over LoRA adapters on a causal LM, binary or ternary (seed 001 Table 1, Fig. 2).")
+@app.command("run", help="EM-DPO over LoRA adapters on a causal LM, binary or ternary (seed 001 Tables 1-2, Fig. 2).")
 def run(
-    dataset: Annotated[str, typer.Option("--dataset", help="mpi (Table 1).")] = "mpi",
+    dataset: Annotated[str, typer.Option("--dataset", help="mpi (Table 1) or goqa (GlobalOpinionQA, Table 2).")] = "mpi",
     feedback: Annotated[str, typer.Option("--feedback", help="binary (2 options) or ternary (3 options).")] = "ternary",
     profile: ProfileOpt = Profile.quick,
     seed: SeedOpt = 0,
@@ -41,7 +43,7 @@ def run(
     lr: Annotated[float | None, typer.Option("--lr", help="Override the DPO learning rate.")] = None,
     baseline_epochs: Annotated[int | None, typer.Option("--baseline-epochs", help="Override the baselines' epochs.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files or the GlobalOpinionQA json.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache root for the built model and embeddings.")] = None,
 ) -> None:
     import torch
@@ -58,7 +60,7 @@ def run(
                 over["k_sweep"] = tuple(int(k) for k in k_sweep.split(",") if k.strip())
             except ValueError:
                 raise ValueError(f"k_sweep: expected comma-separated integers, got {k_sweep!r}") from None
-        s = replace(settings_for(study.PROFILES, profile), **{k: v for k, v in over.items() if v is not None})
+        s = replace(settings_for(study.profiles_for(dataset), profile), **{k: v for k, v in over.items() if v is not None})
         if Profile(profile) == Profile.paper and s.model is None:
             raise ValueError("model: the paper profile needs --model (a local folder, e.g. Mistral-7B-v0.3)")
     except ValueError as exc:
@@ -70,10 +72,11 @@ def run(
         fail(str(exc))
     n = study.FEEDBACK_OPTIONS[s.feedback]
     typer.echo(f"source: {res['source']}   feedback: {s.feedback} (n = {n})")
-    typer.echo("method           " + "  ".join(f"{t} acc / margin / max-mean" for t in ("P1", "P2", "P3")))
+    types = s.type_names
+    typer.echo("method           " + "  ".join(f"{t} acc / margin / max-mean" for t in types))
     for m, row in res["summary"][f"n={n}"].items():
         cols = [f"{row[f'{t}_accuracy_mean']:.3f} / {row[f'{t}_reward_margin_mean']:+.3f} / "
-                f"{row[f'{t}_max_mean_margin_mean']:+.3f}" for t in ("P1", "P2", "P3")]
+                f"{row[f'{t}_max_mean_margin_mean']:+.3f}" for t in types]
         typer.echo(f"{m:16s} " + "   ".join(cols))
     typer.echo(f"wrote {out_dir / 'results.json'}")
 

@@ -223,3 +223,45 @@ def test_margin_vs_K_names_its_source(tmp_path, made):
     rec = json.loads((tmp_path / "f" / "manifest.json").read_text())["entries"]["seed001_fig2_margin_vs_K"]
     assert rec["files"] == ["seed001_fig2_margin_vs_K.png", "seed001_fig2_margin_vs_K_llm.png"]
     assert "emdpo_llm_k_sweep" in rec["studies"]
+
+
+def _fake_goqa_results(n: int, source: str = "language model (GPT-2 stand-in)") -> dict:
+    """A GlobalOpinionQA results.json whose summary is written by the study's own summarize (so its keys are
+    the study's), one K = 4 cell with invented metrics."""
+    from pluralign.experiments.emdpo_llm import study
+
+    names = study.TYPE_NAMES["goqa"]
+    metrics = {m: {"ari": 0.5, **{t: {"accuracy": 0.6, "reward_margin": 0.1, "max_mean_margin": 0.25 + 0.01 * i,
+                                      "heldout_accuracy": 0.625} for i, t in enumerate(names)}}
+               for m in study.METHODS}
+    cells = [{"key": "k", "config": {"n_options": n, "K": 4}, "metrics": metrics}]
+    return {"source": source, **study.summarize(cells, names)}
+
+
+def test_table2_goqa_is_read_not_run_and_drawn_beside_the_printed_table(tmp_path, made):
+    """Seed 001 Table 2: skipped (naming the LM command) without the GlobalOpinionQA run's results; drawn with
+    the printed numbers beside ours from results/emdpo-goqa-binary/<profile> (ternary rows when present)."""
+    from pluralign.runs import write_json
+
+    root, _ = made
+    rec = json.loads((root / "figures" / "manifest.json").read_text())["entries"]["seed001_table2_goqa"]
+    assert "pluralign emdpo run --dataset goqa --feedback binary --profile smoke" in rec["skipped"]
+    assert "--out results/emdpo-goqa-binary/smoke" in rec["skipped"] and "{profile}" not in rec["skipped"]
+    assert not (root / "results" / "emdpo-goqa-binary").exists()
+    results = tmp_path / "results"
+    write_json(reg.results_dir(reg.STUDIES["emdpo_goqa_binary"], "smoke", results) / "results.json",
+               _fake_goqa_results(2))
+    args = ["figures", "make", "seed001_table2_goqa", "--profile", "smoke", "--no-run", "--results", str(results),
+            "--no-progress"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0 and "drew 1/1" in res.output, res.output
+    md = (tmp_path / "f" / "seed001_table2_goqa.md").read_text()
+    for printed in ("0.853", "1.617", "0.779", "0.613"):  # Table 2 as printed
+        assert printed in md
+    assert "0.280 ± 0.000" in md and "0.625 ± 0.000" in md and "(ternary)" not in md  # ours: PK margin, accuracy
+    write_json(reg.results_dir(reg.STUDIES["emdpo_goqa_ternary"], "smoke", results) / "results.json",
+               _fake_goqa_results(3))
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "g")])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "g" / "seed001_table2_goqa.md").read_text()
+    assert md.count("(ternary)") == 4 and md.count("(binary)") == 4
