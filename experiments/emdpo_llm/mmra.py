@@ -16,6 +16,13 @@ against multiplicative weights w over the K groups (Table 5: 20 MWU iterations, 
 policy pi^T is scored in the same table as the other rows (appended as the last candidate, so the other
 rows' samples are those of an AE-only run): rows MMRA-LW, MMRA-AE (LP), uniform, vanilla DPO.
 
+FINDINGS (2026-12-01, quick, ternary run of seed 0, replicate 0 only, contended 2-CPU machine, 184 s CPU):
+``pluralign emdpo mmra --run R --profile quick --method lw`` gives estimated max regrets MMRA-LW 1.733,
+MMRA-AE 1.355, uniform 2.016, vanilla DPO 2.911.  With Table 5's eta = 0.01 the MWU weights hardly move
+(w^20 = .302 / .354 / .345 from 1/3 each; in-loop regrets ~1-3), so MMRA-LW here is close to DPO with
+the constant weight 1/K, i.e. vanilla DPO, trained for 500 steps instead of vanilla's 125: its gain over
+vanilla DPO is confounded with the 4x longer training.
+
 Seeds: the samples of cell (s, r) are drawn from ``torch_generator(s, r, "mmra")``; MMRA-LW's own
 generators from ``derive_int(s, r, "mmra_lw")`` (:func:`pluralign.llm.mmra.mmra_lw_adapters`).
 """
