@@ -44,7 +44,7 @@ from pluralign.theory.validation import as_finite_array
 from pluralign.theory.zero_sum import ZeroSumSolution, min_max_regret
 
 __all__ = ["estimated_regrets", "estimated_value_matrix", "estimated_regret_table", "MMRAResult", "mmra_ae",
-           "mmra_original", "mmra_lw", "mixture_regrets", "mixture_logpolicy", "ae_regret_bound"]
+           "mmra_original", "mmra_lw", "mixture_regrets", "mixture_logpolicy", "ae_regret_bound", "mwu_update"]
 
 
 def _check_logpis(logpis, log_ref=None) -> np.ndarray:
@@ -171,6 +171,22 @@ def mmra_ae(logpis, beta: float, method: str = "lp", tol: float = 1e-9, candidat
     return MMRAResult("ae", w=sol.w, p=p, estimated_max_regret=float(np.max(R[1:] @ sol.w)), solution=sol)
 
 
+def mwu_update(p, regrets, eta: float) -> np.ndarray:
+    """One multiplicative-weights step of the adversary over the K groups (Algorithms 2 and 3):
+    p_k <- p_k exp(eta R_k) / Z, computed in log space (``p`` on the simplex, ``eta >= 0``; eta = 0 keeps p)."""
+    p = as_finite_array(p, "p")
+    reg = as_finite_array(regrets, "regrets")
+    if p.ndim != 1 or reg.shape != p.shape:
+        raise ValueError(f"regrets: expected shape {p.shape} (one per group), got {reg.shape}")
+    if np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"p: must be non-negative and sum to 1, got sum {p.sum():.12g}")
+    if not (np.isfinite(eta) and float(eta) >= 0):
+        raise ValueError(f"eta: must be a finite number >= 0, got {eta}")
+    with np.errstate(divide="ignore"):
+        logp = np.log(p) + float(eta) * reg
+    return np.exp(logp - logsumexp(logp))
+
+
 def _mw(best_response, regrets_of, K: int, n_iter: int, eta0: float):
     p = np.full(K, 1.0 / K)
     p_sum = np.zeros(K)
@@ -182,8 +198,7 @@ def _mw(best_response, regrets_of, K: int, n_iter: int, eta0: float):
         p_sum += p
         hist.append(float(reg.max()))
         scale = max(float(reg.max()), 1e-12)
-        logp = np.log(p) + eta0 * reg / scale
-        p = np.exp(logp - logsumexp(logp))
+        p = mwu_update(p, reg, eta0 / scale)
     return iterates, p_sum / n_iter, hist
 
 

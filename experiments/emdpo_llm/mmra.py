@@ -9,28 +9,68 @@ solves eq. 39 on the estimated regret table.  Rows: MMRA-AE, uniform sampling ov
 vanilla DPO; regrets per learned group and their max (estimated, with the learned rewards).  Groups are
 EM's components, so only the max is comparable across seeds (the summary's mean ± s.e.m.).
 
-Seeds: the samples of cell (s, r) are drawn from ``torch_generator(s, r, "mmra")``.
+``method="lw"`` adds MMRA-LW (Alg. 2, :func:`pluralign.llm.mmra.mmra_lw_adapters`): one fresh adapter
+on pi_SFT trained by weighted DPO on the run's training records, user i weighted by sum_k w_k gamma_ik
+with gamma = EM-DPO's posterior (recomputed from the saved adapters and rho: the engine's final E-step),
+against multiplicative weights w over the K groups (Table 5: 20 MWU iterations, eta = 0.01).  Its
+policy pi^T is scored in the same table as the other rows (appended as the last candidate, so the other
+rows' samples are those of an AE-only run): rows MMRA-LW, MMRA-AE (LP), uniform, vanilla DPO.
+
+FINDINGS (2026-12-01, quick, ternary run of seed 0, replicate 0 only, contended 2-CPU machine, 184 s CPU):
+``pluralign emdpo mmra --run R --profile quick --method lw`` gives estimated max regrets MMRA-LW 1.733,
+MMRA-AE 1.355, uniform 2.016, vanilla DPO 2.911.  With Table 5's eta = 0.01 the MWU weights hardly move
+(w^20 = .302 / .354 / .345 from 1/3 each; in-loop regrets ~1-3), so MMRA-LW here is close to DPO with
+the constant weight 1/K, i.e. vanilla DPO, trained for 500 steps instead of vanilla's 125: its gain over
+vanilla DPO is confounded with the 4x longer training.
+
+Seeds: the samples of cell (s, r) are drawn from ``torch_generator(s, r, "mmra")``; MMRA-LW's own
+generators from ``derive_int(s, r, "mmra_lw")`` (:func:`pluralign.llm.mmra.mmra_lw_adapters`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pluralign.llm import AdapterPolicies, load_causal_lm
-from pluralign.llm.mmra import mmra_ae_adapters
+from pluralign.em import assignment_weights
+from pluralign.llm import AdapterPolicies, LMEMDPOModel, load_causal_lm
+from pluralign.llm.mmra import mmra_ae_adapters, mmra_lw_adapters
 from pluralign.runs import CellStore, Profile, mean_sem, read_json, run_cells, write_json
-from pluralign.seeding import derive, torch_generator
+from pluralign.seeding import derive, derive_int, torch_generator
 
 from pluralign.experiments.emdpo_llm.data import mpi_text
 from pluralign.experiments.emdpo_llm.study import N_TYPES, EMDPOLLMSettings, _model_path, load_adapters
 
-__all__ = ["MMRASettings", "PROFILES", "ROWS", "run"]
+__all__ = ["DEVIATIONS", "MMRASettings", "PROFILES", "ROWS", "LW_ROWS", "rows", "run"]
 
 ROWS = ("mmra_ae", "uniform", "vanilla_dpo")
+LW_ROWS = ("mmra_lw",) + ROWS
+METHODS = ("lp", "optimistic_hedge", "lw")
+
+DEVIATIONS = {
+    "lw_batches": "quick / smoke: `lw_batches_per_iter` = 25 / 2 minibatches per MWU iteration (Table 5: 250; "
+                  "quick's 20 x 25 x 16 records = 4 passes over the 2000 users, so a cell fits 2 CPUs). "
+                  "Paper profile: 250.",
+    "lw_dpo": "MMRA-LW's policy steps use the run's DPO settings (quick: RMSprop lr 1e-3, batch 16, 30 warmup "
+              "steps, as the EM-DPO M-step; see the run's DEVIATIONS['lr']); paper: Table 5 (lr 5e-7, batch 32). "
+              "One optimizer trajectory over the 20 iterations (warmup once).",
+    "lw_mwu": "Alg. 2 line 9 prints w_k^t ∝ exp(R_k(pi) eta); read as the multiplicative-weights update "
+              "w_k^t ∝ w_k^{t-1} exp(eta R_k(pi^t)) (sec. 3), eta = 0.01 (Table 5) on regrets in reward units "
+              "(with beta).",
+    "lw_regrets": "the in-loop regrets R_k(pi^t) (line 8) are estimated from `n_gen_prompts` x `n_per_prompt` "
+                  "sampled completions scored by the K EM-DPO adapters (Table 5: 3,072 prompts x 1).",
+    "lw_output": "the output is the last iterate pi^T (Alg. 2 prints no averaging; the tabular twin "
+                 "`pluralign.mmra.mmra_lw` refits at the averaged weights).",
+}
+"""Every way MMRA here departs from seed 001's printed setup (also written to results.json)."""
+
+
+def rows(method: str) -> tuple:
+    """Table 3's rows of a ``method``: MMRA-LW first when ``method == "lw"``."""
+    return LW_ROWS if method == "lw" else ROWS
 
 
 @dataclass
@@ -46,25 +86,45 @@ class MMRASettings:
     max_new_tokens: int = 24
     """Longest completion in tokens."""
     method: str = "lp"
-    """Game solver: lp, or optimistic_hedge (the seed's dynamics)."""
+    """MMRA-AE's game solver: lp, or optimistic_hedge (the seed's dynamics); lw: MMRA-LW too (AE by lp)."""
+    lw_iter: int = 20
+    """MMRA-LW's MWU iterations (Table 5: 20)."""
+    lw_batches_per_iter: int = 25
+    """MMRA-LW's DPO minibatches per MWU iteration (Table 5: 250; see DEVIATIONS)."""
+    lw_eta: float = 0.01
+    """MMRA-LW's MWU learning rate eta (Table 5: 0.01)."""
+    lw_lr: float | None = None
+    """MMRA-LW's policy learning rate (None: the run's DPO lr; Table 5: 5e-7)."""
+    lw_batch_size: int | None = None
+    """MMRA-LW's records per minibatch (None: the run's; Table 5: 32)."""
 
     def __post_init__(self):
-        for name in ("n_gen_prompts", "n_per_prompt", "max_new_tokens"):
+        for name in ("n_gen_prompts", "n_per_prompt", "max_new_tokens", "lw_iter", "lw_batches_per_iter"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name}: must be an integer >= 1, got {v!r}")
-        if self.method not in ("lp", "optimistic_hedge"):
-            raise ValueError(f"method: expected lp or optimistic_hedge, got {self.method!r}")
+        if self.lw_batch_size is not None and (isinstance(self.lw_batch_size, bool) or int(self.lw_batch_size)
+                                               != self.lw_batch_size or self.lw_batch_size < 1):
+            raise ValueError(f"lw_batch_size: must be an integer >= 1, got {self.lw_batch_size!r}")
+        if not (np.isfinite(self.lw_eta) and self.lw_eta >= 0):
+            raise ValueError(f"lw_eta: must be a finite number >= 0, got {self.lw_eta!r}")
+        if self.lw_lr is not None and not (np.isfinite(self.lw_lr) and self.lw_lr > 0):
+            raise ValueError(f"lw_lr: must be > 0, got {self.lw_lr!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method: expected lp, optimistic_hedge or lw, got {self.method!r}")
         if self.run_dir is not None:
             self.run_dir = str(self.run_dir)
 
 
 PROFILES = {
-    Profile.smoke: MMRASettings(n_gen_prompts=2, n_per_prompt=2, max_new_tokens=12),
+    Profile.smoke: MMRASettings(n_gen_prompts=2, n_per_prompt=2, max_new_tokens=12, lw_iter=2,
+                                lw_batches_per_iter=2),
     Profile.quick: MMRASettings(),
-    Profile.paper: MMRASettings(n_gen_prompts=50, n_per_prompt=62, max_new_tokens=256),
+    Profile.paper: MMRASettings(n_gen_prompts=50, n_per_prompt=62, max_new_tokens=256, lw_batches_per_iter=250,
+                                lw_lr=5e-7, lw_batch_size=32),
 }
-"""paper: 50 x 62 = 3,100 completions per candidate (Table 5's 3,072 prompts x 1, on our 50 paraphrases)."""
+"""paper: 50 x 62 = 3,100 completions per candidate (Table 5's 3,072 prompts x 1, on our 50 paraphrases);
+MMRA-LW as Table 5 (20 iterations x 250 batches of 32, lr 5e-7, eta 0.01)."""
 
 
 def _run_settings(run_dir: Path) -> EMDPOLLMSettings:
@@ -86,14 +146,49 @@ def _work(ms: MMRASettings, out: Path, cell: dict) -> None:
     mpi = mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)
     sample = mpi.testbed.sample(s.n_users, c["n_options"], derive(seed, rep, "sample", c["n_options"]))
     model, tok = load_causal_lm(_model_path(s, mpi, seed), device=s.torch_device(), dtype="auto")
-    pol = AdapterPolicies(model, tok, mpi.records(sample), 1, s.lora(), max_length=s.max_length,
-                          max_prompt_length=s.max_prompt_length, batch_size=s.score_batch_size)
     ad = load_adapters(run_dir, cell["key"])
-    res = mmra_ae_adapters(pol, ad["em_dpo"], mpi.prompts[: ms.n_gen_prompts], s.beta,
-                           torch_generator(seed, rep, "mmra"), n_per_prompt=ms.n_per_prompt,
-                           max_new_tokens=ms.max_new_tokens, extra_candidates={"vanilla_dpo": ad["vanilla_dpo"][0]},
-                           method=ms.method)
-    CellStore(out).save(cell["key"], c, {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()})
+    # MMRA-LW's E-step (LMEMDPOModel) scores group k in adapter slot k; everything else uses slot 0
+    n_adapters = len(ad["em_dpo"]) if ms.method == "lw" else 1
+    pol = AdapterPolicies(model, tok, mpi.records(sample), n_adapters, s.lora(), max_length=s.max_length,
+                          max_prompt_length=s.max_prompt_length, batch_size=s.score_batch_size)
+    prompts = mpi.prompts[: ms.n_gen_prompts]
+    extra = {"vanilla_dpo": ad["vanilla_dpo"][0]}
+    lw = None
+    if ms.method == "lw":
+        gamma = em_posterior(pol, ad["em_dpo"], cell["metrics"]["em_dpo"]["rho"], s.beta)
+        dpo = replace(s.dpo(1), **{k: v for k, v in (("lr", ms.lw_lr), ("batch_size", ms.lw_batch_size))
+                                   if v is not None})
+        lw = mmra_lw_adapters(pol, ad["em_dpo"], gamma, prompts, dpo, derive_int(seed, rep, "mmra_lw"),
+                              n_iter=ms.lw_iter, batches_per_iter=ms.lw_batches_per_iter, eta=ms.lw_eta,
+                              n_per_prompt=ms.n_per_prompt, max_new_tokens=ms.max_new_tokens)
+        extra["mmra_lw"] = lw["state"]  # last candidate: the other rows' samples are an AE-only run's
+    res = mmra_ae_adapters(pol, ad["em_dpo"], prompts, s.beta, torch_generator(seed, rep, "mmra"),
+                           n_per_prompt=ms.n_per_prompt, max_new_tokens=ms.max_new_tokens, extra_candidates=extra,
+                           method="lp" if ms.method == "lw" else ms.method)
+    res["matched_component"] = cell["metrics"]["em_dpo"].get("matched_component")
+    if lw is not None:
+        res["lw"] = {k: lw[k] for k in ("w", "regrets", "diag", "losses")}
+    CellStore(out).save(cell["key"], c, _jsonable(res))
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    return x
+
+
+def em_posterior(policies: AdapterPolicies, states, rho, beta: float) -> np.ndarray:
+    """(N, K) EM-DPO's posterior gamma_ik at the saved adapters and rho (the engine's final E-step:
+    :class:`pluralign.llm.LMEMDPOModel`'s likelihood and :func:`pluralign.em.assignment_weights`)."""
+    from pluralign.llm import DPOSettings
+
+    rho = np.asarray(rho, dtype=float)
+    if rho.shape != (len(states),):
+        raise ValueError(f"rho: expected {len(states)} mixture weights, got shape {rho.shape}")
+    L = LMEMDPOModel(policies, DPOSettings(beta=beta), seed=0).log_likelihood(states)
+    return assignment_weights(L, rho, "soft")[0]
 
 
 def run(settings: MMRASettings, seed: int, out: Path, progress: bool = True) -> dict:
@@ -112,12 +207,12 @@ def run(settings: MMRASettings, seed: int, out: Path, progress: bool = True) -> 
               desc="emdpo mmra", progress=progress)
     done = [store.load(c["key"]) for c in cells]
     summary = {}
-    for row in ROWS:
+    for row in rows(settings.method):
         ms = mean_sem([d["metrics"]["max_regret"][row] for d in done])
         summary[f"{row}_max_regret_mean"], summary[f"{row}_max_regret_sem"] = ms["mean"], ms["sem"]
     summary["n_seeds"] = len(done)
     results = {"source": f"language model ({Path(s.model).name if s.model else 'GPT-2 built here'}; run {run_dir})",
-               "settings": asdict(settings), "seed": int(seed), "feedback": s.feedback, "summary": summary,
-               "cells": done}
+               "settings": asdict(settings), "seed": int(seed), "feedback": s.feedback,
+               "deviations": DEVIATIONS, "summary": summary, "cells": done}
     write_json(out / "results.json", results)
     return results

@@ -34,6 +34,20 @@ true-label DPO ``derive_int(s, r, "vanilla_dpo")`` / ``derive_int(s, r, "true_la
 Cells: one per (dataset, feedback, K, seed, replicate) under ``OUT/cells``; ``results.json`` holds the
 settings, the deviations, ``"source"``, the summary (the twin's keys: ``summary["n=2" | "n=3"][method]
 ["{type}_{metric}_mean" / "_sem"]``, mean ± s.e.m. over replicates), Fig. 2's ``k_sweep`` and every cell.
+
+FINDINGS (2026-12-01, quick profile, seed 0, 2000 users; a contended shared 2-CPU machine)
+
+* The quick M-step (one LoRA DPO epoch per M-step, lr 1e-3) is weak: True-label DPO, i.e. the M-step
+  EM would run with a perfect E-step, checkpointed at 1 / 3 / 5 epochs of one RMSprop trajectory
+  (``OMP_NUM_THREADS=1 python benchmarks/emdpo_llm_mstep.py --feedback ternary --epochs 1,3,5``), gives
+  per-type table accuracy (the twin's metric) P1 / P2 / P3 = .783 / .674 / .787 (1 epoch), .838 / .837 /
+  .910 (3), .898 / .854 / .918 (5), table reward margin +.52 / +.53 / +.36 -> +1.13 / +1.05 / +1.06 ->
+  +1.49 / +1.40 / +1.38, max-mean margin on held-out users +.37 / +.42 / +.16 -> +.84 / +.82 / +.58 ->
+  +1.14 / +1.10 / +.67 (15 adapter-epochs: 63 s CPU).  The twin's True-label DPO
+  (``pluralign sims mpi --profile quick --n-seeds 3``) reaches accuracy 1.000 and margins 2.8 / 2.8 / 2.0:
+  the LM approaches it with more epochs but has not reached it at 5.  Seed 001's own LM (Table 1) prints
+  True-label accuracies .760 / .773 / .710 and margins .98 / 1.23 / .70, i.e. the LM's 1-3 epoch range,
+  not the twin's.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@
   goqa`` runs GlobalOpinionQA's countries (Table 2; the json is never shipped: ``PLURALIGN_GLOBALOPINIONQA_DIR``
   or ``--data-dir`` names its folder);
 * ``mmra`` — MMRA-AE (Alg. 4) over a finished run's adapters, regrets from sampled completions scored by
-  the K learned rewards (Table 3's rows: MMRA-AE, uniform, vanilla DPO).
+  the K learned rewards (Table 3's rows: MMRA-AE, uniform, vanilla DPO); ``--method lw`` adds MMRA-LW
+  (Alg. 2: one adapter by weighted DPO against multiplicative weights over the groups), scored in the same
+  table.
 
 Several GPUs: cells are independent and seeded, so run one process per GPU, e.g.
 ``CUDA_VISIBLE_DEVICES=0 pluralign emdpo run --profile paper --model PATH --feedback ternary --seed 0 --out R0 &``
@@ -42,6 +44,7 @@ def run(
     k_sweep: Annotated[str | None, typer.Option("--k-sweep", help="Extra K values for Fig. 2, comma-separated (e.g. 1,2,4,5,6).")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Override the DPO learning rate.")] = None,
     baseline_epochs: Annotated[int | None, typer.Option("--baseline-epochs", help="Override the baselines' epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the epochs per EM-DPO M-step.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files or the GlobalOpinionQA json.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache root for the built model and embeddings.")] = None,
@@ -52,7 +55,7 @@ def run(
 
     torch.set_num_threads(1)
     over = {"dataset": dataset, "feedback": feedback, "model": model, "n_users": n_users, "n_seeds": n_seeds,
-            "lr": lr, "baseline_epochs": baseline_epochs, "device": device, "data_dir": data_dir,
+            "lr": lr, "baseline_epochs": baseline_epochs, "epochs": epochs, "device": device, "data_dir": data_dir,
             "cache_dir": cache_dir}
     try:
         if k_sweep is not None:
@@ -81,13 +84,13 @@ def run(
     typer.echo(f"wrote {out_dir / 'results.json'}")
 
 
-@app.command("mmra", help="MMRA-AE over a finished run's adapters, regrets from sampled completions (seed 001 Alg. 4, Table 3).")
+@app.command("mmra", help="MMRA-AE (Alg. 4; --method lw: and MMRA-LW, Alg. 2) over a finished run's adapters, regrets from sampled completions (seed 001 Table 3).")
 def mmra(
     run_dir: Annotated[Path, typer.Option("--run", help="Folder of a finished 'pluralign emdpo run'.")],
     profile: ProfileOpt = Profile.quick,
     seed: SeedOpt = 0,
     out: OutOpt = None,
-    method: Annotated[str | None, typer.Option("--method", help="lp or optimistic_hedge.")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="MMRA-AE's solver lp or optimistic_hedge; lw: MMRA-LW (Alg. 2) too, AE by lp.")] = None,
 ) -> None:
     import torch
 
@@ -99,15 +102,17 @@ def mmra(
         s = replace(settings_for(study.PROFILES, profile), **{k: v for k, v in over.items() if v is not None})
     except ValueError as exc:
         fail(str(exc))
-    out_dir = start_run("emdpo mmra", out if out is not None else Path(run_dir) / "mmra", profile, seed, asdict(s))
+    default_out = Path(run_dir) / ("mmra_lw" if s.method == "lw" else "mmra")
+    out_dir = start_run("emdpo mmra", out if out is not None else default_out, profile, seed, asdict(s))
     try:
         res = study.run(s, seed, out_dir)
     except ValueError as exc:
         fail(str(exc))
-    for row in study.ROWS:
+    rows = study.rows(s.method)
+    for row in rows:
         sm = res["summary"]
         typer.echo(f"{row:12s} max regret {sm[f'{row}_max_regret_mean']:.4f} ± {sm[f'{row}_max_regret_sem']:.4f}")
     for c in res["cells"]:
         regs = c["metrics"]["regrets"]
-        typer.echo(c["key"] + ": " + "; ".join(f"{r} " + " ".join(f"{v:.3f}" for v in regs[r]) for r in study.ROWS))
+        typer.echo(c["key"] + ": " + "; ".join(f"{r} " + " ".join(f"{v:.3f}" for v in regs[r]) for r in rows))
     typer.echo(f"wrote {out_dir / 'results.json'}")

@@ -30,6 +30,7 @@ Baselines (sec. 5.1, App. D.2): :func:`vanilla_dpo` (one adapter, all records), 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,19 +95,27 @@ def record_logliks(policies: AdapterPolicies, pair_logps: torch.Tensor, beta: fl
 
 
 def train_weighted_dpo(policies: AdapterPolicies, k: int, weights, s: DPOSettings,
-                       generator: torch.Generator) -> dict:
+                       generator: torch.Generator, max_steps: int | None = None, resume: dict | None = None) -> dict:
     """``s.epochs`` passes of minibatch weighted k-wise DPO on adapter k, in place.
 
     The minibatch loss is sum_{i in batch} w_i loss_i / batch_size (``normalize="count"``: an unbiased
     estimate of the weighted objective per record), records of weight 0 skipped; returns
-    {"steps", "mean_loss"}."""
+    {"steps", "mean_loss"}.
+
+    ``max_steps``: run exactly that many minibatches instead (reshuffling after each pass; "a few batches
+    in D", Alg. 2 line 5).  ``resume``: None (a fresh optimizer); ``{}`` (fresh, and the optimizer state
+    and global step come back as ``"resume"``); or a previous call's ``"resume"`` on the same adapter, so
+    that several calls with changing weights are one optimizer trajectory with one warmup (MMRA-LW's
+    gradient-descent player)."""
     idx, chosen, mask, rec_w = _record_arrays(policies)
     w = torch.as_tensor(np.asarray(weights, dtype=float), dtype=torch.float32) * rec_w
     if w.shape != (len(chosen),) or not torch.isfinite(w).all() or (w < 0).any():
         raise ValueError(f"weights: expected ({len(chosen)},) finite non-negative weights")
+    if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1):
+        raise ValueError(f"max_steps: must be a positive integer, got {max_steps!r}")
     keep = torch.nonzero(w > 0).flatten()
     if keep.numel() == 0:
-        return {"steps": 0, "mean_loss": float("nan")}
+        return {"steps": 0, "mean_loss": float("nan"), **({"resume": resume} if resume is not None else {})}
     policies.use(k)
     params = [p for p in policies.adapter_params(k).values()]
     for p in params:
@@ -115,32 +124,46 @@ def train_weighted_dpo(policies: AdapterPolicies, k: int, weights, s: DPOSetting
         opt = torch.optim.RMSprop(params, lr=s.lr)
     else:
         opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
+    start = 0
+    if resume:
+        opt.load_state_dict(resume["optimizer"])
+        start = int(resume["step"])
     warm = max(int(s.warmup_steps), 0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, (t + 1) / warm) if warm else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: min(1.0, (start + t + 1) / warm) if warm else 1.0)
     n_opt = idx.shape[1]
     steps, total = 0, 0.0
-    for _ in range(s.epochs):
-        order = keep[torch.randperm(keep.numel(), generator=generator)]
-        for b in range(0, order.numel(), s.batch_size):
-            rows = order[b: b + s.batch_size]
-            m = mask[rows]
-            pair_ids = idx[rows][m]  # real options only
-            lp_real = policies.policy_logprobs(k, pair_ids.tolist(), grad=True)
-            lp = torch.zeros((rows.numel(), n_opt), dtype=lp_real.dtype, device=lp_real.device)
-            lp = lp.masked_scatter(m.to(lp.device), lp_real)
-            ref = policies.ref_logprobs(idx[rows].reshape(-1).tolist()).reshape(rows.numel(), n_opt).to(lp)
-            loss = weighted_kwise_dpo_loss(lp, ref, s.beta, chosen=chosen[rows].to(lp.device),
-                                           weights=w[rows].to(lp), mask=m.to(lp.device), normalize="count")
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
-            opt.step()
-            sched.step()
-            steps += 1
-            total += float(loss.detach())
+
+    def batches():
+        for _ in range(s.epochs) if max_steps is None else itertools.count():  # passes until max_steps
+            order = keep[torch.randperm(keep.numel(), generator=generator)]
+            for b in range(0, order.numel(), s.batch_size):
+                yield order[b: b + s.batch_size]
+
+    for rows in batches():
+        m = mask[rows]
+        pair_ids = idx[rows][m]  # real options only
+        lp_real = policies.policy_logprobs(k, pair_ids.tolist(), grad=True)
+        lp = torch.zeros((rows.numel(), n_opt), dtype=lp_real.dtype, device=lp_real.device)
+        lp = lp.masked_scatter(m.to(lp.device), lp_real)
+        ref = policies.ref_logprobs(idx[rows].reshape(-1).tolist()).reshape(rows.numel(), n_opt).to(lp)
+        loss = weighted_kwise_dpo_loss(lp, ref, s.beta, chosen=chosen[rows].to(lp.device),
+                                       weights=w[rows].to(lp), mask=m.to(lp.device), normalize="count")
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
+        opt.step()
+        sched.step()
+        steps += 1
+        total += float(loss.detach())
+        if max_steps is not None and steps >= max_steps:  # before the next pass draws its order
+            break
     for p in params:
         p.requires_grad_(False)
-    return {"steps": steps, "mean_loss": total / max(steps, 1)}
+    out = {"steps": steps, "mean_loss": total / max(steps, 1)}
+    if resume is not None:
+        out["resume"] = {"optimizer": opt.state_dict(), "step": start + steps}
+    return out
 
 
 class LMEMDPOModel:

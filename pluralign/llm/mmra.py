@@ -26,7 +26,7 @@ import torch
 
 from pluralign.llm.adapters import AdapterPolicies
 
-__all__ = ["sample_completions", "discrepancy_matrix", "mmra_ae_adapters"]
+__all__ = ["sample_completions", "expected_rewards", "discrepancy_matrix", "mmra_ae_adapters", "mmra_lw_adapters"]
 
 
 @torch.no_grad()
@@ -92,19 +92,26 @@ def _score(policies: AdapterPolicies, k: int | None, encoded) -> torch.Tensor:
     return policies._score(encoded)
 
 
+def expected_rewards(policies: AdapterPolicies, group_states, candidate_state, prompts, n_per_prompt: int,
+                     max_new_tokens: int, beta: float, generator: torch.Generator) -> np.ndarray:
+    """(K,) column of Algorithm 4's L: mean over samples y ~ pi_cand of beta log(pi_k / pi_SFT)(y | x)
+    for every group k (adapter slot 0 is loaded with each state in turn)."""
+    policies.load_state(0, candidate_state)
+    enc = sample_completions(policies, 0, prompts, n_per_prompt, max_new_tokens, generator)
+    ref = _score(policies, None, enc)
+    col = np.zeros(len(group_states))
+    for k, gst in enumerate(group_states):
+        policies.load_state(0, gst)
+        col[k] = float((beta * (_score(policies, 0, enc) - ref)).mean())
+    return col
+
+
 def discrepancy_matrix(policies: AdapterPolicies, group_states, candidate_states, prompts, n_per_prompt: int,
                        max_new_tokens: int, beta: float, generator: torch.Generator) -> np.ndarray:
     """(K groups, J candidates) L[k, j] = mean over samples y ~ pi_j of beta log(pi_k / pi_SFT)(y | x)."""
-    K, J = len(group_states), len(candidate_states)
-    L = np.zeros((K, J))
-    for j, st in enumerate(candidate_states):
-        policies.load_state(0, st)
-        enc = sample_completions(policies, 0, prompts, n_per_prompt, max_new_tokens, generator)
-        ref = _score(policies, None, enc)
-        for k, gst in enumerate(group_states):
-            policies.load_state(0, gst)
-            L[k, j] = float((beta * (_score(policies, 0, enc) - ref)).mean())
-    return L
+    cols = [expected_rewards(policies, group_states, st, prompts, n_per_prompt, max_new_tokens, beta, generator)
+            for st in candidate_states]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(group_states), 0))
 
 
 def mmra_ae_adapters(policies: AdapterPolicies, group_states, prompts, beta: float, generator: torch.Generator,
@@ -129,3 +136,72 @@ def mmra_ae_adapters(policies: AdapterPolicies, group_states, prompts, beta: flo
         rows[name] = T[:, K + i]
     return {"L": L, "T": T, "w": w, "regrets": {k: v.tolist() for k, v in rows.items()},
             "max_regret": {k: float(np.max(v)) for k, v in rows.items()}}
+
+
+def mmra_lw_adapters(policies: AdapterPolicies, group_states, responsibilities, prompts, dpo, seed: int,
+                     n_iter: int = 20, batches_per_iter: int = 250, eta: float = 0.01, n_per_prompt: int = 1,
+                     max_new_tokens: int = 32) -> dict:
+    """MMRA-LW (seed 001 Algorithm 2) on adapter slot 0: one policy against multiplicative weights over
+    the K groups.
+
+    Alg. 2 as printed: w^0 = 1/K, pi^0 = pi_SFT (line 2: a fresh adapter, B = 0); for each of the
+    ``n_iter`` MWU iterations (Table 5: 20) every user i gets the weight gamma_i = sum_k w_k gamma_ik
+    (line 4, ``responsibilities`` = EM-DPO's posterior gamma, rows on the simplex); ``batches_per_iter``
+    minibatches (Table 5: 250) of weighted DPO as in Algorithm 1 (:func:`pluralign.llm.train_weighted_dpo`,
+    the k-wise loss of eq. 17 with the records' users' gamma_i as weights; one optimizer trajectory over
+    all iterations) give pi^t (lines 5-7); the regrets of eq. 4,
+    R_k(pi^t) = E_{pi_k^*}[r̂_k] - E_{pi^t}[r̂_k] with r̂_k = beta log(pi_k^* / pi_SFT), are estimated
+    from samples (:func:`expected_rewards`; E_{pi_k^*}[r̂_k] once at the start) (line 8); and the weights
+    move by :func:`pluralign.mmra.mwu_update` with step ``eta`` (Table 5: 0.01) (line 9).  Line 9 prints
+    w_k^t ∝ exp(R_k(pi) eta); we read it as the multiplicative-weights update w_k^t ∝ w_k^{t-1}
+    exp(eta R_k(pi^t)) (sec. 3: "the maximizing player using multiplicative weights updates"), the same
+    step as the tabular :func:`pluralign.mmra.mmra_lw`.  The output is the last policy pi^T (Alg. 2 prints
+    no averaging).  With eta = 0 the weights stay uniform, gamma_i = 1/K for every user, and this is
+    weighted DPO with the constant weight 1/K (tested).
+
+    ``dpo``: :class:`pluralign.llm.DPOSettings` (lr, batch size, warmup over the whole trajectory);
+    generators: ``torch_generator(seed, "mmra_lw", "lora_init" | "order" | "sample")``.  Returns {"state"
+    (pi^T's LoRA state), "w" ((T + 1, K) weights, w^0 first), "regrets" ((T, K) in-loop estimates),
+    "diag" ((K,) E_{pi_k^*} r̂_k), "losses" (mean weighted DPO loss per iteration)}."""
+    from pluralign.llm.emdpo import train_weighted_dpo
+    from pluralign.mmra import mwu_update
+    from pluralign.seeding import torch_generator
+
+    K = len(group_states)
+    if K < 1:
+        raise ValueError("group_states: MMRA-LW needs at least one group adapter")
+    G = np.asarray(responsibilities, dtype=float)
+    n_users = policies.data.choices.n_users
+    if G.shape != (n_users, K) or not np.all(np.isfinite(G)) or np.any(G < 0) \
+            or not np.allclose(G.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(f"responsibilities: expected a finite ({n_users}, {K}) array with rows on the simplex, "
+                         f"got shape {G.shape}")
+    for name, v in (("n_iter", n_iter), ("batches_per_iter", batches_per_iter)):
+        if isinstance(v, bool) or int(v) != v or int(v) < 1:
+            raise ValueError(f"{name}: must be a positive integer, got {v!r}")
+    if not (np.isfinite(eta) and float(eta) >= 0):
+        raise ValueError(f"eta: must be a finite number >= 0, got {eta}")
+    g_order = torch_generator(seed, "mmra_lw", "order")
+    g_sample = torch_generator(seed, "mmra_lw", "sample")
+    beta = float(dpo.beta)
+    diag = np.array([expected_rewards(policies, [st], st, prompts, n_per_prompt, max_new_tokens, beta,
+                                      g_sample)[0] for st in group_states])
+    state = policies.init_state(torch_generator(seed, "mmra_lw", "lora_init"))  # B = 0: pi^0 = pi_SFT
+    user = policies.data.choices.user
+    w = np.full(K, 1.0 / K)
+    ws, regs, losses, resume = [w], [], [], {}
+    for _ in range(int(n_iter)):
+        gamma = G @ w  # line 4
+        policies.load_state(0, state)
+        st = train_weighted_dpo(policies, 0, gamma[user], dpo, g_order, max_steps=int(batches_per_iter),
+                                resume=resume)  # lines 5-7
+        resume = st["resume"]
+        state = policies.state(0)
+        R = diag - expected_rewards(policies, group_states, state, prompts, n_per_prompt, max_new_tokens, beta,
+                                    g_sample)  # line 8
+        w = mwu_update(w, R, eta)  # line 9
+        ws.append(w)
+        regs.append(R)
+        losses.append(st["mean_loss"])
+    policies.load_state(0, state)
+    return {"state": state, "w": np.stack(ws), "regrets": np.stack(regs), "diag": diag, "losses": losses}

@@ -59,6 +59,7 @@ def test_study_resumes_and_same_seed_same_numbers(tmp_path, cache):
     (["--n-users", "3"], "n_users"),
     (["--k-sweep", "1,x"], "k_sweep"),
     (["--model", "/no/such/model"], "model"),
+    (["--epochs", "0"], "epochs"),
 ])
 def test_bad_options_are_clean_errors(tmp_path, args, field):
     r = runner.invoke(app, ["emdpo", "run", "--profile", "smoke", "--out", str(tmp_path / "o"), *args])
@@ -86,3 +87,18 @@ def test_cli_mmra_over_a_finished_run(tmp_path, cache):
     bad = runner.invoke(app, ["emdpo", "mmra", "--run", str(tmp_path / "nothing"), *base,
                               "--out", str(tmp_path / "m")])
     assert bad.exit_code != 0 and "run_dir" in bad.output and "Traceback" not in bad.output
+    # MMRA-LW (Alg. 2) end to end, scored in the same table: the AE / uniform / vanilla rows are the AE-only run's
+    r = runner.invoke(app, ["emdpo", "mmra", "--run", str(run), *base, "--method", "lw"])
+    assert r.exit_code == 0, r.output
+    lw = json.loads((run / "mmra_lw" / "results.json").read_text())
+    cell = lw["cells"][0]["metrics"]
+    assert set(cell["regrets"]) == {"mmra_lw", "mmra_ae", "uniform", "vanilla_dpo"}
+    for row in ("mmra_ae", "uniform", "vanilla_dpo"):
+        assert cell["regrets"][row] == res["cells"][0]["metrics"]["regrets"][row]
+    W = cell["lw"]["w"]
+    assert len(W) == 3 and all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in W)  # smoke: 2 MWU iterations
+    assert lw["summary"]["mmra_lw_max_regret_mean"] == max(cell["regrets"]["mmra_lw"])
+    assert "lw_batches" in lw["deviations"]
+    bad = runner.invoke(app, ["emdpo", "mmra", "--run", str(run), *base, "--method", "nope",
+                              "--out", str(tmp_path / "m2")])
+    assert bad.exit_code != 0 and "method" in bad.output and "Traceback" not in bad.output

@@ -1,5 +1,7 @@
 """MMRA-AE over adapters (seed 001 Alg. 4) with regrets estimated from sampled completions."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,71 @@ def test_samples_are_scored_as_drawn_and_too_long_is_an_error(tiny_model_path):
                 assert abs(float(got) - want) < 1e-4, (float(got), want)
     with pytest.raises(ValueError, match="max_new_tokens"):
         sample_completions(pol, None, PROMPTS[:1], 1, 1000, torch_generator(1))
+
+
+def _lw_setup(n_users=16):
+    data, types = _two_types(n_users)
+    return data, types, np.eye(2)[types] * 0.9 + 0.05  # soft posteriors, rows on the simplex
+
+
+def test_mmra_lw_with_eta_0_is_dpo_with_the_constant_weight_1_over_K(tiny_model_path):
+    import torch
+
+    from pluralign.llm import train_weighted_dpo
+    from pluralign.llm.mmra import mmra_lw_adapters
+
+    data, types, G = _lw_setup(16)
+    model, tok = load_causal_lm(tiny_model_path)
+    pol = AdapterPolicies(model, tok, data, 2)
+    groups = true_label_dpo(pol, types, 2, FAST).states
+    # 2 batches of 8 = one pass over the 16 records per MWU iteration
+    res = mmra_lw_adapters(pol, groups, G, PROMPTS, FAST, seed=3, n_iter=2, batches_per_iter=2, eta=0.0,
+                           n_per_prompt=2, max_new_tokens=6)
+    assert np.allclose(res["w"], 0.5) and res["w"].shape == (3, 2)
+    pol.load_state(0, pol.init_state(torch_generator(3, "mmra_lw", "lora_init")))
+    st = train_weighted_dpo(pol, 0, np.full(16, 0.5), replace(FAST, epochs=2), torch_generator(3, "mmra_lw", "order"))
+    assert st["steps"] == 4
+    want = pol.state(0)
+    for k, v in res["state"].items():
+        torch.testing.assert_close(v, want[k], rtol=0, atol=0)
+    assert any(float(v.abs().max()) > 0 for k, v in want.items() if "lora_B" in k)  # it trained
+
+
+def test_mmra_lw_weights_stay_on_the_simplex_and_move_toward_the_largest_regret(tiny_model_path):
+    from pluralign.llm.mmra import mmra_lw_adapters
+
+    data, types, G = _lw_setup(16)
+    model, tok = load_causal_lm(tiny_model_path)
+    pol = AdapterPolicies(model, tok, data, 2)
+    groups = true_label_dpo(pol, types, 2, FAST).states
+    eta = 3.0
+    res = mmra_lw_adapters(pol, groups, G, PROMPTS, FAST, seed=1, n_iter=3, batches_per_iter=1, eta=eta,
+                           n_per_prompt=3, max_new_tokens=6)
+    W, R = res["w"], res["regrets"]
+    assert W.shape == (4, 2) and R.shape == (3, 2) and np.allclose(W[0], 0.5)
+    assert np.all(W >= 0) and np.allclose(W.sum(axis=1), 1.0)
+    for t in range(3):
+        want = W[t] * np.exp(eta * R[t])
+        np.testing.assert_allclose(W[t + 1], want / want.sum(), rtol=1e-12)
+        if abs(R[t, 0] - R[t, 1]) > 1e-9:  # the group with the larger regret gains weight
+            k = int(np.argmax(R[t]))
+            assert W[t + 1, k] > W[t, k]
+    assert len(res["losses"]) == 3 and np.all(np.isfinite(res["diag"]))
+
+
+def test_mmra_lw_bad_input_names_it(tiny_model_path):
+    from pluralign.llm.mmra import mmra_lw_adapters
+
+    data, types, G = _lw_setup(8)
+    model, tok = load_causal_lm(tiny_model_path)
+    pol = AdapterPolicies(model, tok, data, 1)
+    groups = [pol.state(0), pol.state(0)]
+    kw = dict(n_iter=1, batches_per_iter=1, n_per_prompt=1, max_new_tokens=4)
+    with pytest.raises(ValueError, match="responsibilities"):
+        mmra_lw_adapters(pol, groups, G[:, :1], PROMPTS, FAST, 0, **kw)
+    with pytest.raises(ValueError, match="responsibilities"):
+        mmra_lw_adapters(pol, groups, G * 2, PROMPTS, FAST, 0, **kw)
+    with pytest.raises(ValueError, match="eta"):
+        mmra_lw_adapters(pol, groups, G, PROMPTS, FAST, 0, eta=-0.1, **kw)
+    with pytest.raises(ValueError, match="batches_per_iter"):
+        mmra_lw_adapters(pol, groups, G, PROMPTS, FAST, 0, **{**kw, "batches_per_iter": 0})

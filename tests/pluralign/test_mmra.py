@@ -297,3 +297,19 @@ def test_one_group_and_one_iteration_are_allowed():
     assert len(res.history) == 1 and np.allclose(res.p, 0.5)  # one step: the average of the uniform start
     with pytest.raises(ValueError, match="n_iter"):
         mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=0)
+
+
+def test_mwu_update_is_the_multiplicative_weights_step_and_rejects_bad_input():
+    from pluralign.mmra import mwu_update
+
+    p = np.array([0.2, 0.3, 0.5])
+    R = np.array([1.0, -0.5, 2.0])
+    q = mwu_update(p, R, 0.7)
+    np.testing.assert_allclose(q, p * np.exp(0.7 * R) / np.sum(p * np.exp(0.7 * R)), rtol=1e-13)
+    assert q.sum() == pytest.approx(1.0) and q[2] > p[2] and q[1] < p[1]
+    np.testing.assert_array_equal(mwu_update(p, R, 0.0), p)
+    np.testing.assert_allclose(mwu_update(np.array([0.0, 1.0]), np.array([5.0, 0.0]), 1.0), [0.0, 1.0])
+    for args, name in (((p, R[:2], 0.1), "regrets"), ((p * 2, R, 0.1), "p"), ((p, R, -1.0), "eta"),
+                       ((p, [np.nan, 0, 0], 0.1), "regrets")):
+        with pytest.raises(ValueError, match=name):
+            mwu_update(*args)
