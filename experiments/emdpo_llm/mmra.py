@@ -134,7 +134,11 @@ def _run_settings(run_dir: Path) -> EMDPOLLMSettings:
     cfg = read_json(cfg_path)
     if cfg.get("command") != "emdpo run":
         raise ValueError(f"run_dir: {run_dir} holds a {cfg.get('command')!r} run, not 'emdpo run'")
-    return EMDPOLLMSettings(**cfg["config"])
+    s = EMDPOLLMSettings(**cfg["config"])
+    if s.dataset != "mpi":
+        raise ValueError(f"run_dir: {run_dir} is a --dataset {s.dataset} run; MMRA over the LM's adapters reads "
+                         "MPI runs only (Table 3's Global Opinions columns are not reproduced here)")
+    return s
 
 
 def _work(ms: MMRASettings, out: Path, cell: dict) -> None:

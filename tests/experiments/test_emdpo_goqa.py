@@ -167,6 +167,8 @@ def test_cli_goqa_smoke_runs_the_pipeline_and_resumes(tmp_path, goqa_dir, cache)
     mtime = (out / "cells" / cells[0]).stat().st_mtime_ns
     r2 = runner.invoke(app, args)
     assert r2.exit_code == 0 and (out / "cells" / cells[0]).stat().st_mtime_ns == mtime  # cell skipped
+    r3 = runner.invoke(app, ["emdpo", "mmra", "--run", str(out), "--profile", "smoke", "--seed", "1"])
+    assert r3.exit_code != 0 and "MPI runs only" in r3.output and "Traceback" not in r3.output
 
 
 def test_goqa_study_resumes(tmp_path, goqa_dir, cache):
