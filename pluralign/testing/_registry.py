@@ -517,6 +517,8 @@ NOT_COVERED: dict[str, str] = {
     "pluralign.mmra.mixture_regrets": "MMRA's regret arithmetic (used by the minimax_regret axiom)",
     "pluralign.mmra.mixture_logpolicy": "the policy of mmra_ae's mixture (the registered outcome)",
     "pluralign.mmra.ae_regret_bound": "a perturbation bound on AE's regret, not an aggregator",
+    "pluralign.mmra.mwu_update": "one multiplicative-weights step over the groups (inside mmra_lw, mmra_original "
+                                 "and the LM's MMRA-LW), not an aggregator",
     "pluralign.mmra.MMRAResult": "the result record of the registered MMRA rules",
 }
 """Public numeric entry points of the covered modules that are not registered, and why."""
