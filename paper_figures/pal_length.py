@@ -84,7 +84,7 @@ def fewshot_curves_panel(ax, table: dict, methods=None) -> None:
 
 
 def plot_fewshot(results: dict, path: Path, methods=None) -> Path:
-    fig, axes = style.figure(1, 1)
+    fig, axes = style.figure(1, 1, figsize=(style.PANEL[0] * 1.5, style.PANEL[1] * 1.7))  # legend under the panel
     fewshot_curves_panel(axes[0][0], results["summary"]["table"], methods)
     fig.suptitle(_caption(results, "Length task (seed 002, Fig. 3)"), fontsize=9)
     return style.save(fig, path)
@@ -93,7 +93,7 @@ def plot_fewshot(results: dict, path: Path, methods=None) -> Path:
 def plot(results: dict, path: Path) -> Path:
     """Fig. 2's layout (left) and Fig. 3 (right, the PAL-B models and the per-user baseline); PNG + PDF."""
     table = results["summary"]["table"]
-    fig, axes = style.figure(2, 1)
+    fig, axes = style.figure(2, 1, figsize=(style.PANEL[0] * 2, style.PANEL[1] * 1.5))  # legend under the right panel
     params_panel(axes[0][0], table)
     focus = [m for m in ("PAL-B-Large", "PAL-B-Tiny", "PAL-A-Large", "UserEmb-Tiny") if m in table] or None
     fewshot_curves_panel(axes[0][1], table, focus)
