@@ -52,8 +52,8 @@ FINDINGS (2026-12-01, quick profile, seed 0, 2000 users; a contended shared 2-CP
   epochs per M-step (``pluralign emdpo run --dataset mpi --feedback ternary --profile quick --n-seeds 1
   --epochs 3``; 617 CPU-s) gives ARI .005 and table accuracy .584 / .514 / .644, no better than the
   one-epoch run (ARI .011, .604 / .522 / .700). So the weak M-step is not the whole reason. The E-step
-  sees one preference per user, and from the k-means++ start on MiniLM embedding differences it never
-  leaves the near-symmetric assignment. EM's marginal log-likelihood moves only from -2098 to -2044,
+  sees one preference per user. From the k-means++ start on MiniLM embedding differences, its final
+  assignment is no closer to the types than chance (ARI about 0). EM's marginal log-likelihood moves only from -2098 to -2044,
   while a uniform choice gives -2197, and the monotone guard rejects every adapter's M-step at
   iterations 4-5. The twin starts from the same kind of embedding difference on psi, but its exact
   M-step gives margins of 2-3 at once. Not tested: an E-step with temperature or annealing, or a start
