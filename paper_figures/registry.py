@@ -832,9 +832,11 @@ NOT_REPRODUCED: tuple[NotReproduced, ...] = (
                   "`pluralign emdpo mmra` reads MPI runs only; Table 2 (seed001_table2_goqa) is drawn from the "
                   "GlobalOpinionQA language-model runs"),
     NotReproduced("001", "Tables 1 and 3 on a language model", "the LLM EM-DPO / MMRA numbers",
-                  "needs the LM pipeline, issue 16; the tabular twin is shown instead"),
+                  "the LM pipeline runs (`pluralign emdpo run --dataset mpi`, `pluralign emdpo mmra --method lw`) "
+                  "but no entry draws its Table 1 / 3 yet (numbers: pluralign.experiments.emdpo_llm FINDINGS); "
+                  "the tabular twin is shown instead"),
     NotReproduced("001", "Fig. 2 on a language model (and on GlobalOpinionQA)", "reward margin vs K on Mistral-7B",
-                  "needs the LM pipeline, issue 16; seed001_fig2_margin_vs_K draws it beside the twin once "
+                  "Mistral-7B is not here; seed001_fig2_margin_vs_K draws the small LM beside the twin once "
                   "results/emdpo-k-sweep/PROFILE/results.json exists"),
     NotReproduced("001", "Tables 4-5", "EM-DPO / MMRA-LW hyperparameters of the LLM runs",
                   "settings of the LM pipeline, issue 16 (no tabular counterpart)"),

@@ -37,6 +37,13 @@ settings, the deviations, ``"source"``, the summary (the twin's keys: ``summary[
 
 FINDINGS (2026-12-01, quick profile, seed 0, 2000 users; a contended shared 2-CPU machine)
 
+* Table 1, 3 replicates (mean +- s.e.; ``pluralign emdpo run --dataset mpi --feedback {ternary,binary}
+  --profile quick --n-seeds 3``): EM-DPO ternary table accuracy P1 / P2 / P3 = .599 +- .017 / .530 +- .018 /
+  .676 +- .012 (ARI .012 +- .002), binary .538 +- .012 / .491 +- .013 / .676 +- .026 (ARI .002); True-label
+  ternary .722 / .709 / .754. Ternary beats binary on P1 and P2, the twin's direction, but does not
+  separate them (twin ternary .973 / .965 / 1.0, binary .561 / .554 / .918). Seed 001 prints EM-DPO
+  ternary .584 / .584 / .634 and True-label .760 / .773 / .710 on Mistral-7B: the LM's range, not the twin's.
+
 * The quick M-step (one LoRA DPO epoch per M-step, lr 1e-3) is weak: True-label DPO, i.e. the M-step
   EM would run with a perfect E-step, checkpointed at 1 / 3 / 5 epochs of one RMSprop trajectory
   (``OMP_NUM_THREADS=1 python benchmarks/emdpo_llm_mstep.py --feedback ternary --epochs 1,3,5``), gives
