@@ -1,7 +1,9 @@
 """``check_mixture_model``: what every :class:`pluralign.em.MixtureModel` adapter must satisfy.
 
-The adapter is run through the one engine, :class:`pluralign.em.MixtureEM`, on a tiny problem; each
-check is one function that raises ``AssertionError`` with a message naming what went wrong:
+The adapter is run through the one engine, :class:`pluralign.em.MixtureEM`, on a tiny problem, as plain EM
+(``accelerate="none"``: the checks are of the adapter's own E- and M-steps, not of a model's Newton
+acceleration, which the default soft EM takes where a model has one); each check is one function that
+raises ``AssertionError`` with a message naming what went wrong:
 
 * ``monotone`` — soft EM's marginal log-likelihood l (seed 000 eq. 15) and leaky EM's F_nu with a fixed
   prior (eq. 18, seed 000 Thm. A.5) never decrease over the engine's trace, F_nu <= l at every iteration,
@@ -143,7 +145,8 @@ def check_monotone(case: MixtureCase, seed: int = 0) -> None:
     """Soft EM's l and fixed-prior leaky EM's F_nu never decrease (module docstring)."""
     K = case.n_components
     model = case.make()
-    cfg = EMConfig(n_components=K, assignment="soft", prior="estimate", max_iter=case.max_iter, tol=0.0, seed=seed)
+    cfg = EMConfig(n_components=K, accelerate="none", assignment="soft", prior="estimate", max_iter=case.max_iter,
+                   tol=0.0, seed=seed)
     em = _fit(model, cfg, what="soft EM")
     _assert_nondecreasing([t["marginal_ll"] for t in em.trace_], "soft EM: the marginal log-likelihood",
                           case.tolerance, case.m_step)
@@ -180,8 +183,8 @@ def check_label_switching(case: MixtureCase, seed: int = 0) -> None:
     params0 = base.init_params(K, derive(seed, "init"))
     R = derive(seed, "responsibilities").dirichlet(np.ones(K), size=N)
     rho0 = _prior(K)
-    cfg = EMConfig(n_components=K, assignment="soft", prior="estimate", init="given", max_iter=case.max_iter,
-                   tol=0.0, seed=seed)
+    cfg = EMConfig(n_components=K, accelerate="none", assignment="soft", prior="estimate", init="given",
+                   max_iter=case.max_iter, tol=0.0, seed=seed)
     a = _fit(_FixedStart(base, params0), cfg, rho0=rho0, what="label switching", responsibilities=R)
     other = case.make()
     b = _fit(_FixedStart(other, relabel(params0, perm)), cfg, rho0=rho0[perm], what="label switching (relabelled)",
@@ -232,7 +235,8 @@ def check_empty_component(case: MixtureCase, seed: int = 0) -> None:
     L0 = _loglik(model, params0)
     resp = np.eye(K)[np.arange(N) % (K - 1)]  # nobody starts in component K - 1 ...
     rho0 = np.r_[np.full(K - 1, 1.0 / (K - 1)), 0.0]  # ... and its prior is 0
-    cfg = EMConfig(n_components=K, assignment="hard", prior="estimate", init="given", max_iter=3, tol=0.0, seed=seed)
+    cfg = EMConfig(n_components=K, accelerate="none", assignment="hard", prior="estimate", init="given", max_iter=3,
+                   tol=0.0, seed=seed)
     em = _fit(_FixedStart(model, params0), cfg, rho0=rho0, what="empty component", responsibilities=resp)
     k = K - 1
     head = f"empty component {k} (hard EM, re-estimated prior)"
