@@ -121,12 +121,7 @@ def evaluate(tb: TabularTestbed, policy: LogLinearPolicy, fit: PolicyFit, true_t
     logpis = np.stack([policy.logprobs(th) for th in fit.thetas])
     res: dict = {"matched_component": m.tolist(), "rho": np.asarray(fit.rho).tolist()}
     for k, name in enumerate(tb.type_names):
-        lp = logpis[m[k]]
-        res[name] = {
-            "accuracy": tb.accuracy(lp, k),
-            "reward_margin": tb.reward_margin(lp, k),
-            "regret": float(tb.regrets(lp)[k]),
-        }
+        res[name] = tb.type_metrics(logpis[m[k]], k)
     res["max_regret_matched"] = max(res[n]["regret"] for n in tb.type_names)
     res["ari"] = adjusted_rand_index(true_types, fit.labels) if fit.thetas.shape[0] > 1 else 0.0
     return res

@@ -334,22 +334,10 @@ def evaluate(fit, tables: np.ndarray, ref_table: np.ndarray, ev, types, beta: fl
     tb = ev.testbed
     lm_tb = TabularTestbed(tb.psi, ref_table, tb.betas, tb.type_probs, beta=beta, type_names=tb.type_names)
     m = match_types(types, fit.responsibilities, tb.K)
-    held = ev.heldout
-    ch = held.choices
-    rows = np.arange(len(ch.chosen))
-    w, l = ch.options[rows, ch.chosen], ch.options[rows, 1 - ch.chosen]
-    imp = beta * (tables - ref_table[None])  # (J, X, Y) implicit rewards
-    margins = imp[:, ch.context, w] - imp[:, ch.context, l]  # (J, M)
+    margins, held_types = _heldout_margins(beta * (tables - ref_table[None]), ev.heldout)
     res: dict = {"matched_component": m.tolist(), "rho": np.asarray(fit.rho).tolist()}
-    held_types = held.types[ch.user]
     for k, name in enumerate(tb.type_names):
-        lp = tables[m[k]]
-        res[name] = {
-            "accuracy": lm_tb.accuracy(lp, k),
-            "reward_margin": lm_tb.reward_margin(lp, k),
-            "regret": float(lm_tb.regrets(lp)[k]),
-            **max_mean_margin(margins[:, held_types == k]),
-        }
+        res[name] = {**lm_tb.type_metrics(tables[m[k]], k), **max_mean_margin(margins[:, held_types == k])}
     res["max_regret_matched"] = max(res[n]["regret"] for n in tb.type_names)
     res["ari"] = adjusted_rand_index(types, fit.labels) if len(fit.states) > 1 else 0.0
     return res
@@ -358,6 +346,15 @@ def evaluate(fit, tables: np.ndarray, ref_table: np.ndarray, ev, types, beta: fl
 def _agreement(d_hat: np.ndarray) -> np.ndarray:
     """1 where an implicit-reward margin ranks the pair as the data does, 0 where not, 1/2 at a tie."""
     return np.where(np.abs(d_hat) < 1e-12, 0.5, (d_hat > 0).astype(float))
+
+
+def _heldout_margins(imp: np.ndarray, heldout) -> tuple[np.ndarray, np.ndarray]:
+    """(J, M) implicit-reward margins r_j(y_w) - r_j(y_l) of the held-out users' binary pairs under each of
+    the J policies (``imp``: (J, X, Y) implicit rewards), and the true type of each pair's user."""
+    ch = heldout.choices
+    rows = np.arange(len(ch.chosen))
+    w, l = ch.options[rows, ch.chosen], ch.options[rows, 1 - ch.chosen]
+    return imp[:, ch.context, w] - imp[:, ch.context, l], heldout.types[ch.user]
 
 
 def max_mean_margin(margins: np.ndarray) -> dict:
@@ -392,11 +389,7 @@ def evaluate_goqa(fit, tables: np.ndarray, ref_table: np.ndarray, design, heldou
     definitions); user-clustering ARI. ``tables``: (J, Q, R) log pi_j(response | question) (NaN off the
     design's pairs), ``ref_table`` the same for pi_SFT."""
     imp = beta * (tables - ref_table[None])
-    ch = heldout.choices
-    rows = np.arange(len(ch.chosen))
-    w, l = ch.options[rows, ch.chosen], ch.options[rows, 1 - ch.chosen]
-    margins = imp[:, ch.context, w] - imp[:, ch.context, l]
-    held_types = heldout.types[ch.user]
+    margins, held_types = _heldout_margins(imp, heldout)
     m = match_types(types, fit.responsibilities, design.n_types)
     res: dict = {"matched_component": m.tolist(), "rho": np.asarray(fit.rho).tolist()}
     for k, name in enumerate(TYPE_NAMES["goqa"]):

@@ -174,6 +174,11 @@ class TabularTestbed:
         sel = diff != 0
         return float((np.sign(diff) * d_hat)[sel].mean()) if sel.any() else float("nan")
 
+    def type_metrics(self, logpi, k: int) -> dict:
+        """Type k's metrics of one policy: ``accuracy``, ``reward_margin`` and ``regret`` R_k (eq. 3)."""
+        return {"accuracy": self.accuracy(logpi, k), "reward_margin": self.reward_margin(logpi, k),
+                "regret": float(self.regrets(logpi)[k])}
+
     def user_features(self, choices: Choices) -> np.ndarray:
         """Per-user 'response embedding' for k-means: mean over the user's records of
         psi(chosen) - mean psi(other options)."""
