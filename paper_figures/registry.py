@@ -144,6 +144,17 @@ STUDIES: dict[str, Study] = {s.key: s for s in [
                     f"--profile {{profile}} --out results/emdpo-goqa-{fb}/{{profile}}` (about 15-30 min at quick on 2 "
                     "CPUs; the GlobalOpinionQA json, never shipped, in $PLURALIGN_GLOBALOPINIONQA_DIR); the lead runs it")
       for fb in ("binary", "ternary")],
+    *[Study(f"emdpo_llm_mpi_{fb}", "pluralign.experiments.emdpo_llm", f"emdpo run --dataset mpi --feedback {fb} --n-seeds 3 --out results/emdpo-mpi-{fb}/{{profile}}",
+            folder_name=f"emdpo-mpi-{fb}", runs_here=False,
+            made_by=f"needs the language-model MPI run `pluralign emdpo run --dataset mpi --feedback {fb} --n-seeds 3 "
+                    f"--profile {{profile}} --out results/emdpo-mpi-{fb}/{{profile}}` (about 5 CPU-min per replicate "
+                    "at quick); the lead runs it")
+      for fb in ("binary", "ternary")],
+    Study("emdpo_llm_mmra", "pluralign.experiments.emdpo_llm.mmra", "emdpo mmra --run results/emdpo-mpi-ternary/{profile} --method lw --out results/emdpo-mmra/{profile}",
+          folder_name="emdpo-mmra", runs_here=False,
+          made_by="needs MMRA over the ternary LM run: `pluralign emdpo mmra --run results/emdpo-mpi-ternary/{profile} "
+                  "--method lw --profile {profile} --out results/emdpo-mmra/{profile}` (about 3 CPU-min per replicate "
+                  "at quick); the lead runs it"),
     Study("pal_length", "pluralign.experiments.pal_length", "pal length"),
 ]}
 """Every study a figure reads, by key."""
@@ -152,8 +163,13 @@ PREC_ENVS = {"smoke": ("HalfCheetah-v5",), "quick": ("HalfCheetah-v5",),
              "paper": ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")}
 """MuJoCo environments run per profile (smoke / quick cover HalfCheetah only: each env x teacher is a
 separate 15-30 min run at quick)."""
+PREC_OPTIONAL_ENVS = {"smoke": (), "quick": ("Ant-v5", "Hopper-v5", "Walker2d-v5"), "paper": ()}
+"""Environments drawn too when their runs exist, never run by ``figures make`` (quick: the other three envs,
+each teacher a separate `pluralign prec run --env ENV --noise T --profile quick`)."""
 PREC_ABLATION_ENVS = {"smoke": ("HalfCheetah-v5",), "quick": ("HalfCheetah-v5",), "paper": ("HalfCheetah-v5", "Ant-v5")}
 """Environments of Fig. 12's encoder ablation per profile."""
+PREC_OPTIONAL_ABLATION_ENVS = {"smoke": (), "quick": ("Ant-v5",), "paper": ()}
+"""Fig. 12's environments drawn too when their runs exist (never run by ``figures make``)."""
 TEACHERS = ("oracle", "noise1", "noise2")
 
 
@@ -253,10 +269,13 @@ def read_config(study: Study, profile: str, root: Path) -> dict:
     return read_json(path) if path.exists() else {}
 
 
-def _ms(mean, sem=None, digits: int = 3) -> str:
+def _ms(mean, sem=None, digits: int = 3, n=None) -> str:
+    """"mean ± s.e.m." (the error bar of every table); the mean alone when ``sem`` is None or the number of
+    seeds ``n`` (when known) is below 2, so that one seed never reads as an s.e.m. of 0."""
     if mean is None:
         return "—"
-    return f"{float(mean):.{digits}f}" + ("" if sem is None else f" ± {float(sem):.{digits}f}")
+    show = sem is not None and (n is None or int(n) >= 2)
+    return f"{float(mean):.{digits}f}" + (f" ± {float(sem):.{digits}f}" if show else "")
 
 
 # --------------------------------------------------------------------------------------------- entries
@@ -468,7 +487,26 @@ SEED001_TABLE1 = {  # method -> (margins P1, P2, P3, accuracies P1, P2, P3), see
 
 
 def _table1_mpi(ctx: Ctx) -> Table:
-    s = ctx.results["mpi"]["summary"]
+    return Table(*_table1_rows(ctx.results["mpi"]["summary"]),
+                 ["printed: seed 001 Table 1 (sec. 5, an LLM fine-tuned with DPO); ours: the tabular "
+                  "EM-DPO testbed (exact pi* ∝ pi_ref exp(r/beta)), mean ± s.e.m. over seeds; methods "
+                  "without a feedback type are shown at ternary (n = 3) data."])
+
+
+def _table1_mpi_llm(ctx: Ctx) -> Table:
+    """Table 1 on the language model: EM-DPO binary from the binary run, everything else from the ternary run
+    (the twin's metrics on the LM's (eval prompt, item) table)."""
+    tern, bina = ctx.results["emdpo_llm_mpi_ternary"], ctx.results["emdpo_llm_mpi_binary"]
+    summary = {"n=3": tern["summary"].get("n=3", {}), "n=2": bina["summary"].get("n=2", {})}
+    n_seeds = summary["n=3"].get("em_dpo", {}).get("n_seeds")
+    return Table(*_table1_rows(summary),
+                 [f"printed: seed 001 Table 1 (Mistral-7B v0.3); ours: {tern.get('source')}, mean ± s.e.m. over "
+                  f"{n_seeds} replicate(s); the twin's metrics (pairwise accuracy and mean reward margin of the "
+                  "policy matched to each personality, over every item pair its reward strictly ranks, on the "
+                  "evaluation prompts); methods without a feedback type from the ternary run."])
+
+
+def _table1_rows(s: dict) -> tuple[list, list]:
     rows = []
     label = {"true_label_dpo": "True Label DPO", "em_dpo": "EMDPO", "cluster_dpo": "Cluster DPO", "vanilla_dpo": "Vanilla DPO"}
     for (m, n), printed in SEED001_TABLE1.items():
@@ -478,12 +516,10 @@ def _table1_mpi(ctx: Ctx) -> Table:
         for i, metric in enumerate(("reward_margin", "accuracy")):
             row = [name if i == 0 else "", metric.replace("_", " ")]
             for j, P in enumerate(("P1", "P2", "P3")):
-                row += [f"{printed[3 * i + j]:.3f}", _ms(r.get(f"{P}_{metric}_mean"), r.get(f"{P}_{metric}_sem"))]
+                row += [f"{printed[3 * i + j]:.3f}", _ms(r.get(f"{P}_{metric}_mean"), r.get(f"{P}_{metric}_sem"), n=r.get("n_seeds"))]
             rows.append(row)
     cols = ["method", "metric"] + [f"{P} {w}" for P in ("P1", "P2", "P3") for w in ("printed", "ours")]
-    return Table(cols, rows, ["printed: seed 001 Table 1 (sec. 5, an LLM fine-tuned with DPO); ours: the tabular "
-                              "EM-DPO testbed (exact pi* ∝ pi_ref exp(r/beta)), mean ± s.e.m. over seeds; methods "
-                              "without a feedback type are shown at ternary (n = 3) data."])
+    return cols, rows
 
 
 SEED001_TABLE2 = {  # method -> (margins BR, IN, MX, PK, accuracies BR, IN, MX, PK), seed 001 Table 2 (sec. 5)
@@ -513,13 +549,13 @@ def _table2_goqa(ctx: Ctx) -> Table:
                 row = [f"{label[m]} ({fb})" if i == 0 else "", what]
                 for j, c in enumerate(GOQA_COUNTRIES):
                     row += [f"{printed[4 * i + j]:.3f}" if fb == "binary" else "—",
-                            _ms(r.get(f"{c}_{metric}_mean"), r.get(f"{c}_{metric}_sem"))]
+                            _ms(r.get(f"{c}_{metric}_mean"), r.get(f"{c}_{metric}_sem"), n=r.get("n_seeds"))]
                 rows.append(row)
     cols = ["method", "metric"] + [f"{c} {w}" for c in GOQA_COUNTRIES for w in ("printed", "ours")]
     res = runs[0][2]
     n_seeds = next(iter(res["summary"].get("n=2", {}).values()), {}).get("n_seeds")
     return Table(cols, rows, [f"printed: seed 001 Table 2 (Mistral-7B, binary feedback); ours: {res.get('source')}, "
-                              f"mean ± s.e.m. over {n_seeds} seed(s) (s.e.m. 0 with one seed), K = 4; the paper "
+                              f"mean ± s.e.m. over {n_seeds} seed(s) (the mean alone with one seed), K = 4; the paper "
                               "prints no ternary GlobalOpinionQA run (ternary rows: ours only)."])
 
 
@@ -543,18 +579,40 @@ def _table3_regrets(ctx: Ctx) -> Table:
     for row in ("mmra_lw", "uniform_mixture", "vanilla_dpo", "mmra_original", "mmra_ae", "best_mixture"):
         printed = SEED001_TABLE3_MPI.get(row)
         g = np.asarray(per.get(row, []), dtype=float)
-        ours = [] if g.size == 0 else [_ms(g[:, k].mean(), g[:, k].std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else 0.0, 2)
+        ours = [] if g.size == 0 else [_ms(g[:, k].mean(), g[:, k].std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else None, 2)
                                        for k in range(g.shape[1])]
         mx = res["summary"].get(row, {})
         rows.append([label[row], " / ".join(f"{v:g}" for v in printed[:4]) if printed else "—",
                      f"{printed[4]:g}" if printed else "—", " / ".join(ours) or "—",
-                     _ms(mx.get("max_regret_mean"), mx.get("max_regret_sem"), 2),
+                     _ms(mx.get("max_regret_mean"), mx.get("max_regret_sem"), 2, n=mx.get("n_seeds")),
                      f"{SEED001_TABLE3_GOQA[row][4]:g}" if row in SEED001_TABLE3_GOQA else "—"])
     return Table(["algorithm", "printed MPI groups 1-4", "printed MPI max", "ours per group", "ours max",
                   "printed Global Opinions max (not run)"], rows,
                  ["printed: seed 001 Table 3 (an LLM, K = 4 clusters); ours: the tabular MPI testbed with its "
                   "true personalities as sub-groups (so 3 groups, not 4), true regrets R_k (eq. 3), mean ± s.e.m. "
                   "over seeds; Global Opinions needs the LLM pipeline and GlobalOpinionQA (not here)."])
+
+
+def _table3_regrets_llm(ctx: Ctx) -> Table:
+    """Table 3 on the language model: max estimated regret of each aggregation over EM-DPO's K = 3 adapters
+    (`pluralign emdpo mmra --method lw`); its groups are EM's components, so only the max is comparable."""
+    res = ctx.results["emdpo_llm_mmra"]
+    summ = res["summary"]
+    label = {"mmra_lw": "MMRA-LW", "mmra_ae": "MMRA-AE", "uniform": "Uniform Sampling", "vanilla_dpo": "Vanilla DPO"}
+    printed = {"mmra_lw": "mmra_lw", "uniform": "uniform_mixture", "vanilla_dpo": "vanilla_dpo"}
+    rows = []
+    for row in ("mmra_lw", "mmra_ae", "uniform", "vanilla_dpo"):
+        if f"{row}_max_regret_mean" not in summ:
+            continue
+        per = [c["metrics"]["max_regret"][row] for c in res.get("cells", [])]
+        rows.append([label[row], f"{SEED001_TABLE3_MPI[printed[row]][4]:g}" if row in printed else "—",
+                     _ms(summ[f"{row}_max_regret_mean"], summ[f"{row}_max_regret_sem"], 2, n=summ.get("n_seeds")),
+                     " / ".join(f"{v:.2f}" for v in per)])
+    return Table(["algorithm", "printed MPI max", "ours max", "ours per replicate"], rows,
+                 [f"printed: seed 001 Table 3 (Mistral-7B, K = 4 clusters); ours: {res.get('source')}, K = 3 EM-DPO "
+                  f"adapters as the groups, regrets estimated from sampled completions scored by the learned implicit "
+                  f"rewards, mean ± s.e.m. over {summ.get('n_seeds')} replicate(s). Per-group regrets are not shown: "
+                  "the groups are EM's components, which are not matched across replicates."])
 
 
 def _mpi_fig(ctx: Ctx) -> list[Path]:
@@ -682,13 +740,22 @@ POPULATION_DEVIATIONS = (
     f"teacher {PREC_POPULATION_TEACHER} (seed 000 does not name the teacher of Fig. 3 / Figs. 8-11)")
 
 
+LM_DEVIATIONS = ("a small GPT-2 built here (quick: 2 layers x 128) as pi_SFT with K LoRA adapters, for Mistral-7B "
+                 "v0.3 (Table 4); quick: RMSprop lr 1e-3, batch 16, 30 warmup steps (printed 5e-7, 4, 150)",
+                 "quick: 2,000 training users with one preference each on 50 written paraphrases of the instruction; "
+                 "evaluation on 10 of them")
+"""Deviations of the quick language-model runs from seed 001 Table 4 (experiments/emdpo_llm/study.py
+DEVIATIONS states each one)."""
+
+
 ENTRIES: tuple[Entry, ...] = (
     Entry("seed000_fig2_welfare_vs_K", "000", "Fig. 2",
           "Social welfare and training time under noisy preference labels. Across four MuJoCo environments, the "
           "plots show utilitarian, egalitarian, and Nash welfare under oracle labels and two noisy-label conditions "
           "as the number of deployed policies K varies. The bottom row reports training time for each K.",
-          _prec_keys(PREC_ENVS), _fig2,
-          deviations=("smoke / quick run HalfCheetah only (Ant, Hopper, Walker2d at paper)",
+          _prec_keys(PREC_ENVS), _fig2, optional=_prec_keys(PREC_OPTIONAL_ENVS),
+          deviations=("smoke runs HalfCheetah only; quick runs HalfCheetah and draws Ant, Hopper, Walker2d when their "
+                      "runs exist (paper runs all four)",
                       "quick: 16k PPO steps per policy (about 1% of Table 2's 1.5M), 3 evaluation episodes",
                       "noisy teachers use pluralign.bpref.LEVELS, the printed Table 1 (see below)")),
     Entry("seed000_fig2_bandit_twin", "000", "Fig. 2 (bandit twin)",
@@ -696,8 +763,10 @@ ENTRIES: tuple[Entry, ...] = (
           "no MuJoCo.", _fixed("prec_bandit"), _bandit,
           deviations=("a contextual-bandit world with exact feature vectors replaces MuJoCo + PPO",)),
     Entry("seed000_fig3_populations", "000", "Fig. 3", SEED000_FIG3, _prec_pop_keys(PREC_ENVS), _populations_prec,
+          optional=_prec_pop_keys(PREC_OPTIONAL_ENVS),
           deviations=POPULATION_DEVIATIONS + (
-              "smoke / quick: HalfCheetah only (Ant, Hopper, Walker2d at paper); results only read here: each "
+              "smoke / quick: HalfCheetah (other envs drawn at quick when their runs exist; all four at paper); "
+              "results only read here: each "
               f"population is one `pluralign prec run --population` (the default one, {PREC_DEFAULT_POPULATION}, is "
               "Fig. 2's oracle run)",)),
     Entry("seed000_fig3_populations_bandit", "000", "Fig. 3 (bandit twin)",
@@ -710,11 +779,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("seed000_fig4_clusters", "000", "Figs. 4-7",
           "Each point denotes one user in the (f_1, f_2, f_3) preference simplex, and points with the same color "
           "belong to the same PREC cluster under oracle and noisy-label settings in HalfCheetah (Fig. 4; Ant, "
-          "Hopper, Walker2d: Figs. 5-7).", _prec_keys(PREC_ENVS), _clusters,
+          "Hopper, Walker2d: Figs. 5-7).", _prec_keys(PREC_ENVS), _clusters, optional=_prec_keys(PREC_OPTIONAL_ENVS),
           deviations=("one picture per env: the teachers (oracle, noise1, noise2) as rows, K as columns, replicate 0",
-                      "smoke / quick: HalfCheetah only (Fig. 4); Figs. 5-7 at paper")),
+                      "smoke: HalfCheetah only (Fig. 4); quick: Figs. 5-7 too when the Ant / Hopper / Walker2d runs "
+                      "exist; all four at paper")),
     Entry("seed000_fig8_clusters_populations", "000", "Figs. 8-11", SEED000_FIG8, _prec_pop_keys(PREC_ENVS),
-          _populations_prec_clusters,
+          _populations_prec_clusters, optional=_prec_pop_keys(PREC_OPTIONAL_ENVS),
           deviations=POPULATION_DEVIATIONS + ("one picture per env, one row per population, one column per K "
                                               "(replicate 0); smoke / quick: HalfCheetah only (Fig. 8)",)),
     Entry("seed000_fig8_clusters_populations_bandit", "000", "Figs. 8-11 (bandit twin)",
@@ -726,8 +796,10 @@ ENTRIES: tuple[Entry, ...] = (
           "PREC with the SPR encoder and PREC without the SPR encoder across different numbers of representative "
           "policies.",
           lambda p: _prec_keys(PREC_ABLATION_ENVS, ("noise2",))(p) + _prec_keys(PREC_ABLATION_ENVS, ("noise2",), False)(p),
-          _fig12, deviations=("teacher noise2 (the seed does not name the teacher of Fig. 12)",
-                              "smoke / quick: HalfCheetah only (Ant at paper)")),
+          _fig12, optional=lambda p: (_prec_keys(PREC_OPTIONAL_ABLATION_ENVS, ("noise2",))(p)
+                                      + _prec_keys(PREC_OPTIONAL_ABLATION_ENVS, ("noise2",), False)(p)),
+          deviations=("teacher noise2 (the seed does not name the teacher of Fig. 12)",
+                      "smoke: HalfCheetah only; quick: Ant too when its two runs exist; both at paper")),
     Entry("seed000_table1_noise_levels", "000", "Table 1 (App. C.1)",
           "B-Pref-style label-noise levels used in our binary-feedback setting.", _fixed(), _table1_noise, kind="table"),
     Entry("seed000_table2_ppo", "000", "Table 2 (App. C.3)",
@@ -737,6 +809,10 @@ ENTRIES: tuple[Entry, ...] = (
           "Mean Reward Margins and Accuracies for Different Algorithms and User Types for MPI Dataset",
           _fixed("mpi"), _table1_mpi, kind="table",
           deviations=("tabular testbed with exact optimal policies instead of DPO fine-tuning of an LLM",)),
+    Entry("seed001_table1_mpi_llm", "001", "Table 1 (sec. 5), on a language model",
+          "Mean Reward Margins and Accuracies for Different Algorithms and User Types for MPI Dataset",
+          _fixed("emdpo_llm_mpi_ternary", "emdpo_llm_mpi_binary"), _table1_mpi_llm, kind="table",
+          deviations=LM_DEVIATIONS),
     Entry("seed001_table1_mpi_accuracy", "001", "Table 1 (sec. 5), as a figure",
           "Table 1's accuracies per personality (P1, P2, P3) for every method at binary and ternary feedback.",
           _fixed("mpi"), _mpi_fig),
@@ -755,6 +831,11 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("seed001_table3_regrets", "001", "Table 3 (sec. 5)", "Regret Values for Each Latent Sub-group Across Datasets",
           _fixed("mmra"), _table3_regrets, kind="table",
           deviations=("MPI only; 3 sub-groups (the true personalities) instead of K = 4 clusters",)),
+    Entry("seed001_table3_regrets_llm", "001", "Table 3 (sec. 5), on a language model",
+          "Regret Values for Each Latent Sub-group Across Datasets", _fixed("emdpo_llm_mmra"), _table3_regrets_llm,
+          kind="table", deviations=LM_DEVIATIONS + (
+              "MPI only; the K = 3 EM-DPO adapters of the ternary run are the sub-groups (printed: K = 4 clusters)",
+              "quick: 25 DPO batches per MWU iteration (Table 5: 250); MWU eta 0.01 and 20 iterations as printed")),
     Entry("seed001_table3_max_regret", "001", "Table 3 (sec. 5), as a figure",
           "Table 3's max regret of every aggregation (MMRA-LW, original, AE; uniform; vanilla DPO).",
           _fixed("mmra"), _mmra_fig),
@@ -821,20 +902,17 @@ ENTRIES: tuple[Entry, ...] = (
 
 
 NOT_REPRODUCED: tuple[NotReproduced, ...] = (
-    NotReproduced("000", "Figs. 2, 3 and 4-11 (Ant, Hopper, Walker2d), Fig. 12 (Ant)", "the other MuJoCo envs",
-                  "only the paper profile runs them (each env x teacher or population is a separate 15-30 min run "
-                  "at quick)"),
+    NotReproduced("000", "Figs. 2, 3 and 4-11 (Ant, Hopper, Walker2d), Fig. 12 (Ant) at smoke / quick",
+                  "the other MuJoCo envs",
+                  "figures make runs them only at paper; at quick they are drawn when their runs exist (each env x "
+                  "teacher or population is a separate 15-30 min `pluralign prec run --env ENV`), at smoke never"),
     NotReproduced("000", "Fig. 3 and Figs. 8-11 at smoke / quick (HalfCheetah)", "the MuJoCo population runs",
-                  "needs the MuJoCo quick run of each population (`pluralign prec run --population ...`, 15-30 min "
-                  "each); the lead runs it; figures make only reads them (the bandit twin is drawn meanwhile)"),
+                  "drawn only when the MuJoCo run of each population exists (`pluralign prec run --population ...`, "
+                  "15-30 min each at quick); figures make only reads them (the bandit twin is drawn meanwhile)"),
     NotReproduced("000", "Fig. 1", "PREC overview diagram", "a diagram, not a result"),
     NotReproduced("001", "Table 3, Global Opinions columns", "MMRA regrets on GlobalOpinionQA",
                   "`pluralign emdpo mmra` reads MPI runs only; Table 2 (seed001_table2_goqa) is drawn from the "
                   "GlobalOpinionQA language-model runs"),
-    NotReproduced("001", "Tables 1 and 3 on a language model", "the LLM EM-DPO / MMRA numbers",
-                  "the LM pipeline runs (`pluralign emdpo run --dataset mpi`, `pluralign emdpo mmra --method lw`) "
-                  "but no entry draws its Table 1 / 3 yet (numbers: pluralign.experiments.emdpo_llm FINDINGS); "
-                  "the tabular twin is shown instead"),
     NotReproduced("001", "Fig. 2 on a language model (and on GlobalOpinionQA)", "reward margin vs K on Mistral-7B",
                   "Mistral-7B is not here; seed001_fig2_margin_vs_K draws the small LM beside the twin once "
                   "results/emdpo-k-sweep/PROFILE/results.json exists"),

@@ -258,10 +258,61 @@ def test_table2_goqa_is_read_not_run_and_drawn_beside_the_printed_table(tmp_path
     md = (tmp_path / "f" / "seed001_table2_goqa.md").read_text()
     for printed in ("0.853", "1.617", "0.779", "0.613"):  # Table 2 as printed
         assert printed in md
-    assert "0.280 ± 0.000" in md and "0.625 ± 0.000" in md and "(ternary)" not in md  # ours: PK margin, accuracy
+    assert "| 0.280 |" in md and "| 0.625 |" in md and "(ternary)" not in md  # ours: PK margin, accuracy
+    assert "± 0.000" not in md  # one seed: the mean alone, never an s.e.m. of 0
     write_json(reg.results_dir(reg.STUDIES["emdpo_goqa_ternary"], "smoke", results) / "results.json",
                _fake_goqa_results(3))
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "g")])
     assert res.exit_code == 0, res.output
     md = (tmp_path / "g" / "seed001_table2_goqa.md").read_text()
     assert md.count("(ternary)") == 4 and md.count("(binary)") == 4
+
+
+def _fake_mpi_lm_results(n: int, reps: int = 2) -> dict:
+    """An MPI language-model results.json (the study's own summarize) with ``reps`` replicates of one K = 3 cell."""
+    from pluralign.experiments.emdpo_llm import study
+
+    names = study.TYPE_NAMES["mpi"]
+    cells = [{"key": f"r{r}", "config": {"n_options": n, "K": 3},
+              "metrics": {m: {"ari": 0.1, **{t: {"accuracy": 0.5 + 0.1 * r, "reward_margin": 0.2, "regret": 1.0,
+                                                 "max_mean_margin": 0.3, "heldout_accuracy": 0.6} for t in names}}
+                          for m in study.METHODS}} for r in range(reps)]
+    return {"source": "language model (GPT-2 stand-in)", **study.summarize(cells, names)}
+
+
+def test_lm_tables_1_and_3_are_read_not_run_and_drawn_beside_the_printed_tables(tmp_path, made):
+    """Seed 001 Tables 1 and 3 on the language model: skipped (naming the LM commands) without its runs; drawn
+    from results/emdpo-mpi-{ternary,binary}/<profile> and results/emdpo-mmra/<profile> beside the printed values."""
+    from pluralign.runs import mean_sem, write_json
+
+    root, _ = made
+    entries = json.loads((root / "figures" / "manifest.json").read_text())["entries"]
+    assert "pluralign emdpo run --dataset mpi --feedback ternary --n-seeds 3 --profile smoke" in entries["seed001_table1_mpi_llm"]["skipped"]
+    assert "pluralign emdpo mmra --run results/emdpo-mpi-ternary/smoke" in entries["seed001_table3_regrets_llm"]["skipped"]
+    assert not (root / "results" / "emdpo-mpi-ternary").exists() and not (root / "results" / "emdpo-mmra").exists()
+    results = tmp_path / "results"
+    for fb, n in (("ternary", 3), ("binary", 2)):
+        write_json(reg.results_dir(reg.STUDIES[f"emdpo_llm_mpi_{fb}"], "smoke", results) / "results.json",
+                   _fake_mpi_lm_results(n))
+    maxes = {"mmra_lw": [1.7, 1.9], "mmra_ae": [1.3, 1.5], "uniform": [2.0, 2.2], "vanilla_dpo": [2.9, 3.1]}
+    summary = {"n_seeds": 2}
+    for row, v in maxes.items():
+        ms = mean_sem(v)
+        summary[f"{row}_max_regret_mean"], summary[f"{row}_max_regret_sem"] = ms["mean"], ms["sem"]
+    write_json(reg.results_dir(reg.STUDIES["emdpo_llm_mmra"], "smoke", results) / "results.json",
+               {"source": "language model (GPT-2 stand-in)", "summary": summary,
+                "cells": [{"metrics": {"max_regret": {row: v[r] for row, v in maxes.items()}}} for r in range(2)]})
+    res = runner.invoke(app, ["figures", "make", "seed001_table1_mpi_llm", "--profile", "smoke", "--no-run",
+                              "--results", str(results), "--out", str(tmp_path / "f"), "--no-progress"])
+    assert res.exit_code == 0 and "drew 1/1" in res.output, res.output
+    md = (tmp_path / "f" / "seed001_table1_mpi_llm.md").read_text()
+    for printed in ("0.977", "0.584", "0.515", "0.666"):  # Table 1 as printed
+        assert printed in md
+    assert "0.550 ± 0.050" in md and "GPT-2 stand-in" in md  # mean ± s.e.m. of accuracies .5 / .6
+    assert md.count("EMDPO Ternary") == 1 and md.count("EMDPO Binary") == 1
+    res = runner.invoke(app, ["figures", "make", "seed001_table3_regrets_llm", "--profile", "smoke", "--no-run",
+                              "--results", str(results), "--out", str(tmp_path / "f"), "--no-progress"])
+    assert res.exit_code == 0 and "drew 1/1" in res.output, res.output
+    md = (tmp_path / "f" / "seed001_table3_regrets_llm.md").read_text()
+    assert "| MMRA-LW | 3.44 | 1.80 ± 0.10 | 1.70 / 1.90 |" in md
+    assert "| MMRA-AE | — | 1.40 ± 0.10 | 1.30 / 1.50 |" in md and "| Vanilla DPO | 4.14 |" in md
