@@ -135,7 +135,7 @@ def main() -> None:
     n_exact = sum(s.gap <= 1e-13 * np.abs(R).max() for s, R in zip(sols, games))
     print(f"batched ({len(games)} games, median of {max(1, args.repeats // 2)} interleaved repeats): solve_games "
           f"{t['solve_games']:.3f}s ({n_ipm} certified by the IPM, {n_exact} of them at a crossover vertex (gap <= "
-          f"1e-13 max|R|), the rest by HiGHS; max value error {err_b:.1e}, all certified: {all(s.converged for s in sols)})")
+          f"1e-13 max|R|), the rest by solve_lp (HiGHS); max value error {err_b:.1e}, all certified: {all(s.converged for s in sols)})")
     for k in ("HiGHS (linprog) on R/max|R|", "HiGHS via highspy"):
         print(f"  {len(games)} separate {k} calls {t[k]:.3f}s (max value error {_acc(vals[k], ref, games):.1e})")
     print(f"  ratio HiGHS (linprog) x{len(games)} / solve_games {t['HiGHS (linprog) on R/max|R|'] / t['solve_games']:.1f}x ; "
