@@ -16,12 +16,17 @@ against multiplicative weights w over the K groups (Table 5: 20 MWU iterations, 
 policy pi^T is scored in the same table as the other rows (appended as the last candidate, so the other
 rows' samples are those of an AE-only run): rows MMRA-LW, MMRA-AE (LP), uniform, vanilla DPO.
 
-FINDINGS (2026-12-01, quick, ternary run of seed 0, replicate 0 only, contended 2-CPU machine, 184 s CPU):
-``pluralign emdpo mmra --run R --profile quick --method lw`` gives estimated max regrets MMRA-LW 1.733,
-MMRA-AE 1.355, uniform 2.016, vanilla DPO 2.911.  With Table 5's eta = 0.01 the MWU weights hardly move
-(w^20 = .302 / .354 / .345 from 1/3 each; in-loop regrets ~1-3), so MMRA-LW here is close to DPO with
-the constant weight 1/K, i.e. vanilla DPO, trained for 500 steps instead of vanilla's 125: its gain over
-vanilla DPO is confounded with the 4x longer training.
+FINDINGS (2026-12-01, quick, ternary run of seed 0, 3 replicates, contended 2-CPU machine, 184 s CPU per
+replicate): ``pluralign emdpo mmra --run R --profile quick --method lw`` gives estimated max regrets, mean ± s.e.m.
+(replicates 0 / 1 / 2): MMRA-LW 4.42 ± 1.93 (1.73 / 3.37 / 8.15), MMRA-AE 1.26 ± 0.20 (1.35 / 1.56 / 0.88),
+uniform 3.66 ± 1.14 (2.02 / 3.13 / 5.84), vanilla DPO 5.16 ± 1.86 (2.91 / 3.70 / 8.85); printed (MPI):
+MMRA-LW 3.44, uniform 6.26, vanilla 4.14.  MMRA-LW is below vanilla DPO in every replicate, as printed, but
+below uniform only in replicate 0 (printed: far below).  MMRA-AE is lowest in every replicate, but it is the
+minimax mixture of the very table it is scored on (in-sample: its estimate is optimistic), the other rows
+are not.  With Table 5's eta = 0.01 the MWU weights hardly move in replicates 0 and 1 (w^20 = .30 / .35 / .35
+and .33 / .41 / .26 from 1/3 each; in-loop regrets ~1-3), so there MMRA-LW is close to DPO with the constant
+weight 1/K, i.e. vanilla DPO, trained for 500 steps instead of vanilla's 125: its gain over vanilla DPO is
+confounded with the 4x longer training.  In replicate 2 (larger regrets) they move to .17 / .20 / .64.
 
 Seeds: the samples of cell (s, r) are drawn from ``torch_generator(s, r, "mmra")``; MMRA-LW's own
 generators from ``derive_int(s, r, "mmra_lw")`` (:func:`pluralign.llm.mmra.mmra_lw_adapters`).
