@@ -16,7 +16,7 @@ against multiplicative weights w over the K groups (Table 5: 20 MWU iterations, 
 policy pi^T is scored in the same table as the other rows (appended as the last candidate, so the other
 rows' samples are those of an AE-only run): rows MMRA-LW, MMRA-AE (LP), uniform, vanilla DPO.
 
-FINDINGS (2026-12-01, quick, ternary run of seed 0, 3 replicates, contended 2-CPU machine, 184 s CPU per
+FINDINGS (2026-12-01, quick, ternary run of seed 0, 3 replicates, contended 2-CPU machine, 167-184 s CPU per
 replicate): ``pluralign emdpo mmra --run R --profile quick --method lw`` gives estimated max regrets, mean ± s.e.m.
 (replicates 0 / 1 / 2): MMRA-LW 4.42 ± 1.93 (1.73 / 3.37 / 8.15), MMRA-AE 1.26 ± 0.20 (1.35 / 1.56 / 0.88),
 uniform 3.66 ± 1.14 (2.02 / 3.13 / 5.84), vanilla DPO 5.16 ± 1.86 (2.91 / 3.70 / 8.85); printed (MPI):
