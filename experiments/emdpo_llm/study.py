@@ -176,6 +176,9 @@ class EMDPOLLMSettings:
     """Gradient clip (Table 4)."""
     optimizer: str = "rmsprop"
     """rmsprop (Table 4) or adamw."""
+    trainer: str = "pluralign"
+    """Training loop of the M-steps and baseline DPO runs: pluralign, or trl (trl's DPOTrainer loop through
+    pluralign.llm.trl.WeightedDPOTrainer, the same steps; binary feedback only)."""
     lora_r: int = 8
     """LoRA rank."""
     lora_alpha: float = 16.0
@@ -227,6 +230,9 @@ class EMDPOLLMSettings:
             raise ValueError(f"k_sweep: every K must be >= 1, got {self.k_sweep}")
         if self.n_eval_prompts > self.n_prompts:
             raise ValueError(f"n_eval_prompts: {self.n_eval_prompts} > n_prompts = {self.n_prompts}")
+        if self.trainer == "trl" and self.n_options != 2:
+            raise ValueError(f"trainer: 'trl' takes binary feedback only (trl's records have one chosen and one "
+                             f"rejected completion), got feedback {self.feedback!r}; use trainer 'pluralign'")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device: expected auto, cpu or cuda, got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -252,7 +258,8 @@ class EMDPOLLMSettings:
 
     def dpo(self, epochs: int) -> DPOSettings:
         return DPOSettings(beta=self.beta, lr=self.lr, batch_size=self.batch_size, epochs=epochs,
-                           warmup_steps=self.warmup_steps, max_grad_norm=self.max_grad_norm, optimizer=self.optimizer)
+                           warmup_steps=self.warmup_steps, max_grad_norm=self.max_grad_norm, optimizer=self.optimizer,
+                           trainer=self.trainer)
 
     def lora(self) -> LoRASettings:
         return LoRASettings(r=self.lora_r, alpha=self.lora_alpha)
