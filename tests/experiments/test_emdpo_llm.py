@@ -60,10 +60,25 @@ def test_study_resumes_and_same_seed_same_numbers(tmp_path, cache):
     (["--k-sweep", "1,x"], "k_sweep"),
     (["--model", "/no/such/model"], "model"),
     (["--epochs", "0"], "epochs"),
+    (["--trainer", "nope"], "trainer"),
+    (["--feedback", "ternary", "--trainer", "trl"], "binary feedback only"),
 ])
 def test_bad_options_are_clean_errors(tmp_path, args, field):
     r = runner.invoke(app, ["emdpo", "run", "--profile", "smoke", "--out", str(tmp_path / "o"), *args])
     assert r.exit_code != 0 and field in r.output and "Traceback" not in r.output
+
+
+def test_cli_smoke_with_the_trl_m_step(tmp_path, cache):
+    """``--trainer trl``: the M-steps and baselines run in trl's loop (WeightedDPOTrainer), end to end."""
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["emdpo", "run", "--feedback", "binary", "--profile", "smoke", "--seed", "1",
+                            "--n-users", "20", "--trainer", "trl", "--out", str(out), "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["settings"]["trainer"] == "trl"
+    cell = res["cells"][0]["metrics"]
+    steps = [a["steps"] for m in cell["em_dpo"]["m_steps"] for a in m["adapters"]]
+    assert sum(steps) > 0 and all(t["steps"] > 0 for t in cell["true_label_dpo"]["train"])
 
 
 def test_paper_profile_needs_a_model(tmp_path):
