@@ -4,6 +4,8 @@ are refused before any training."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,37 +13,21 @@ pytest.importorskip("trl")
 
 import torch  # noqa: E402
 
-from pluralign.data import Choices  # noqa: E402
 from pluralign.llm import (  # noqa: E402
-    AdapterPolicies,
     DPOSettings,
-    TextChoices,
     fit_em_dpo,
-    load_causal_lm,
     train_weighted_dpo,
 )
 from pluralign.seeding import derive, torch_generator  # noqa: E402
 
-from tests.llm.conftest import PROMPTS, RESPONSES  # noqa: E402
+from tests.llm.conftest import adapter_policies, two_types  # noqa: E402
 
 pytestmark = pytest.mark.llm
 
 
 def _data(n_users=10, n_options=2, seed=0):
-    """Type 0 prefers responses 0-2, type 1 responses 3-5; one record per user."""
-    rng = derive(seed, "trl-toy")
-    types = np.arange(n_users) % 2
-    opts = np.stack([rng.choice(len(RESPONSES), n_options, replace=False) for _ in range(n_users)])
-    good = np.where(types[:, None] == 0, opts < 3, opts >= 3)
-    chosen = np.where(good.any(axis=1), good.argmax(axis=1), 0)
-    ch = Choices(user=np.arange(n_users), context=rng.integers(0, len(PROMPTS), n_users), options=opts,
-                 chosen=chosen)
-    return TextChoices(ch, PROMPTS, RESPONSES), types
+    return two_types(n_users, n_options, seed, key="trl-toy")
 
-
-def _policies(path, data, K):
-    model, tok = load_causal_lm(path)
-    return AdapterPolicies(model, tok, data, K)
 
 
 def _start(pol):
@@ -68,7 +54,7 @@ def test_one_m_step_takes_the_same_steps_in_trl_and_pluralign(tiny_model_path, m
     import pluralign.llm.trl as trl_mod
 
     data, _ = _data(10)
-    a, b = _policies(tiny_model_path, data, 2), _policies(tiny_model_path, data, 2)
+    a, b = adapter_policies(tiny_model_path, data, 2), adapter_policies(tiny_model_path, data, 2)
     st = _start(a)
     a.load_state(1, st)
     b.load_state(1, st)
@@ -106,7 +92,7 @@ def test_zero_weights_leave_the_adapter_bit_identical(tiny_model_path):
     from pluralign.llm.trl import train_weighted_dpo_trl
 
     data, _ = _data(6)
-    pol = _policies(tiny_model_path, data, 1)
+    pol = adapter_policies(tiny_model_path, data, 1)
     pol.load_state(0, _start(pol))
     before = pol.state(0)
     s = DPOSettings(beta=0.5, lr=1e-2, batch_size=2, warmup_steps=0, trainer="trl")
@@ -142,7 +128,7 @@ def test_em_dpo_with_the_trl_m_step_is_deterministic_and_scores_the_reference_on
     s = DPOSettings(beta=0.5, lr=2e-2, batch_size=8, epochs=1, warmup_steps=0, optimizer="adamw", trainer="trl")
     fits = []
     for _ in range(2):
-        pol = _policies(tiny_model_path, data, 2)
+        pol = adapter_policies(tiny_model_path, data, 2)
         fits.append(fit_em_dpo(pol, 2, s, feats, max_iter=2, seed=0))
         assert pol.n_ref_passes == 1
     assert len(built) == 2 and not trl_precompute  # once per fit; trl never recomputed the reference
@@ -153,7 +139,7 @@ def test_em_dpo_with_the_trl_m_step_is_deterministic_and_scores_the_reference_on
     assert [t["marginal_ll"] for t in f1.info["trace"]] == [t["marginal_ll"] for t in f2.info["trace"]]
     np.testing.assert_array_equal(f1.responsibilities, f2.responsibilities)
 
-    ours = fit_em_dpo(_policies(tiny_model_path, data, 2), 2, DPOSettings(**{**s.__dict__, "trainer": "pluralign"}),
+    ours = fit_em_dpo(adapter_policies(tiny_model_path, data, 2), 2, dataclasses.replace(s, trainer="pluralign"),
                       feats, max_iter=2, seed=0)
     np.testing.assert_allclose([t["marginal_ll"] for t in f1.info["trace"]],
                                [t["marginal_ll"] for t in ours.info["trace"]], atol=1e-4)
@@ -169,7 +155,7 @@ def test_trl_trainer_with_ternary_records_is_a_value_error_before_training(tiny_
 
     monkeypatch.setattr(trl_mod, "train_weighted_dpo_trl", no_training)
     data, types = _data(8, n_options=3)
-    pol = _policies(tiny_model_path, data, 2)
+    pol = adapter_policies(tiny_model_path, data, 2)
     s = DPOSettings(beta=0.5, lr=1e-2, batch_size=4, warmup_steps=0, trainer="trl")
     with pytest.raises(ValueError, match="binary feedback only"):
         fit_em_dpo(pol, 2, s, np.eye(2)[types], max_iter=1, seed=0)
