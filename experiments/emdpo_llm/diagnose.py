@@ -55,7 +55,7 @@ def cell_report(s, run_dir: Path, cell: dict) -> dict:
     rho = np.asarray(em["rho"], dtype=float)
     L_em = user_logliks(pol, ad["em_dpo"], s.beta)
     fresh = pol.init_state(torch_generator(0, "diagnose_sft"))  # B = 0: exactly pi_SFT
-    L_sft = user_logliks(pol, [fresh] * K, s.beta)
+    L_sft = np.repeat(user_logliks(pol, [fresh], s.beta), K, axis=1)  # K identical copies: scored once
     n_rec = np.bincount(pol.data.choices.user, minlength=pol.data.choices.n_users)
     out = {
         "key": cell["key"],
