@@ -12,7 +12,8 @@ Pipeline of one cell (dataset, feedback, K, base seed, replicate):
    cell), one preference each, two options (binary, Bradley-Terry) or three (ternary, eq. 17);
 3. K LoRA adapters on the frozen pi_SFT (:class:`pluralign.llm.AdapterPolicies`, reference log-probs
    cached once); EM-DPO through :class:`pluralign.em.MixtureEM` (:func:`pluralign.llm.fit_em_dpo`:
-   k-means++ init on MiniLM response embeddings, soft E-step eq. 36-37, weighted DPO M-step eq. 38);
+   k-means++ init on MiniLM response embeddings, soft E-step eq. 36-37, weighted DPO M-step eq. 38, in
+   pluralign's training loop or, ``trainer="trl"`` (binary only), in trl's through its weighted ``DPOTrainer``);
 4. baselines in the main cell (K = 3): Cluster DPO (App. D.2: K = 2 k-means on each user's mean
    preferred-text embedding), vanilla DPO, True-label DPO;
 5. metrics per personality (MPI) or country (GlobalOpinionQA, :func:`evaluate_goqa`), twin's definitions on the table of every (eval prompt, item) pair — the

@@ -54,12 +54,11 @@ trl builds its per-example losses inside ``DPOTrainer._compute_loss`` and return
    them (trl would recompute them whenever the dataset's fingerprint changes, i.e. at every new set of
    weights);
 5. ``compute_ref_log_probs`` (PEFT only): with a ``PeftModel`` and no ``ref_model`` the reference is the base
-   model with the adapters disabled, pi_SFT (``sft_reference=True``, the default), not trl's "ref" copy.
-
+   model with the adapters disabled, pi_SFT (``sft_reference=True``, the default), not trl's "ref" copy;
 6. ``_prepare_dataset``: a dataset that is already tokenised (``TOKEN_COLUMNS``: ``prompt_ids``, ``chosen_ids``,
    ``rejected_ids``) is used as it is, so the sequences trained are exactly the caller's (EM-DPO: the ones the
    E-step scores, :class:`pluralign.llm.scoring.SequenceScorer`'s BOS / leading-space / EOS rule); trl would
-   re-tokenise the text and add its own EOS;
+   tokenise prompt and prompt + completion itself, without the BOS the scorer puts first;
 7. ``_get_train_sampler`` (``order_generator``): each epoch's order of the training examples is
    ``torch.randperm(n, generator=order_generator)``, the order :func:`pluralign.llm.train_weighted_dpo` draws,
    instead of trl's seeded random sampler.
