@@ -66,12 +66,13 @@ FINDINGS (2026-12-01, quick profile, seed 0, 2000 users; a contended shared 2-CP
   iterations 4-5. The twin starts from the same kind of embedding difference on psi, but its exact
   M-step gives margins of 2-3 at once. Not tested: an E-step with temperature or annealing, or a start
   from the twin's responsibilities; either is a change of method, not of scale.
-* The likelihood does not prefer the truth (``python -m pluralign.experiments.emdpo_llm.diagnose --run R`` on both
-  quick runs; forward passes only): the marginal log-likelihood of the training records at EM-DPO's final adapters and rho
-  (each run's recorded value, reproduced exactly) is -2044 / -2048 / -2045 ternary, -1278 / -1292 / -1278 binary; at the
-  True-label adapters (one DPO epoch; EM's had up to six) with the true proportions it is lower in all 6 replicates,
-  -2197 / -2165 / -2186 and -1369 / -1367 / -1408, within 32 nats of K copies of pi_SFT (2000 log 1/3 = -2197, 2000
-  log 1/2 = -1386). So EM is not stuck below the truth: at this M-step strength it is a signal-strength limit.
+* The likelihood does not prefer the truth (``python -m pluralign.experiments.emdpo_llm.diagnose --run R``
+  on both quick runs; forward passes only): the marginal log-likelihood of the training records at EM-DPO's
+  final adapters and rho (each run's recorded value, reproduced exactly) is -2044 / -2048 / -2045 ternary,
+  -1278 / -1292 / -1278 binary; at the True-label adapters (one DPO epoch; EM's had up to six) with the true
+  proportions it is lower in all 6 replicates, -2197 / -2165 / -2186 and -1369 / -1367 / -1408, within 32
+  nats of K copies of pi_SFT (2000 log 1/3 = -2197, 2000 log 1/2 = -1386). So EM is not stuck below the
+  truth: at this M-step strength it is a signal-strength limit.
 """
 
 from __future__ import annotations
