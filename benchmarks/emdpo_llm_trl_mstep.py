@@ -32,9 +32,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import interleaved  # noqa: E402
 
 from pluralign.experiments.emdpo_llm.data import mpi_text, sft_texts  # noqa: E402
-from pluralign.llm import AdapterPolicies, DPOSettings, SmallGPT2Config, build_small_gpt2, load_causal_lm  # noqa: E402
-from pluralign.llm.emdpo import _weighted_dpo  # noqa: E402
-from pluralign.llm.trl import adapter_dataset  # noqa: E402
+from pluralign.llm import (AdapterPolicies, DPOSettings, SmallGPT2Config, build_small_gpt2,  # noqa: E402
+                           load_causal_lm, train_weighted_dpo)
+from pluralign.llm.trl import adapter_dataset, train_weighted_dpo_trl  # noqa: E402
 from pluralign.seeding import derive, derive_int, torch_generator  # noqa: E402
 
 
@@ -63,7 +63,10 @@ def main() -> None:
             pol = pols[name]
             pol.load_state(0, start)
             s = DPOSettings(beta=0.1, lr=1e-3, batch_size=16, warmup_steps=30, trainer=name)
-            st = _weighted_dpo(pol, 0, w, s, torch_generator(0, "bench_order"), records)
+            if name == "trl":
+                st = train_weighted_dpo_trl(pol, 0, w, s, torch_generator(0, "bench_order"), records)
+            else:
+                st = train_weighted_dpo(pol, 0, w, s, torch_generator(0, "bench_order"))
             out[name] = pol.state(0)
             return st
         return fn
@@ -78,8 +81,8 @@ def main() -> None:
     pol = pols["pluralign"]
     pol.load_state(0, {k: v + 1e-7 * torch.randn(v.shape, generator=g) if "lora_B" in k else v
                        for k, v in start.items()})
-    _weighted_dpo(pol, 0, w, DPOSettings(beta=0.1, lr=1e-3, batch_size=16, warmup_steps=30),
-                  torch_generator(0, "bench_order"))
+    train_weighted_dpo(pol, 0, w, DPOSettings(beta=0.1, lr=1e-3, batch_size=16, warmup_steps=30),
+                       torch_generator(0, "bench_order"))
     control = gap(pol.state(0))
     print(f"one M-step epoch, {a.n_users} binary users, {res['trl']['steps']} steps: pluralign {t['pluralign']:.2f} s, "
           f"trl {t['trl']:.2f} s (ratio trl / pluralign {t['trl'] / t['pluralign']:.2f}); adapters differ by "
