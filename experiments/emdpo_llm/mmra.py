@@ -49,7 +49,8 @@ from pluralign.seeding import derive, derive_int, torch_generator
 from pluralign.experiments.emdpo_llm.data import mpi_text
 from pluralign.experiments.emdpo_llm.study import N_TYPES, EMDPOLLMSettings, _model_path, load_adapters
 
-__all__ = ["DEVIATIONS", "MMRASettings", "PROFILES", "ROWS", "LW_ROWS", "rows", "run"]
+__all__ = ["DEVIATIONS", "MMRASettings", "PROFILES", "ROWS", "LW_ROWS", "rows", "run", "cell_policies", "em_posterior",
+           "user_logliks"]
 
 ROWS = ("mmra_ae", "uniform", "vanilla_dpo")
 LW_ROWS = ("mmra_lw",) + ROWS
@@ -146,20 +147,29 @@ def _run_settings(run_dir: Path) -> EMDPOLLMSettings:
     return s
 
 
+def cell_policies(s: EMDPOLLMSettings, cell: dict, n_adapters: int):
+    """(policies, training sample, MPI text) of a finished cell of an MPI run with settings ``s``: the cell's
+    training users rebuilt from its seeds exactly as the run drew them, and ``n_adapters`` fresh LoRA slots
+    on the run's pi_SFT (loaded, or rebuilt from the cache key, through :func:`study._model_path`)."""
+    c = cell["config"]
+    seed, rep = c["seed"], c["rep"]
+    mpi = mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)
+    sample = mpi.testbed.sample(s.n_users, c["n_options"], derive(seed, rep, "sample", c["n_options"]))
+    model, tok = load_causal_lm(_model_path(s, mpi, seed), device=s.torch_device(), dtype="auto")
+    pol = AdapterPolicies(model, tok, mpi.records(sample), n_adapters, s.lora(), max_length=s.max_length,
+                          max_prompt_length=s.max_prompt_length, batch_size=s.score_batch_size)
+    return pol, sample, mpi
+
+
 def _work(ms: MMRASettings, out: Path, cell: dict) -> None:
     torch.set_num_threads(1)
     run_dir = Path(ms.run_dir)
     s = _run_settings(run_dir)
     c = cell["config"]
     seed, rep = c["seed"], c["rep"]
-    mpi = mpi_text(s.inventory, s.data_dir, s.n_prompts, s.beta, s.ref_scale, seed)
-    sample = mpi.testbed.sample(s.n_users, c["n_options"], derive(seed, rep, "sample", c["n_options"]))
-    model, tok = load_causal_lm(_model_path(s, mpi, seed), device=s.torch_device(), dtype="auto")
     ad = load_adapters(run_dir, cell["key"])
     # MMRA-LW's E-step (LMEMDPOModel) scores group k in adapter slot k; everything else uses slot 0
-    n_adapters = len(ad["em_dpo"]) if ms.method == "lw" else 1
-    pol = AdapterPolicies(model, tok, mpi.records(sample), n_adapters, s.lora(), max_length=s.max_length,
-                          max_prompt_length=s.max_prompt_length, batch_size=s.score_batch_size)
+    pol, _, mpi = cell_policies(s, cell, len(ad["em_dpo"]) if ms.method == "lw" else 1)
     prompts = mpi.prompts[: ms.n_gen_prompts]
     extra = {"vanilla_dpo": ad["vanilla_dpo"][0]}
     lw = None
@@ -191,13 +201,18 @@ def _jsonable(x):
 def em_posterior(policies: AdapterPolicies, states, rho, beta: float) -> np.ndarray:
     """(N, K) EM-DPO's posterior gamma_ik at the saved adapters and rho (the engine's final E-step:
     :class:`pluralign.llm.LMEMDPOModel`'s likelihood and :func:`pluralign.em.assignment_weights`)."""
-    from pluralign.llm import DPOSettings
-
     rho = np.asarray(rho, dtype=float)
     if rho.shape != (len(states),):
         raise ValueError(f"rho: expected {len(states)} mixture weights, got shape {rho.shape}")
-    L = LMEMDPOModel(policies, DPOSettings(beta=beta), seed=0).log_likelihood(states)
-    return assignment_weights(L, rho, "soft")[0]
+    return assignment_weights(user_logliks(policies, states, beta), rho, "soft")[0]
+
+
+def user_logliks(policies: AdapterPolicies, states, beta: float) -> np.ndarray:
+    """(N, K) per-user log-likelihoods of the training records under the adapter states (slot k scores
+    state k): :class:`pluralign.llm.LMEMDPOModel`'s E-step likelihood, the one the EM engine uses."""
+    from pluralign.llm import DPOSettings
+
+    return LMEMDPOModel(policies, DPOSettings(beta=beta), seed=0).log_likelihood(states)
 
 
 def run(settings: MMRASettings, seed: int, out: Path, progress: bool = True) -> dict:

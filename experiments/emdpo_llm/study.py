@@ -12,7 +12,8 @@ Pipeline of one cell (dataset, feedback, K, base seed, replicate):
    cell), one preference each, two options (binary, Bradley-Terry) or three (ternary, eq. 17);
 3. K LoRA adapters on the frozen pi_SFT (:class:`pluralign.llm.AdapterPolicies`, reference log-probs
    cached once); EM-DPO through :class:`pluralign.em.MixtureEM` (:func:`pluralign.llm.fit_em_dpo`:
-   k-means++ init on MiniLM response embeddings, soft E-step eq. 36-37, weighted DPO M-step eq. 38);
+   k-means++ init on MiniLM response embeddings, soft E-step eq. 36-37, weighted DPO M-step eq. 38, in
+   pluralign's training loop or, ``trainer="trl"`` (binary only), in trl's through its weighted ``DPOTrainer``);
 4. baselines in the main cell (K = 3): Cluster DPO (App. D.2: K = 2 k-means on each user's mean
    preferred-text embedding), vanilla DPO, True-label DPO;
 5. metrics per personality (MPI) or country (GlobalOpinionQA, :func:`evaluate_goqa`), twin's definitions on the table of every (eval prompt, item) pair — the
@@ -65,6 +66,13 @@ FINDINGS (2026-12-01, quick profile, seed 0, 2000 users; a contended shared 2-CP
   iterations 4-5. The twin starts from the same kind of embedding difference on psi, but its exact
   M-step gives margins of 2-3 at once. Not tested: an E-step with temperature or annealing, or a start
   from the twin's responsibilities; either is a change of method, not of scale.
+* The likelihood does not prefer the truth (``python -m pluralign.experiments.emdpo_llm.diagnose --run R``
+  on both quick runs; forward passes only): the marginal log-likelihood of the training records at EM-DPO's
+  final adapters and rho (each run's recorded value, reproduced exactly) is -2044 / -2048 / -2045 ternary,
+  -1278 / -1292 / -1278 binary; at the True-label adapters (one DPO epoch; EM's had up to six) with the true
+  proportions it is lower in all 6 replicates, -2197 / -2165 / -2186 and -1369 / -1367 / -1408, within 32
+  nats of K copies of pi_SFT (2000 log 1/3 = -2197, 2000 log 1/2 = -1386). So EM is not stuck below the
+  truth: at this M-step strength it is a signal-strength limit.
 """
 
 from __future__ import annotations
@@ -176,6 +184,9 @@ class EMDPOLLMSettings:
     """Gradient clip (Table 4)."""
     optimizer: str = "rmsprop"
     """rmsprop (Table 4) or adamw."""
+    trainer: str = "pluralign"
+    """Training loop of the M-steps and baseline DPO runs: pluralign, or trl (trl's DPOTrainer loop through
+    pluralign.llm.trl.WeightedDPOTrainer, the same steps; binary feedback only)."""
     lora_r: int = 8
     """LoRA rank."""
     lora_alpha: float = 16.0
@@ -227,6 +238,9 @@ class EMDPOLLMSettings:
             raise ValueError(f"k_sweep: every K must be >= 1, got {self.k_sweep}")
         if self.n_eval_prompts > self.n_prompts:
             raise ValueError(f"n_eval_prompts: {self.n_eval_prompts} > n_prompts = {self.n_prompts}")
+        if self.trainer == "trl" and self.n_options != 2:
+            raise ValueError(f"trainer: 'trl' takes binary feedback only (trl's records have one chosen and one "
+                             f"rejected completion), got feedback {self.feedback!r}; use trainer 'pluralign'")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device: expected auto, cpu or cuda, got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -252,7 +266,8 @@ class EMDPOLLMSettings:
 
     def dpo(self, epochs: int) -> DPOSettings:
         return DPOSettings(beta=self.beta, lr=self.lr, batch_size=self.batch_size, epochs=epochs,
-                           warmup_steps=self.warmup_steps, max_grad_norm=self.max_grad_norm, optimizer=self.optimizer)
+                           warmup_steps=self.warmup_steps, max_grad_norm=self.max_grad_norm, optimizer=self.optimizer,
+                           trainer=self.trainer)
 
     def lora(self) -> LoRASettings:
         return LoRASettings(r=self.lora_r, alpha=self.lora_alpha)

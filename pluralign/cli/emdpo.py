@@ -45,6 +45,7 @@ def run(
     lr: Annotated[float | None, typer.Option("--lr", help="Override the DPO learning rate.")] = None,
     baseline_epochs: Annotated[int | None, typer.Option("--baseline-epochs", help="Override the baselines' epochs.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override the epochs per EM-DPO M-step.")] = None,
+    trainer: Annotated[str | None, typer.Option("--trainer", help="DPO training loop: pluralign, or trl (trl's DPOTrainer loop via WeightedDPOTrainer; binary feedback only).")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MPI csv files or the GlobalOpinionQA json.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache root for the built model and embeddings.")] = None,
@@ -55,7 +56,7 @@ def run(
 
     torch.set_num_threads(1)
     over = {"dataset": dataset, "feedback": feedback, "model": model, "n_users": n_users, "n_seeds": n_seeds,
-            "lr": lr, "baseline_epochs": baseline_epochs, "epochs": epochs, "device": device, "data_dir": data_dir,
+            "lr": lr, "baseline_epochs": baseline_epochs, "epochs": epochs, "trainer": trainer, "device": device, "data_dir": data_dir,
             "cache_dir": cache_dir}
     try:
         if k_sweep is not None:

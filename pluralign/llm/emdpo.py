@@ -10,7 +10,10 @@
 * ``m_step``: weighted DPO per adapter (:func:`pluralign.dpo.weighted_kwise_dpo_loss`) with the
   responsibilities gamma_ik as per-record weights, ``epochs`` passes of minibatch RMSprop (Table 4),
   warm-started at the previous adapter.  Records of weight exactly 0 are skipped (with hard assignments
-  that is DPO on the component's own users).
+  that is DPO on the component's own users).  ``DPOSettings.trainer`` picks the loop: "pluralign"
+  (:func:`train_weighted_dpo`) or "trl" (:func:`pluralign.llm.trl.train_weighted_dpo_trl`, trl's
+  ``DPOTrainer`` loop through :class:`pluralign.llm.trl.WeightedDPOTrainer`; the same steps, binary
+  feedback only).
 
 Monotonicity.  EM's marginal likelihood cannot decrease when each M-step does not decrease its weighted
 objective Q_k = sum_i gamma_ik log P_k (a generalised EM).  Minibatch SGD on DPO's loss does not promise
@@ -45,6 +48,10 @@ __all__ = ["DPOSettings", "LMEMDPOModel", "LMFit", "train_weighted_dpo", "fit_em
            "cluster_dpo", "true_label_dpo", "user_response_features", "user_preferred_features"]
 
 
+TRAINERS = ("pluralign", "trl")
+"""The weighted-DPO training loops (``DPOSettings.trainer``)."""
+
+
 @dataclass
 class DPOSettings:
     """One weighted DPO run (an M-step or a baseline fit); defaults from seed 001 Table 4 except lr."""
@@ -63,6 +70,11 @@ class DPOSettings:
     """Gradient-norm clip (Table 4)."""
     optimizer: str = "rmsprop"
     """rmsprop (Table 4) or adamw."""
+    trainer: str = "pluralign"
+    """Training loop of each weighted DPO run (EM-DPO's M-steps and the baselines): "pluralign"
+    (:func:`train_weighted_dpo`) or "trl" (:func:`pluralign.llm.trl.train_weighted_dpo_trl`: one
+    ``WeightedDPOTrainer`` run per adapter, the same objective, minibatches, optimizer, schedule and clip;
+    binary feedback only). MMRA-LW's ``max_steps`` / ``resume`` runs always use pluralign's loop."""
 
     def __post_init__(self):
         if not float(self.beta) > 0:
@@ -79,19 +91,48 @@ class DPOSettings:
             raise ValueError(f"max_grad_norm: must be > 0, got {self.max_grad_norm}")
         if self.optimizer not in ("rmsprop", "adamw"):
             raise ValueError(f"optimizer: expected 'rmsprop' or 'adamw', got {self.optimizer!r}")
+        if self.trainer not in TRAINERS:
+            raise ValueError(f"trainer: expected one of {TRAINERS}, got {self.trainer!r}")
 
 
 def _record_arrays(policies: AdapterPolicies):
     ch = policies.data.choices
-    return (torch.as_tensor(policies.index), torch.as_tensor(ch.chosen), torch.as_tensor(ch.mask),
-            torch.as_tensor(ch.weight, dtype=torch.float32))
+    return torch.as_tensor(policies.index), torch.as_tensor(ch.chosen), torch.as_tensor(ch.mask)
 
 
 def record_logliks(policies: AdapterPolicies, pair_logps: torch.Tensor, beta: float) -> torch.Tensor:
     """(M,) log P(chosen | options, x) of every record under a policy whose pair log-probs are given."""
-    idx, chosen, mask, _ = _record_arrays(policies)
+    idx, chosen, mask = _record_arrays(policies)
     ref = policies.ref_logprobs()
     return kwise_dpo_logprobs(pair_logps[idx].double(), ref[idx].double(), beta, chosen=chosen, mask=mask)
+
+
+def dpo_optimizer(params, s: DPOSettings, resume: dict | None = None):
+    """(optimizer, scheduler, start step) of one weighted DPO run: RMSprop (Table 4) or AdamW (no weight
+    decay) at ``s.lr`` with a linear warmup over ``s.warmup_steps`` steps; ``resume`` (a previous run's
+    ``"resume"``) continues its optimizer state and step count. Both training loops use it."""
+    if s.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(params, lr=s.lr)
+    else:
+        opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
+    start = 0
+    if resume:
+        opt.load_state_dict(resume["optimizer"])
+        start = int(resume["step"])
+    warm = max(int(s.warmup_steps), 0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: min(1.0, (start + t + 1) / warm) if warm else 1.0)
+    return opt, sched, start
+
+
+def kept_records(policies: AdapterPolicies, weights) -> tuple[torch.Tensor, torch.Tensor]:
+    """((M,) float32 weights ``weights`` x the records' own weights, indices of the records of weight > 0);
+    ``ValueError`` naming ``weights`` unless they are (M,) finite and >= 0."""
+    rec_w = torch.as_tensor(policies.data.choices.weight, dtype=torch.float32)
+    w = torch.as_tensor(np.asarray(weights, dtype=float), dtype=torch.float32) * rec_w
+    if w.shape != rec_w.shape or not torch.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"weights: expected ({len(rec_w)},) finite non-negative weights")
+    return w, torch.nonzero(w > 0).flatten()
 
 
 def train_weighted_dpo(policies: AdapterPolicies, k: int, weights, s: DPOSettings,
@@ -107,30 +148,17 @@ def train_weighted_dpo(policies: AdapterPolicies, k: int, weights, s: DPOSetting
     and global step come back as ``"resume"``); or a previous call's ``"resume"`` on the same adapter, so
     that several calls with changing weights are one optimizer trajectory with one warmup (MMRA-LW's
     gradient-descent player)."""
-    idx, chosen, mask, rec_w = _record_arrays(policies)
-    w = torch.as_tensor(np.asarray(weights, dtype=float), dtype=torch.float32) * rec_w
-    if w.shape != (len(chosen),) or not torch.isfinite(w).all() or (w < 0).any():
-        raise ValueError(f"weights: expected ({len(chosen)},) finite non-negative weights")
+    idx, chosen, mask = _record_arrays(policies)
+    w, keep = kept_records(policies, weights)
     if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1):
         raise ValueError(f"max_steps: must be a positive integer, got {max_steps!r}")
-    keep = torch.nonzero(w > 0).flatten()
     if keep.numel() == 0:
         return {"steps": 0, "mean_loss": float("nan"), **({"resume": resume} if resume is not None else {})}
     policies.use(k)
     params = [p for p in policies.adapter_params(k).values()]
     for p in params:
         p.requires_grad_(True)
-    if s.optimizer == "rmsprop":
-        opt = torch.optim.RMSprop(params, lr=s.lr)
-    else:
-        opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
-    start = 0
-    if resume:
-        opt.load_state_dict(resume["optimizer"])
-        start = int(resume["step"])
-    warm = max(int(s.warmup_steps), 0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda t: min(1.0, (start + t + 1) / warm) if warm else 1.0)
+    opt, sched, start = dpo_optimizer(params, s, resume)
     n_opt = idx.shape[1]
     steps, total = 0, 0.0
 
@@ -166,6 +194,26 @@ def train_weighted_dpo(policies: AdapterPolicies, k: int, weights, s: DPOSetting
     return out
 
 
+def _trl_records(policies: AdapterPolicies, s: DPOSettings):
+    """The trl dataset of ``policies`` when ``s.trainer == "trl"`` (a ``ValueError`` for k-wise records,
+    before any training), else None."""
+    if s.trainer != "trl":
+        return None
+    from pluralign.llm import trl as _trl
+
+    return _trl.adapter_dataset(policies)
+
+
+def _weighted_dpo(policies: AdapterPolicies, k: int, weights, s: DPOSettings, generator: torch.Generator,
+                  trl_records=None) -> dict:
+    """One weighted DPO run on adapter k by the loop ``s.trainer`` names."""
+    if s.trainer == "trl":
+        from pluralign.llm import trl as _trl
+
+        return _trl.train_weighted_dpo_trl(policies, k, weights, s, generator, trl_records)
+    return train_weighted_dpo(policies, k, weights, s, generator)
+
+
 class LMEMDPOModel:
     """:class:`pluralign.em.MixtureModel` over the K adapters of ``policies``; params = K adapter states."""
 
@@ -177,6 +225,7 @@ class LMEMDPOModel:
         self._gen = torch_generator(seed, "dpo_order")
         self._cache: tuple[int, torch.Tensor] | None = None  # (id of params, (M, K) record log-liks)
         self.history: list[dict] = []
+        self._trl_records = _trl_records(policies, dpo)  # once per fit (trainer "trl": binary records only)
 
     def init_params(self, n_components: int, rng: np.random.Generator) -> list:
         if n_components > self.policies.K:
@@ -214,7 +263,7 @@ class LMEMDPOModel:
                 info.append({"k": k, "steps": 0, "kept_previous": True})
                 continue
             self.policies.load_state(k, st)
-            stats = train_weighted_dpo(self.policies, k, wk, self.dpo, self._gen)
+            stats = _weighted_dpo(self.policies, k, wk, self.dpo, self._gen, self._trl_records)
             cand = self.policies.state(k)
             kept = False
             if old is not None:
@@ -270,10 +319,11 @@ def _hard_fit(policies: AdapterPolicies, labels, K: int, dpo: DPOSettings, seed:
     user = policies.data.choices.user
     g = torch_generator(seed, "dpo_order")
     gi = torch_generator(init_seed, "lora_init")
+    records = _trl_records(policies, dpo)
     states, info = [], []
     for k in range(K):
         policies.load_state(k, policies.init_state(gi))
-        info.append(train_weighted_dpo(policies, k, onehot[user, k], dpo, g))
+        info.append(_weighted_dpo(policies, k, onehot[user, k], dpo, g, records))
         states.append(policies.state(k))
     return LMFit(states, labels, onehot, onehot.mean(axis=0), {"adapters": info})
 

@@ -54,7 +54,26 @@ trl builds its per-example losses inside ``DPOTrainer._compute_loss`` and return
    them (trl would recompute them whenever the dataset's fingerprint changes, i.e. at every new set of
    weights);
 5. ``compute_ref_log_probs`` (PEFT only): with a ``PeftModel`` and no ``ref_model`` the reference is the base
-   model with the adapters disabled, pi_SFT (``sft_reference=True``, the default), not trl's "ref" copy.
+   model with the adapters disabled, pi_SFT (``sft_reference=True``, the default), not trl's "ref" copy;
+6. ``_prepare_dataset``: a dataset that is already tokenised (``TOKEN_COLUMNS``: ``prompt_ids``, ``chosen_ids``,
+   ``rejected_ids``) is used as it is, so the sequences trained are exactly the caller's (EM-DPO: the ones the
+   E-step scores, :class:`pluralign.llm.scoring.SequenceScorer`'s BOS / leading-space / EOS rule); trl would
+   tokenise prompt and prompt + completion itself, without the BOS the scorer puts first;
+7. ``_get_train_sampler`` (``order_generator``): each epoch's order of the training examples is
+   ``torch.randperm(n, generator=order_generator)``, the order :func:`pluralign.llm.train_weighted_dpo` draws,
+   instead of trl's seeded random sampler.
+
+EM-DPO's M-step in trl's loop
+-----------------------------
+:func:`train_weighted_dpo_trl` is :func:`pluralign.llm.train_weighted_dpo` run by :class:`WeightedDPOTrainer`
+(``DPOSettings(trainer="trl")``): adapter k of an :class:`pluralign.llm.AdapterPolicies` trained on its one
+frozen base, on :func:`adapter_dataset`'s records (tokenised once by the policies' scorer, pi_SFT's cached
+log-probs as the reference columns, built once per fit) with the responsibilities as the ``weight`` column and
+``weight_normalize="count"``; records of weight 0 are left out, as there. The optimizer and warmup schedule
+(:func:`pluralign.llm.emdpo.dpo_optimizer`) are passed to the trainer, the clip is ``max_grad_norm`` and the
+minibatches come from the same generator, so both loops take the same steps (``tests/llm``). trl trains
+the base module itself (``get_base_model()``: its LoRA layers run the active adapter k; a ``PeftModel``
+would make trl look for an adapter named "default"). Binary feedback only.
 
 Normalisation (``weight_normalize``): ``"sum_weights"`` (default, as ``pluralign.dpo``'s default) gives each
 batch the loss sum_i w_i l_i / sum_i w_i, and 0 (no gradient) for a batch whose weights are all 0;
@@ -91,6 +110,7 @@ from pluralign.loaders import load_preference_records
 __all__ = [
     "WEIGHT",
     "REF_COLUMNS",
+    "TOKEN_COLUMNS",
     "preference_dataset",
     "choices_from_dataset",
     "with_weights",
@@ -100,6 +120,8 @@ __all__ = [
     "dpo_trainer",
     "WeightCollator",
     "WeightedDPOTrainer",
+    "adapter_dataset",
+    "train_weighted_dpo_trl",
 ]
 
 WEIGHT = "weight"
@@ -107,6 +129,9 @@ WEIGHT = "weight"
 
 REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 """trl's columns of precomputed reference log-probs (summed over the completion tokens)."""
+
+TOKEN_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids")
+"""trl's tokenised record columns (completions without the prompt)."""
 
 WEIGHT_NORMALIZE = ("sum_weights", "count")
 
@@ -321,6 +346,19 @@ class WeightCollator:
         return batch
 
 
+class _GeneratorPermutation(torch.utils.data.Sampler):
+    """A fresh ``torch.randperm(n, generator=generator)`` every time it is iterated (once per epoch)."""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n, self.generator = int(n), generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+
 class WeightedDPOTrainer(DPOTrainer):
     """trl's ``DPOTrainer`` with a per-example ``weight`` column: the loss of a batch is
     :func:`pluralign.dpo.weighted_kwise_dpo_loss` (n = 2) with those weights, normalised by
@@ -333,11 +371,16 @@ class WeightedDPOTrainer(DPOTrainer):
     reference is then the base model with the adapters disabled (pi_SFT, as EM-DPO's eq. 17 needs at every
     EM iteration), where trl would use a frozen copy of the adapter "default" as it is when training starts
     (which is pi_SFT only for a fresh adapter); trl's copy, named "ref", is removed again after ``__init__``.
-    ``sft_reference=False`` keeps trl's behaviour."""
+    ``sft_reference=False`` keeps trl's behaviour.
+
+    ``order_generator``: draw each epoch's order of the training examples with ``torch.randperm`` from this
+    generator (override point 7); None: trl's sampler. An already tokenised dataset (``TOKEN_COLUMNS``) is
+    used as given (override point 6)."""
 
     def __init__(self, model, ref_model=None, args: DPOConfig | None = None, data_collator=None,
                  train_dataset=None, eval_dataset=None, processing_class=None, *,
-                 weight_normalize: str = "sum_weights", sft_reference: bool = True, **kwargs: Any):
+                 weight_normalize: str = "sum_weights", sft_reference: bool = True,
+                 order_generator: torch.Generator | None = None, **kwargs: Any):
         if weight_normalize not in WEIGHT_NORMALIZE:
             raise ValueError(f"weight_normalize: expected one of {WEIGHT_NORMALIZE}, got {weight_normalize!r}")
         if args is not None:
@@ -361,6 +404,9 @@ class WeightedDPOTrainer(DPOTrainer):
                 raise ValueError(f"{name}: needs a {WEIGHT!r} column of per-example weights (columns: {cols})")
             _check_weights(ds[WEIGHT], len(ds), f"{name} column {WEIGHT!r}")
         self.weight_normalize = weight_normalize
+        if order_generator is not None and not isinstance(order_generator, torch.Generator):
+            raise ValueError(f"order_generator: expected a torch.Generator, got {type(order_generator).__name__}")
+        self.order_generator = order_generator
         # read by compute_ref_log_probs, which trl's __init__ already calls (precompute_ref_log_probs=True)
         self.sft_reference = bool(sft_reference) and ref_model is None and is_peft_model(model)
         had_ref_adapter = is_peft_model(model) and "ref" in model.peft_config
@@ -381,6 +427,19 @@ class WeightedDPOTrainer(DPOTrainer):
         super()._set_signature_columns_if_needed()
         if WEIGHT not in self._signature_columns:
             self._signature_columns = [*self._signature_columns, WEIGHT]
+
+    # override point 6
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        if isinstance(dataset, Dataset) and all(c in dataset.column_names for c in TOKEN_COLUMNS):
+            return dataset  # tokenised by the caller: trained exactly as given
+        return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+
+    # override point 7
+    def _get_train_sampler(self, train_dataset=None):
+        if getattr(self, "order_generator", None) is None:
+            return super()._get_train_sampler(train_dataset)
+        ds = self.train_dataset if train_dataset is None else train_dataset
+        return _GeneratorPermutation(len(ds), self.order_generator)
 
     # override point 4
     def _precompute_ref_logps(self, dataset, name, batch_size):
@@ -452,3 +511,93 @@ class WeightedDPOTrainer(DPOTrainer):
                 kw = {k: v for k, v in inputs.items() if k not in ("completion_mask", *REF_COLUMNS)}
                 return loss, model(**kw, use_cache=False)
         return loss
+
+
+# --------------------------------------------------------------------------- EM-DPO's M-step through trl
+def adapter_dataset(policies) -> Dataset:
+    """The training records of an :class:`pluralign.llm.AdapterPolicies` as a tokenised trl dataset: one row
+    per record with ``TOKEN_COLUMNS`` from the policies' own encodings (the sequences the E-step scores),
+    ``REF_COLUMNS`` = pi_SFT's log-probs from the policies' cache (scored once per policies object, never
+    again here) and ``weight`` = the records' weights. A record with more than two options is a ``ValueError``
+    (trl's trainer takes binary feedback only). Build it once per fit; :func:`with_weights` sets each M-step's
+    responsibilities."""
+    ch = policies.data.choices
+    n_real = ch.mask.sum(axis=1)
+    bad = np.flatnonzero(n_real != 2)
+    if bad.size:
+        m = int(bad[0])
+        raise ValueError(f"records: trainer 'trl' takes binary feedback only (one chosen and one rejected "
+                         f"completion per record, trl's format); record {m} has {int(n_real[m])} options "
+                         f"({bad.size} such record(s)); use trainer 'pluralign' for k-wise (ternary) feedback")
+    rows = np.arange(len(ch.chosen))
+    other = np.where(ch.mask, np.arange(ch.mask.shape[1])[None, :], -1)
+    other[rows, ch.chosen] = -1
+    rejected = other.max(axis=1)  # the one real option that is not the chosen one
+    pc, pr = policies.index[rows, ch.chosen], policies.index[rows, rejected]
+    ref = policies.ref_logprobs().double().numpy()
+    cols: dict[str, list] = {c: [] for c in TOKEN_COLUMNS}
+    for a, b in zip(pc.tolist(), pr.tolist()):
+        (ids_c, n_c), (ids_r, n_r) = policies.encoded[a], policies.encoded[b]
+        if n_c != n_r or ids_c[:n_c] != ids_r[:n_r]:  # pragma: no cover - one record, one prompt
+            raise ValueError("records: a record's chosen and rejected completions have different prompts")
+        cols["prompt_ids"].append(list(ids_c[:n_c]))
+        cols["chosen_ids"].append(list(ids_c[n_c:]))
+        cols["rejected_ids"].append(list(ids_r[n_r:]))
+    cols[REF_COLUMNS[0]], cols[REF_COLUMNS[1]] = ref[pc].tolist(), ref[pr].tolist()
+    cols[WEIGHT] = _check_weights(ch.weight, len(rows), "records' weights").tolist()
+    return Dataset.from_dict(cols)
+
+
+def train_weighted_dpo_trl(policies, k: int, weights, s, generator: torch.Generator,
+                           dataset: Dataset | None = None) -> dict:
+    """:func:`pluralign.llm.train_weighted_dpo` (``s.epochs`` passes of weighted DPO on adapter k, in place)
+    run by :class:`WeightedDPOTrainer` (module docstring, "EM-DPO's M-step in trl's loop"): the same
+    objective sum_i w_i l_i / B (``weight_normalize="count"``, records of weight 0 left out), optimizer,
+    warmup, batch size, clip and minibatch order (drawn from ``generator``). ``dataset``: the policies'
+    :func:`adapter_dataset`, built once per fit (None: built here). Returns {"steps", "mean_loss"}."""
+    import tempfile
+
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from pluralign.llm.emdpo import dpo_optimizer, kept_records
+
+    if s.trainer != "trl":
+        raise ValueError(f"s: train_weighted_dpo_trl runs trainer 'trl', got DPOSettings(trainer={s.trainer!r})")
+    data = adapter_dataset(policies) if dataset is None else dataset
+    if len(data) != len(policies.data.choices.chosen):
+        raise ValueError(f"dataset: {len(data)} records, the policies have {len(policies.data.choices.chosen)}")
+    w, keep = kept_records(policies, weights)
+    if keep.numel() == 0:
+        return {"steps": 0, "mean_loss": float("nan")}
+    ds = with_weights(data.select(keep.tolist()), w[keep].double().numpy())
+    policies.use(k)
+    params = list(policies.adapter_params(k).values())
+    for p in policies.model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    opt, sched, _ = dpo_optimizer(params, s)
+    base = policies.model.get_base_model()  # its LoRA layers run adapter k; the rest is the frozen pi_SFT
+    forward, training = base.__dict__.get("forward"), base.training
+    try:
+        with tempfile.TemporaryDirectory(prefix="pluralign_trl_") as tmp:
+            args = cpu_dpo_config(tmp, beta=s.beta, learning_rate=s.lr, per_device_train_batch_size=s.batch_size,
+                                  num_train_epochs=float(s.epochs), max_grad_norm=s.max_grad_norm,
+                                  max_length=policies.scorer.max_length, torch_threads=None,
+                                  use_cpu=policies.device.type == "cpu", logging_strategy="no",
+                                  lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0)
+            trainer = WeightedDPOTrainer(model=base, args=args, train_dataset=ds,
+                                         processing_class=policies.scorer.tok, weight_normalize="count",
+                                         optimizers=(opt, sched), order_generator=generator)
+            for cb in (PrinterCallback, ProgressCallback):
+                trainer.remove_callback(cb)
+            out = trainer.train()
+    finally:  # undo trl's patches of the shared base: its fused-head forward and train mode
+        if forward is None:
+            base.__dict__.pop("forward", None)
+        else:
+            base.forward = forward
+        base.train(training)
+        for p in params:
+            p.requires_grad_(False)
+    return {"steps": int(out.global_step), "mean_loss": float(out.training_loss)}

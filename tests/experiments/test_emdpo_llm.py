@@ -60,10 +60,25 @@ def test_study_resumes_and_same_seed_same_numbers(tmp_path, cache):
     (["--k-sweep", "1,x"], "k_sweep"),
     (["--model", "/no/such/model"], "model"),
     (["--epochs", "0"], "epochs"),
+    (["--trainer", "nope"], "trainer"),
+    (["--feedback", "ternary", "--trainer", "trl"], "binary feedback only"),
 ])
 def test_bad_options_are_clean_errors(tmp_path, args, field):
     r = runner.invoke(app, ["emdpo", "run", "--profile", "smoke", "--out", str(tmp_path / "o"), *args])
     assert r.exit_code != 0 and field in r.output and "Traceback" not in r.output
+
+
+def test_cli_smoke_with_the_trl_m_step(tmp_path, cache):
+    """``--trainer trl``: the M-steps and baselines run in trl's loop (WeightedDPOTrainer), end to end."""
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["emdpo", "run", "--feedback", "binary", "--profile", "smoke", "--seed", "1",
+                            "--n-users", "20", "--trainer", "trl", "--out", str(out), "--cache-dir", str(cache)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["settings"]["trainer"] == "trl"
+    cell = res["cells"][0]["metrics"]
+    steps = [a["steps"] for m in cell["em_dpo"]["m_steps"] for a in m["adapters"]]
+    assert sum(steps) > 0 and all(t["steps"] > 0 for t in cell["true_label_dpo"]["train"])
 
 
 def test_paper_profile_needs_a_model(tmp_path):
@@ -71,12 +86,19 @@ def test_paper_profile_needs_a_model(tmp_path):
     assert r.exit_code != 0 and "model" in r.output and "Traceback" not in r.output
 
 
-def test_cli_mmra_over_a_finished_run(tmp_path, cache):
-    run = tmp_path / "run"
-    base = ["--profile", "smoke", "--seed", "4"]
-    r = runner.invoke(app, ["emdpo", "run", "--feedback", "ternary", "--n-users", "20", *base, "--out", str(run),
-                            "--cache-dir", str(cache)])
+@pytest.fixture(scope="module")
+def ternary_run(tmp_path_factory, cache):
+    """A finished ternary smoke run (20 users, seed 4) with its adapters."""
+    run = tmp_path_factory.mktemp("ternary") / "run"
+    r = runner.invoke(app, ["emdpo", "run", "--feedback", "ternary", "--n-users", "20", "--profile", "smoke",
+                            "--seed", "4", "--out", str(run), "--cache-dir", str(cache)])
     assert r.exit_code == 0, r.output
+    return run
+
+
+def test_cli_mmra_over_a_finished_run(tmp_path, ternary_run):
+    run = ternary_run
+    base = ["--profile", "smoke", "--seed", "4"]
     assert (run / "adapters" / "dataset=mpi_feedback=ternary_K=3_seed=4_rep=0.pt").is_file()
     r = runner.invoke(app, ["emdpo", "mmra", "--run", str(run), *base])
     assert r.exit_code == 0, r.output
@@ -102,3 +124,30 @@ def test_cli_mmra_over_a_finished_run(tmp_path, cache):
     bad = runner.invoke(app, ["emdpo", "mmra", "--run", str(run), *base, "--method", "nope",
                               "--out", str(tmp_path / "m2")])
     assert bad.exit_code != 0 and "method" in bad.output and "Traceback" not in bad.output
+
+
+def test_diagnose_marginal_likelihoods_of_a_finished_run(ternary_run, capsys):
+    """(i) EM-DPO's final adapters and rho reproduce the marginal log-likelihood the run's EM trace recorded;
+    (iii) K copies of pi_SFT give the uniform choice, 20 users x log(1/3); every number is finite."""
+    import math
+
+    from pluralign.experiments.emdpo_llm.diagnose import loglik_report, main
+
+    res = loglik_report(ternary_run)
+    assert json.loads((ternary_run / "diagnose.json").read_text()) == json.loads(json.dumps(res))
+    (c,) = res["cells"]
+    cell = json.loads((ternary_run / "cells" / f"{c['key']}.json").read_text())
+    assert c["em_dpo_recorded"] == cell["metrics"]["em_dpo"]["marginal_ll"]
+    assert c["em_dpo"] == pytest.approx(c["em_dpo_recorded"], abs=1e-6)
+    assert abs(c["sft_floor"] - 20 * math.log(1 / 3)) < 1e-6
+    for k in ("em_dpo", "em_dpo_assignment", "true_label", "true_assignment", "sft_floor"):
+        assert math.isfinite(c[k]) and c[k] < 0, k
+    assert c["em_dpo_assignment"] >= c["em_dpo"] - 1e-9  # log sum_k rho_k P_k <= max_k log P_k
+    assert c["true_minus_em"] == pytest.approx(c["true_label"] - c["em_dpo"])
+    assert sum(t["n_users"] for t in c["by_type"].values()) == 20
+    assert sum(t["em_dpo"] for t in c["by_type"].values()) == pytest.approx(c["em_dpo"])
+    assert sum(t["true_label"] for t in c["by_type"].values()) == pytest.approx(c["true_label"])
+    main(["--run", str(ternary_run)])
+    assert c["key"] in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="run_dir"):
+        main(["--run", str(ternary_run / "nothing")])

@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pluralign.data import Choices
 from pluralign.dpo import kwise_dpo_logprobs
 from pluralign.llm import (
-    AdapterPolicies,
     DPOSettings,
     LMEMDPOModel,
-    TextChoices,
     cluster_dpo,
     fit_em_dpo,
-    load_causal_lm,
     train_weighted_dpo,
     true_label_dpo,
     user_preferred_features,
@@ -24,31 +20,14 @@ from pluralign.llm import (
 )
 from pluralign.seeding import derive, torch_generator
 
-from tests.llm.conftest import PROMPTS, RESPONSES
+from tests.llm.conftest import RESPONSES, adapter_policies, two_types
 
 FAST = DPOSettings(beta=0.5, lr=2e-2, batch_size=8, epochs=2, warmup_steps=0, optimizer="adamw")
 
 
-def _two_types(n_users=32, n_options=3, seed=0):
-    """Type 0 prefers responses 0-2, type 1 responses 3-5 (ternary choices, one per user)."""
-    rng = derive(seed, "toy")
-    types = np.arange(n_users) % 2
-    opts = np.stack([rng.choice(len(RESPONSES), n_options, replace=False) for _ in range(n_users)])
-    good = np.where(types[:, None] == 0, opts < 3, opts >= 3)
-    chosen = np.where(good.any(axis=1), good.argmax(axis=1), 0)
-    ch = Choices(user=np.arange(n_users), context=rng.integers(0, len(PROMPTS), n_users), options=opts,
-                 chosen=chosen)
-    return TextChoices(ch, PROMPTS, RESPONSES), types
-
-
-def _policies(path, data, K, **kw):
-    model, tok = load_causal_lm(path)
-    return AdapterPolicies(model, tok, data, K, **kw)
-
-
 def test_log_likelihood_is_eq17_on_the_adapters_implicit_rewards(tiny_model_path):
-    data, _ = _two_types(8)
-    pol = _policies(tiny_model_path, data, 2)
+    data, _ = two_types(8)
+    pol = adapter_policies(tiny_model_path, data, 2)
     mm = LMEMDPOModel(pol, FAST, seed=0)
     params = mm.init_params(2, derive(0, "init"))
     params[1] = {k: v + 0.2 if "lora_B" in k else v for k, v in params[1].items()}
@@ -68,8 +47,8 @@ def test_em_over_adapters_never_decreases_the_marginal_likelihood(tiny_model_pat
     not go down) the marginal likelihood is monotone.  Plain minibatch DPO cannot promise it: on this very
     problem, with the guard switched off, the second iteration's marginal likelihood fell from -34.4 to
     -37.7 (checked once by disabling the guard)."""
-    data, types = _two_types(32)
-    pol = _policies(tiny_model_path, data, 2)
+    data, types = two_types(32)
+    pol = adapter_policies(tiny_model_path, data, 2)
     rng = derive(0, "features")
     feats = np.eye(2)[types] + 0.8 * rng.standard_normal((32, 2))  # a noisy start
     fit = fit_em_dpo(pol, 2, FAST, feats, max_iter=4, seed=0, monotone=True)
@@ -85,8 +64,8 @@ def test_em_over_adapters_never_decreases_the_marginal_likelihood(tiny_model_pat
 
 
 def test_zero_weights_drop_records_and_leave_the_adapter(tiny_model_path):
-    data, _ = _two_types(8)
-    pol = _policies(tiny_model_path, data, 1)
+    data, _ = two_types(8)
+    pol = adapter_policies(tiny_model_path, data, 1)
     before = pol.state(0)
     assert train_weighted_dpo(pol, 0, np.zeros(8), FAST, torch_generator(0))["steps"] == 0
     assert all(torch.equal(before[k], v) for k, v in pol.state(0).items())
@@ -100,9 +79,9 @@ def test_zero_weights_drop_records_and_leave_the_adapter(tiny_model_path):
 
 
 def test_uncached_reference_gives_the_same_numbers(tiny_model_path):
-    data, _ = _two_types(8)
-    a = _policies(tiny_model_path, data, 1)
-    b = _policies(tiny_model_path, data, 1, cache_ref=False)
+    data, _ = two_types(8)
+    a = adapter_policies(tiny_model_path, data, 1)
+    b = adapter_policies(tiny_model_path, data, 1, cache_ref=False)
     sa = train_weighted_dpo(a, 0, np.ones(8), FAST, torch_generator(0))
     sb = train_weighted_dpo(b, 0, np.ones(8), FAST, torch_generator(0))
     assert sa["mean_loss"] == pytest.approx(sb["mean_loss"], rel=1e-6)
@@ -110,8 +89,8 @@ def test_uncached_reference_gives_the_same_numbers(tiny_model_path):
 
 
 def test_baselines_fit_one_adapter_per_group(tiny_model_path):
-    data, types = _two_types(16)
-    pol = _policies(tiny_model_path, data, 3)
+    data, types = two_types(16)
+    pol = adapter_policies(tiny_model_path, data, 3)
     emb = derive(0, "emb").standard_normal((len(RESPONSES), 4))
     assert user_response_features(data.choices, emb).shape == (16, 4)
     pref = user_preferred_features(data.choices, emb)

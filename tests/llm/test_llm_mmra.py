@@ -10,12 +10,12 @@ from pluralign.llm.adapters import AdapterPolicies
 from pluralign.llm.mmra import mmra_ae_adapters, sample_completions
 from pluralign.seeding import torch_generator
 
-from tests.llm.conftest import PROMPTS
-from tests.llm.test_llm_emdpo import FAST, _two_types
+from tests.llm.conftest import PROMPTS, two_types
+from tests.llm.test_llm_emdpo import FAST
 
 
 def test_mmra_ae_over_adapters_beats_uniform_on_its_estimated_table(tiny_model_path):
-    data, types = _two_types(16)
+    data, types = two_types(16)
     model, tok = load_causal_lm(tiny_model_path)
     pol = AdapterPolicies(model, tok, data, 2)
     groups = true_label_dpo(pol, types, 2, FAST).states
@@ -33,7 +33,7 @@ def test_mmra_ae_over_adapters_beats_uniform_on_its_estimated_table(tiny_model_p
 
 
 def test_samples_are_scored_as_drawn_and_too_long_is_an_error(tiny_model_path):
-    data, _ = _two_types(4)
+    data, _ = two_types(4)
     model, tok = load_causal_lm(tiny_model_path)
     pol = AdapterPolicies(model, tok, data, 1)
     enc = sample_completions(pol, None, PROMPTS[:1], 3, 8, torch_generator(1))
@@ -58,7 +58,7 @@ def test_samples_are_scored_as_drawn_and_too_long_is_an_error(tiny_model_path):
 
 
 def _lw_setup(n_users=16):
-    data, types = _two_types(n_users)
+    data, types = two_types(n_users)
     return data, types, np.eye(2)[types] * 0.9 + 0.05  # soft posteriors, rows on the simplex
 
 
