@@ -32,6 +32,26 @@ Seeds (:mod:`pluralign.seeding`): replicate r of base seed s draws its users fro
 "teacher")`` (the same under every teacher: teachers are compared on paired data); cell K's decoders and
 EM are seeded by ``derive_int(s, r, "decoders", K)`` / ``(s, r, "em", K)`` and cluster k's PPO by
 ``(s, r, "ppo", K, k)``, whose evaluation episodes use the child ``"evaluation"`` of the PPO seed.
+
+FINDINGS (2026-12-01, quick profile, 3 replicates, base seed 0, a shared 2-CPU machine; tables in the
+closing note of that day and in ``results/prec/quick/*/results.json``):
+
+* HalfCheetah (oracle, noise 1, noise 2; populations broad / bimodal / trimodal / polarized): utilitarian
+  welfare is flat in K = 1..10 within the error bars (.683-.692; bimodal .718-.723) and lowest at K = 30
+  (.676-.681); the SPR-encoder ablation (noise 2) is not lower without the encoder (.676-.693), opposite
+  to Fig. 12 but within the error bars.  The quick policies (16k PPO steps) barely move: behaviour
+  features phi of all cluster policies of a cell spread by < .01 (Figs. 8-11: every cluster's policy sits
+  at the centroid), although leaky EM recovers the population's modes (ARI vs modes up to 1.0 bimodal,
+  .81 polarized).  At quick, no K effect on HalfCheetah can show.
+* Hopper and Walker2d (oracle, noise 1): welfare rises with K and is highest at the per-user K = 30
+  (Hopper oracle .280 at K = 1 to .409 at K = 30), the opposite of "intermediate K wins".  The K = 30
+  policies fall less: mean env return 76 / 66 and x-velocity -0.07 / -0.21 (Hopper / Walker2d, oracle)
+  against returns < 10 and x-velocities -0.6 to -1.5 for K <= 10, whose policies learn to fall backward
+  at once.  Not diagnosed yet; a candidate is termination bias: the decoder's bias absorbs the rating
+  threshold and 17% of Hopper's labels are "good", so a pooled or clustered learned reward is negative on most
+  steps and PPO on an env that ends an episode when the robot falls learns to end it early; why the
+  per-user decoders escape it is not known.
+* Ant (oracle): welfare .598 at K = 1 to .70 at K = 10 with large error bars (±.05-.11).
 """
 
 from __future__ import annotations
