@@ -48,9 +48,10 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   policies fall less: mean env return 76 / 66 and x-velocity -0.07 / -0.21 (Hopper / Walker2d, oracle)
   against returns < 10 and x-velocities -0.6 to -1.5 for K <= 10, whose policies learn to fall backward
   at once.  Not diagnosed yet; a candidate is termination bias: the decoder's bias absorbs the rating
-  threshold and 18-25% of Hopper's and Walker2d's labels are "good", so a pooled or clustered learned reward is negative on most
-  steps and PPO on an env that ends an episode when the robot falls learns to end it early; why the
-  per-user decoders escape it is not known.
+  threshold and 18-25% of Hopper's and Walker2d's labels are "good", so a pooled or clustered learned
+  reward may be negative on most steps, and PPO on an env that ends an episode when the robot falls then
+  learns to end it early; the learned rewards' sign was not measured, and why the per-user decoders
+  would escape it is not known.
 * Ant (oracle): welfare .598 at K = 1 to .70 at K = 10 with large error bars (±.05-.11).
 """
 
