@@ -9,8 +9,9 @@ sum_i log sum_k rho_k P(record_i | adapter_k) (:func:`pluralign.theory.leaky_elb
 is reported at
 
 (i)   ``em_dpo``: EM-DPO's final adapters and rho (the cell's saved ones; ``em_dpo_recorded`` is the value
-      the run's EM trace recorded for its last iteration, ``em_dpo_assignment`` the log-likelihood of EM's
-      own argmax assignment, sum_i log P(record_i | adapter_{z_i}));
+      the run's EM trace recorded for its last iteration, ``em_dpo_assignment`` the best single adapter per
+      user, sum_i max_k log P(record_i | adapter_k): an upper bound on (i) for every rho, not EM's posterior
+      assignment);
 (ii)  ``true_label``: the True-label DPO adapters (adapter k trained on type k's users) with rho = the true
       type proportions of the training users, and ``true_assignment``: sum_i log P(record_i | adapter_{t_i})
       with t_i the true type of user i;
@@ -127,7 +128,7 @@ def main(argv=None) -> None:
         raise SystemExit(f"error: {exc}") from None
     print(f"{res['feedback']} run {res['run_dir']}: marginal log-likelihood of the training records")
     print("cell                                        (i) EM-DPO (recorded)   (ii) true-label  true assign.  "
-          "EM assign.  (iii) SFT")
+          "best adapter  (iii) SFT")
     for r in res["cells"]:
         rec = r["em_dpo_recorded"]
         print(f"{r['key']:44s} {r['em_dpo']:10.2f} ({rec if rec is None else f'{rec:.2f}'})  "

@@ -72,12 +72,10 @@ FINDINGS (2026-12-01, quick profile, seed 0, 2000 users; a contended shared 2-CP
   -1278 / -1292 / -1278 binary; at the True-label adapters (one DPO epoch; EM's had up to six) with the true
   proportions it is lower in all 6 replicates, -2197 / -2165 / -2186 and -1369 / -1367 / -1408, within 32
   nats of K copies of pi_SFT (2000 log 1/3 = -2197, 2000 log 1/2 = -1386). So EM is not stuck below the
-  truth: at this M-step strength it is a signal-strength limit.  Given the types, the True-label adapters
-  do explain the records (the true assignment's log-likelihood sum_i log P(r_i | adapter_{type_i}) is
-  -1918 / -2019 / -1966 ternary, above EM's marginal); a reading, not measured separately: with one
-  record per user the marginal sees only the mixed choice probabilities, in which P1's and P2's adapters
-  (P2 = -P1) largely cancel, so the truth's mixture sits near pi_SFT while EM's components fit the mixed
-  choices better without separating the types.
+  truth: at this M-step strength it is a signal-strength limit.  A reading, not measured separately:
+  with one record per user the marginal sees only the mixed choice probabilities, in which P1's and P2's
+  adapters (P2 = -P1) largely cancel, so the truth's mixture sits near pi_SFT while EM's components fit
+  the mixed choices better without separating the types.
 """
 
 from __future__ import annotations
