@@ -268,13 +268,14 @@ def test_table2_goqa_is_read_not_run_and_drawn_beside_the_printed_table(tmp_path
     assert md.count("(ternary)") == 4 and md.count("(binary)") == 4
 
 
-def _fake_mpi_lm_results(n: int, reps: int = 2) -> dict:
-    """An MPI language-model results.json (the study's own summarize) with ``reps`` replicates of one K = 3 cell."""
+def _fake_mpi_lm_results(n: int, reps: int = 2, acc: float = 0.5) -> dict:
+    """An MPI language-model results.json (the study's own summarize) with ``reps`` replicates of one K = 3 cell
+    (replicate r's accuracies ``acc + 0.1 r``)."""
     from pluralign.experiments.emdpo_llm import study
 
     names = study.TYPE_NAMES["mpi"]
     cells = [{"key": f"r{r}", "config": {"n_options": n, "K": 3},
-              "metrics": {m: {"ari": 0.1, **{t: {"accuracy": 0.5 + 0.1 * r, "reward_margin": 0.2, "regret": 1.0,
+              "metrics": {m: {"ari": 0.1, **{t: {"accuracy": acc + 0.1 * r, "reward_margin": 0.2, "regret": 1.0,
                                                  "max_mean_margin": 0.3, "heldout_accuracy": 0.6} for t in names}}
                           for m in study.METHODS}} for r in range(reps)]
     return {"source": "language model (GPT-2 stand-in)", **study.summarize(cells, names)}
@@ -291,9 +292,9 @@ def test_lm_tables_1_and_3_are_read_not_run_and_drawn_beside_the_printed_tables(
     assert "pluralign emdpo mmra --run results/emdpo-mpi-ternary/smoke" in entries["seed001_table3_regrets_llm"]["skipped"]
     assert not (root / "results" / "emdpo-mpi-ternary").exists() and not (root / "results" / "emdpo-mmra").exists()
     results = tmp_path / "results"
-    for fb, n in (("ternary", 3), ("binary", 2)):
+    for fb, n, acc in (("ternary", 3, 0.5), ("binary", 2, 0.3)):
         write_json(reg.results_dir(reg.STUDIES[f"emdpo_llm_mpi_{fb}"], "smoke", results) / "results.json",
-                   _fake_mpi_lm_results(n))
+                   _fake_mpi_lm_results(n, acc=acc))
     maxes = {"mmra_lw": [1.7, 1.9], "mmra_ae": [1.3, 1.5], "uniform": [2.0, 2.2], "vanilla_dpo": [2.9, 3.1]}
     summary = {"n_seeds": 2}
     for row, v in maxes.items():
@@ -309,7 +310,11 @@ def test_lm_tables_1_and_3_are_read_not_run_and_drawn_beside_the_printed_tables(
     for printed in ("0.977", "0.584", "0.515", "0.666"):  # Table 1 as printed
         assert printed in md
     assert "0.550 ± 0.050" in md and "GPT-2 stand-in" in md  # mean ± s.e.m. of accuracies .5 / .6
-    assert md.count("EMDPO Ternary") == 1 and md.count("EMDPO Binary") == 1
+    lines = md.splitlines()
+    acc = {name: lines[i + 1] for i, line in enumerate(lines) for name in ("EMDPO Ternary", "EMDPO Binary")
+           if line.startswith(f"| {name} |")}  # each method's accuracy row follows its margin row
+    assert acc["EMDPO Ternary"].count("0.550 ± 0.050") == 3  # P1-P3 from the ternary run
+    assert acc["EMDPO Binary"].count("0.350 ± 0.050") == 3  # from the binary run, not the ternary one
     res = runner.invoke(app, ["figures", "make", "seed001_table3_regrets_llm", "--profile", "smoke", "--no-run",
                               "--results", str(results), "--out", str(tmp_path / "f"), "--no-progress"])
     assert res.exit_code == 0 and "drew 1/1" in res.output, res.output
