@@ -721,6 +721,11 @@ def _prec_keys(envs, teachers=TEACHERS, enc=True):
     return lambda profile: tuple(f"prec:{e}:{t}" + ("" if enc else ":noenc") for e in envs[profile] for t in teachers)
 
 
+def _ablation_keys(envs):
+    """Fig. 12's runs: teacher noise2 with and without the SPR encoder in each of ``envs[profile]``."""
+    return lambda profile: _prec_keys(envs, ("noise2",))(profile) + _prec_keys(envs, ("noise2",), False)(profile)
+
+
 def _prec_pop_keys(envs):
     return lambda profile: tuple(f"prec:{e}:{PREC_POPULATION_TEACHER}:pop={p}" for e in envs[profile]
                                  for p in PREC_POPULATIONS)
@@ -795,9 +800,7 @@ ENTRIES: tuple[Entry, ...] = (
           "Ablation of the SPR-based population-level encoder in the HalfCheetah and Ant environments. We compare "
           "PREC with the SPR encoder and PREC without the SPR encoder across different numbers of representative "
           "policies.",
-          lambda p: _prec_keys(PREC_ABLATION_ENVS, ("noise2",))(p) + _prec_keys(PREC_ABLATION_ENVS, ("noise2",), False)(p),
-          _fig12, optional=lambda p: (_prec_keys(PREC_OPTIONAL_ABLATION_ENVS, ("noise2",))(p)
-                                      + _prec_keys(PREC_OPTIONAL_ABLATION_ENVS, ("noise2",), False)(p)),
+          _ablation_keys(PREC_ABLATION_ENVS), _fig12, optional=_ablation_keys(PREC_OPTIONAL_ABLATION_ENVS),
           deviations=("teacher noise2 (the seed does not name the teacher of Fig. 12)",
                       "smoke: HalfCheetah only; quick: Ant too when its two runs exist; both at paper")),
     Entry("seed000_table1_noise_levels", "000", "Table 1 (App. C.1)",
