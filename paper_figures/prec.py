@@ -11,9 +11,27 @@ import numpy as np
 from pluralign.paper_figures import style
 
 __all__ = ["cluster_color", "cluster_grid", "cluster_pictures", "cluster_pictures_by_row", "fig2_panel",
-           "simplex_axes", "simplex_xy"]
+           "reference_lines", "simplex_axes", "simplex_xy"]
 
 MEASURES = (("utilitarian", "utilitarian (mean)"), ("egalitarian", "egalitarian (10th pct)"), ("nash", "Nash (geometric mean)"))
+
+
+REFERENCE_STYLE = {
+    "initial": ("untrained PPO (start)", "k", ":"),
+    "random": ("random actions", "tab:gray", (0, (1, 3))),
+    "true_mean_reward": ("PPO on true mean reward", "tab:green", "-."),
+}
+"""How the reference policies of a run (``results["references"]``) are drawn: label, colour, line style
+(``env_reward`` is left out of the welfare panels: it optimises another objective)."""
+
+
+def reference_lines(ax, results: dict, measure: str) -> None:
+    """Horizontal lines at the reference policies' ``measure`` (mean over replicates) of a run, if it has
+    them (runs made before the references were added have none)."""
+    for name, (label, color, ls) in REFERENCE_STYLE.items():
+        ref = results.get("references", {}).get(name)
+        if ref is not None:
+            ax.axhline(ref[measure]["mean"], color=color, linestyle=ls, lw=1.0, label=label)
 
 
 def simplex_xy(w: np.ndarray) -> np.ndarray:
@@ -37,6 +55,7 @@ def fig2_panel(results: dict, path: Path) -> Path:
     axes = axes[0]
     for ax, (m, title) in zip(axes, MEASURES):
         style.errorbar(ax, x, [table[str(K)][m] for K in Ks], color=color, label=results["noise"])
+        reference_lines(ax, results, m)
         ax.set_xticks(x, [str(K) for K in Ks])
         ax.set_xlabel("K (clusters)")
         ax.set_title(title, fontsize=10)

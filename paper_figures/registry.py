@@ -336,11 +336,16 @@ def _fixed(*keys):
 # --- seed 000 ---
 def _welfare_grid(ctx: Ctx, rows: dict, title: str, with_time: bool) -> Path:
     """One row per environment, one column per welfare measure (+ training time), one line per run."""
-    from pluralign.paper_figures.prec import MEASURES
+    from pluralign.paper_figures.prec import MEASURES, reference_lines
 
     ncols = len(MEASURES) + int(with_time)
     fig, axes = style.figure(ncols, len(rows))
     for i, (env, runs) in enumerate(rows.items()):
+        # the reference policies depend on the users and PPO only, so one run of the row draws them
+        with_refs = next((res for res in runs.values() if res.get("references")), None)
+        if with_refs is not None:
+            for j, (m, _) in enumerate(MEASURES):
+                reference_lines(axes[i, j], with_refs, m)
         for label, res in runs.items():
             table = res["table"]
             Ks = [int(k) for k in table]

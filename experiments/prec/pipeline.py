@@ -21,6 +21,10 @@ For one environment and one teacher (oracle / noise 1 / noise 2), ``run(settings
    r_i = mean_e <w_i, phi(episode e)> in [0, 1] of the policy of their cluster; the three welfare
    measures of :mod:`pluralign.welfare`; training time per K. Per K: mean +- s.e.m. over replicates
    (:func:`pluralign.runs.mean_sem`).
+6. Reference policies per replicate (:data:`REFERENCES`): a uniformly random policy, the untrained PPO
+   policy every cluster policy starts from, and PPO at the same budget on the users' true mean reward and
+   on the environment's own reward, each scored for the same users (``results.json["references"]``): a
+   cluster policy has learned something for its users only where it beats the untrained policy.
 
 Every (env, noise, K, seed, replicate) cell is written atomically with :class:`pluralign.runs.CellStore`
 and skipped when re-run; finished policies are stored too (``<out>/policies/cells``), so an interrupted
@@ -31,7 +35,9 @@ Seeds (:mod:`pluralign.seeding`): replicate r of base seed s draws its users fro
 "users")``, its segments from ``(s, r, "segments")`` and its teacher's randomness from ``(s, r,
 "teacher")`` (the same under every teacher: teachers are compared on paired data); cell K's decoders and
 EM are seeded by ``derive_int(s, r, "decoders", K)`` / ``(s, r, "em", K)`` and cluster k's PPO by
-``(s, r, "ppo", K, k)``, whose evaluation episodes use the child ``"evaluation"`` of the PPO seed.
+``(s, r, "ppo", K, k)``, whose evaluation episodes use the child ``"evaluation"`` of the PPO seed; reference
+policy ``name`` of replicate r is seeded by ``(s, r, "reference", name)`` (evaluation: its child
+``"evaluation"``).
 
 FINDINGS (2026-12-01, quick profile, 3 replicates, base seed 0, a shared 2-CPU machine; tables in the
 closing note of that day and in ``results/prec/quick/*/results.json``):
@@ -76,18 +82,39 @@ from pluralign.experiments.prec.offline import OfflineBundle, PreferenceSpace, l
 from pluralign.prec.decoders import ClusterDecoders, DecoderMixture
 from pluralign.prec.preset import PrecFit, fit_prec
 from pluralign.prec.labelers import make_population, step_scores, user_score_range, user_thresholds
-from pluralign.rl.ppo import PPOConfig, evaluate_policy_episodes, train_ppo
+from pluralign.rl.envs import collect_episodes, env_fns, make_env
+from pluralign.rl.ppo import PPOConfig, evaluate_policy_episodes, make_ppo, train_ppo
 from pluralign.rl.reward import EncoderDecoderReward, StandardizeFeatures
 from pluralign.rl.spr import spr_windows
 from pluralign.runs import CellStore, map_unordered, mean_sem, read_json, tqdm_bar, write_json
 from pluralign.seeding import derive, derive_int
 from pluralign.welfare import welfare
 
-__all__ = ["NOISE_NAMES", "MEASURES", "parse_noise", "make_problem", "fit_clusters", "cluster_decoder", "run",
-           "summarize", "SimulatedInterrupt"]
+__all__ = ["NOISE_NAMES", "MEASURES", "REFERENCES", "TrueReward", "parse_noise", "make_problem", "fit_clusters",
+           "cluster_decoder", "reference_task", "run", "summarize", "SimulatedInterrupt"]
 
 MEASURES = ("utilitarian", "egalitarian", "nash", "train_seconds", "ari_vs_modes", "n_policies")
 """Per-cell numbers summarized per K (mean +- s.e.m. over replicates)."""
+
+POLICY_MEASURES = ("env_return", "x_velocity")
+"""Per-policy numbers (the environment's own return and the mean forward velocity of its evaluation
+episodes), averaged over a cell's policies, then summarized per K as :data:`MEASURES`."""
+
+
+REFERENCES = ("random", "initial", "true_mean_reward", "env_reward")
+"""The reference policies evaluated beside every run, once per replicate (:func:`reference_task`):
+
+* ``random``: uniformly random actions;
+* ``initial``: the untrained PPO policy (the profile's PPO settings, no update), evaluated deterministically
+  as the cluster policies are: where every cluster policy starts from (its mean action is near 0: SB3
+  initialises the action layer with gain 0.01);
+* ``true_mean_reward``: PPO at the profile's budget on the users' true reward averaged over the
+  replicate's users, r(s, a) = <w_bar, phi(s, a)> (:class:`TrueReward`): the pooled K = 1 policy with a
+  perfectly learned reward;
+* ``env_reward``: PPO at the profile's budget on the environment's own reward (running forward).
+
+They depend on the users, the preference space and the PPO settings, not on the teacher or the encoder, so
+they are stored once per offline cache (``<cache>/references``) and shared by the runs that use it."""
 
 
 class SimulatedInterrupt(RuntimeError):
@@ -195,6 +222,28 @@ def cluster_decoder(decoders: ClusterDecoders, k: int) -> torch.nn.Module:
     return mod.float().eval().requires_grad_(False)
 
 
+def _episode_metrics(ep: dict, space: PreferenceSpace, seconds: float, reward=None) -> dict:
+    """Per-episode numbers of evaluation episodes ``ep`` (:func:`pluralign.rl.envs.collect_episodes`): mean
+    behaviour features (E, 3), env return, length, mean x-velocity, and the return under ``reward``."""
+    phi = space(ep["obs"], ep["act"])
+    E = int(ep["episode"].max()) + 1
+    cnt = np.bincount(ep["episode"], minlength=E)
+
+    def per_ep(x):
+        return np.bincount(ep["episode"], weights=x, minlength=E) / cnt
+
+    out = {
+        "train_seconds": float(seconds),
+        "episode_phi": np.stack([per_ep(phi[:, c]) for c in range(phi.shape[1])], axis=1),  # (E, 3)
+        "env_return": np.bincount(ep["episode"], weights=ep["env_reward"], minlength=E),
+        "episode_len": cnt,
+        "x_velocity": per_ep(ep["x_velocity"]),
+    }
+    if reward is not None:
+        out["learned_return"] = np.bincount(ep["episode"], weights=reward(ep["obs"], ep["act"]), minlength=E)
+    return out
+
+
 def policy_task(env_id: str, ppo: PPOConfig, seed: int, reward: EncoderDecoderReward, space: PreferenceSpace,
                 eval_episodes: int, max_episode_steps: int | None) -> dict:
     """Train one cluster policy (PPO seed ``seed``) on its learned reward and evaluate it (runs in a worker
@@ -202,22 +251,48 @@ def policy_task(env_id: str, ppo: PPOConfig, seed: int, reward: EncoderDecoderRe
     model, seconds = train_ppo(env_id, ppo, seed, reward_fn=reward, max_episode_steps=max_episode_steps)
     ep = evaluate_policy_episodes(model, env_id, eval_episodes, seed=derive_int(seed, "evaluation"),
                                   max_episode_steps=max_episode_steps)
-    phi = space(ep["obs"], ep["act"])
-    learned = reward(ep["obs"], ep["act"])
-    E = int(ep["episode"].max()) + 1
-    cnt = np.bincount(ep["episode"], minlength=E)
+    return _episode_metrics(ep, space, seconds, reward)
 
-    def per_ep(x):
-        return np.bincount(ep["episode"], weights=x, minlength=E) / cnt
 
-    return {
-        "train_seconds": seconds,
-        "episode_phi": np.stack([per_ep(phi[:, c]) for c in range(phi.shape[1])], axis=1),  # (E, 3)
-        "env_return": np.bincount(ep["episode"], weights=ep["env_reward"], minlength=E),
-        "learned_return": np.bincount(ep["episode"], weights=learned, minlength=E),
-        "episode_len": cnt,
-        "x_velocity": per_ep(ep["x_velocity"]),
-    }
+class TrueReward:
+    """The users' true per-step reward r(s, a) = <w, phi(s, a)> on the preference space (App. C.1's score of
+    a user with weights w, per step); picklable, so PPO workers can run it."""
+
+    def __init__(self, space: PreferenceSpace, w):
+        self.space, self.w = space, np.asarray(w, dtype=np.float64)
+
+    def __call__(self, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        return self.space(obs, act) @ self.w
+
+
+def reference_task(name: str, env_id: str, ppo: PPOConfig, seed: int, space: PreferenceSpace, w_bar,
+                   eval_episodes: int, max_episode_steps: int | None) -> dict:
+    """Evaluate reference policy ``name`` (:data:`REFERENCES`; PPO seed ``seed``, evaluation episodes seeded
+    by its child ``"evaluation"``, as the cluster policies); ``w_bar`` is the users' mean weight. The returned
+    ``true_mean_return`` is each episode's return under :class:`TrueReward` (w_bar)."""
+    if name not in REFERENCES:
+        raise ValueError(f"reference: must be one of {', '.join(REFERENCES)}, got {name!r}")
+    true = TrueReward(space, w_bar)
+    eval_seed = derive_int(seed, "evaluation")
+    seconds = 0.0
+    if name == "random":
+        space_a = make_env(env_id, max_episode_steps=max_episode_steps).action_space
+        rng = derive(seed, "actions")
+        ep = collect_episodes(lambda o: rng.uniform(space_a.low, space_a.high, size=(len(o), space_a.shape[0])),
+                              env_id, eval_episodes, eval_seed, max_episode_steps)
+    else:
+        if name == "initial":
+            from stable_baselines3.common.vec_env import DummyVecEnv
+
+            torch.set_num_threads(int(ppo.torch_threads))
+            model = make_ppo(DummyVecEnv(env_fns(env_id, 1, None, max_episode_steps)), ppo, seed)
+        else:
+            model, seconds = train_ppo(env_id, ppo, seed, reward_fn=true if name == "true_mean_reward" else None,
+                                       max_episode_steps=max_episode_steps)
+        ep = evaluate_policy_episodes(model, env_id, eval_episodes, seed=eval_seed, max_episode_steps=max_episode_steps)
+    out = _episode_metrics(ep, space, seconds, true)
+    out["true_mean_return"] = out.pop("learned_return")
+    return out
 
 
 def cell_key(env_id: str, noise: str, K: int, seed: int, replicate: int, use_encoder: bool) -> str:
@@ -230,16 +305,64 @@ def user_utilities(weights: np.ndarray, assignment: np.ndarray, policy_phi: dict
     return np.array([np.mean(policy_phi[int(z)] @ w) for w, z in zip(weights, assignment)])
 
 
+def _welfare_of(u: np.ndarray) -> dict:
+    """The three welfare measures of utilities ``u`` (Nash shifted by 1 - min u when some u <= 0), the shift
+    and ``u``."""
+    shift = None if np.all(u > 0) else float(1.0 - u.min())
+    return {**{m: float(v) for m, v in welfare(u, shift=shift).items()}, "nash_shift": shift, "utilities": u}
+
+
+def _reference_metrics(weights: np.ndarray, res: dict) -> dict:
+    """A reference policy's numbers when every user (``weights``) gets it."""
+    phi = np.asarray(res["episode_phi"])
+    u = user_utilities(weights, np.zeros(len(weights), dtype=int), {0: phi})
+    return {**_welfare_of(u), **res, "phi": phi.mean(axis=0)}
+
+
+REFERENCE_MEASURES = ("utilitarian", "egalitarian", "nash", "env_return", "x_velocity", "episode_len",
+                      "true_mean_return", "train_seconds")
+"""Per reference policy, summarized over replicates (episode numbers: the mean over its evaluation episodes)."""
+
+
+def reference_store(bundle: OfflineBundle) -> CellStore:
+    """Where the reference policies of runs on ``bundle`` are kept (shared by its teachers and encoders)."""
+    return CellStore(Path(bundle.cache_dir) / "references")
+
+
+def reference_key(config: PrecConfig, seed: int, replicate: int, name: str) -> str:
+    """The store key of reference ``name`` of one replicate: the users (population, N, seed, replicate) and
+    everything the policy depends on besides the offline cache (PPO, evaluation, the space's window)."""
+    from pluralign.experiments.prec.config import config_hash
+
+    tag = config_hash({"ppo": config.ppo, "eval_episodes": config.eval_episodes, "segment_len": config.segment_len,
+                       "max_episode_steps": config.offline.max_episode_steps})
+    return f"pop={config.population}_N={config.n_users}_seed={seed}_rep={replicate}_ref={name}_{tag}"
+
+
+def reference_summary(rstore: CellStore, config: PrecConfig, seed: int) -> tuple[dict, list[dict]]:
+    """Per reference name: :data:`REFERENCE_MEASURES` as mean +- s.e.m. over the finished replicates; and one
+    row per finished (replicate, reference)."""
+    table, rows = {}, []
+    for name in REFERENCES:
+        ms = []
+        for r in range(config.n_seeds):
+            key = reference_key(config, seed, r, name)
+            if rstore.done(key):
+                m = rstore.load(key)["metrics"]
+                ms.append(m)
+                rows.append({"name": name, "replicate": r, "phi": m["phi"],
+                             **{k: float(np.mean(m[k])) for k in REFERENCE_MEASURES}})
+        if ms:
+            table[name] = {"n_seeds": len(ms), **{k: mean_sem(float(np.mean(x[k])) for x in ms) for k in REFERENCE_MEASURES}}
+    return table, rows
+
+
 def _finalize(info: dict, results: dict[int, dict]) -> dict:
     """The metrics of one cell from its EM summary and its policies' evaluation."""
     phi = {k: np.asarray(r["episode_phi"]) for k, r in results.items()}
     u = user_utilities(info["weights"], info["assignment"], phi)
-    shift = None if np.all(u > 0) else float(1.0 - u.min())
-    w = welfare(u, shift=shift)
     return {
-        **{m: float(v) for m, v in w.items()},
-        "nash_shift": shift,
-        "utilities": u,
+        **_welfare_of(u),
         "train_seconds": float(sum(r["train_seconds"] for r in results.values())),
         "n_policies": len(results),
         "policy_env_return": {k: float(np.mean(r["env_return"])) for k, r in results.items()},
@@ -305,6 +428,16 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
             tasks.append((key, k, (env_id, config.ppo, derive_int(seed, r, "ppo", K, k), reward, bundle.space,
                                    config.eval_episodes, max_steps)))
 
+    rstore = reference_store(bundle)
+    ref_tasks = []
+    for r in replicates:
+        W = make_population(config.population, config.n_users, derive(seed, r, "users")).weights
+        for name in REFERENCES:
+            rkey = reference_key(config, seed, r, name)
+            if not rstore.done(rkey):
+                ref_tasks.append((rkey, name, r, W, (name, env_id, config.ppo, derive_int(seed, r, "reference", name),
+                                                      bundle.space, W.mean(axis=0), config.eval_episodes, max_steps)))
+
     def policy_results(key: str) -> dict[int, dict] | None:
         info = pending[key]
         if not all(pstore.done(f"{key}_k={k}") for k in info["clusters"]):
@@ -328,15 +461,24 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
 
     for key in list(pending):  # cells whose policies all finished before an interruption
         maybe_finish(key)
-    with tqdm_bar(len(tasks), f"PPO {env_id} {teacher}", progress, unit="policy") as bar:
+    jobs = [("reference", t[4]) for t in ref_tasks] + [("policy", t[2]) for t in tasks]
+    with tqdm_bar(len(jobs), f"PPO {env_id} {teacher}", progress, unit="policy") as bar:
         # results come back in order of completion; the driver writes each policy, then its cell once whole
-        # (a lost Ray worker's task is retried; a killed driver loses only unfinished policies)
-        for i, res in map_unordered(_policy_worker, [t[2] for t in tasks], num_cpus=config.ppo.torch_threads, **sweep):
-            key, k = tasks[i][0], tasks[i][1]
-            pstore.save(f"{key}_k={k}", {"cell": key, "k": k}, res)
-            maybe_finish(key)
+        # (a lost Ray worker's task is retried; a killed driver loses only unfinished policies); the
+        # reference policies go first, so an interrupted run already has its yardsticks
+        for i, res in map_unordered(_sweep_worker, jobs, num_cpus=config.ppo.torch_threads, **sweep):
+            if i < len(ref_tasks):
+                rkey, name, r, W, _ = ref_tasks[i]
+                rstore.save(rkey, {"env": env_id, "reference": name, "seed": int(seed), "replicate": int(r),
+                                   "population": config.population, "profile": config.profile},
+                            _reference_metrics(W, res))
+            else:
+                key, k = tasks[i - len(ref_tasks)][0], tasks[i - len(ref_tasks)][1]
+                pstore.save(f"{key}_k={k}", {"cell": key, "k": k}, res)
+                maybe_finish(key)
             bar.update(1)
     summary = summarize(store, config, seed)
+    summary["references"], summary["reference_cells"] = reference_summary(rstore, config, seed)
     summary["wall_seconds_this_invocation"] = time.perf_counter() - t_start
     summary["offline_seconds"] = bundle.seconds
     summary["cache_dir"] = str(bundle.cache_dir)
@@ -347,6 +489,11 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
 def _policy_worker(*args):
     """:func:`policy_task` looked up at call time (so a test may replace it)."""
     return policy_task(*args)
+
+
+def _sweep_worker(kind: str, args: tuple):
+    """One task of the PPO sweep: a cluster policy (``"policy"``) or a reference policy (``"reference"``)."""
+    return _policy_worker(*args) if kind == "policy" else reference_task(*args)
 
 
 def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
@@ -361,7 +508,9 @@ def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
     for K in config.Ks:
         ms = [c["metrics"] for c in cells if c["config"]["K"] == K]
         if ms:
-            table[str(K)] = {"n_seeds": len(ms), **{m: mean_sem(x[m] for x in ms) for m in MEASURES}}
+            table[str(K)] = {"n_seeds": len(ms), **{m: mean_sem(x[m] for x in ms) for m in MEASURES},
+                             **{m: mean_sem(float(np.mean(list(x[f"policy_{m}"].values()))) for x in ms)
+                                for m in POLICY_MEASURES}}
     keep = ("utilitarian", "egalitarian", "nash", "train_seconds", "cluster_sizes", "ari_vs_modes", "policy_env_return",
             "policy_x_velocity", "positive_label_rate", "weights", "assignment", "policy_phi")
     return {

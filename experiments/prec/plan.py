@@ -73,21 +73,26 @@ def plan(config, steps_per_cpu_s: float, machines: int = 1, cpus_per_machine: in
     ep_len = config.offline.max_episode_steps or 1000
     cells = len(config.Ks) * config.n_seeds
     policies = sum(int(K) for K in config.Ks) * config.n_seeds
+    # the reference policies (pipeline.REFERENCES): two trained (true mean reward, env reward) and two
+    # evaluated only, per replicate; counted per run, an upper bound (runs of one env, population and seed share them)
+    refs = 2 * config.n_seeds
     policy_steps = policies * config.ppo.total_timesteps
-    eval_steps = policies * config.eval_episodes * ep_len
+    ref_steps = refs * config.ppo.total_timesteps
+    eval_steps = (policies + 4 * config.n_seeds) * config.eval_episodes * ep_len
     agents = len(config.offline.target_velocities)
     offline_steps = agents * config.offline.ppo.total_timesteps
     cpus_per_task = max(1, int(config.ppo.torch_threads))
     slots = max(1, int(machines) * int(cpus_per_machine) // cpus_per_task)
     policy_hours = config.ppo.total_timesteps / float(steps_per_cpu_s) / 3600
     agent_hours = config.offline.ppo.total_timesteps / float(steps_per_cpu_s) / 3600
-    total_steps = runs * (policy_steps + eval_steps) + offline_steps  # one offline cache per env and seed
-    waves = math.ceil(runs * policies / slots)
+    total_steps = runs * (policy_steps + ref_steps + eval_steps) + offline_steps  # one offline cache per env and seed
+    waves = math.ceil(runs * (policies + refs) / slots)
     agent_waves = math.ceil(agents / slots)
     return {
         "profile": config.profile, "env": config.env, "runs": runs, "cells_per_run": cells, "cells": runs * cells,
         "policies_per_run": policies, "policies": runs * policies, "ppo_steps_per_policy": config.ppo.total_timesteps,
         "policy_ppo_steps": runs * policy_steps, "evaluation_steps": runs * eval_steps,
+        "reference_policies": runs * refs, "reference_ppo_steps": runs * ref_steps,
         "offline_agents": agents, "offline_ppo_steps": offline_steps, "total_steps": total_steps,
         "steps_per_cpu_s": float(steps_per_cpu_s),
         "cpu_hours": total_steps / float(steps_per_cpu_s) / 3600,

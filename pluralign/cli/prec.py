@@ -63,10 +63,19 @@ def run(
     fig2 = figures.fig2_panel(summary, out / f"fig2_{env}_{teacher}.png")
     clusters = figures.cluster_pictures(summary, out / f"clusters_{env}_{teacher}.png")
     typer.echo(f"{env} {teacher} ({summary['n_cells']}/{summary['n_cells_expected']} cells; mean ± s.e.m. over seeds)")
-    typer.echo(f"{'K':>4} {'utilitarian':>14} {'egalitarian':>14} {'nash':>14} {'PPO CPU-s':>10}")
-    for K, r in summary["table"].items():
+    typer.echo(f"{'K':>16} {'utilitarian':>14} {'egalitarian':>14} {'nash':>14} {'env return':>10} {'x-velocity':>10} "
+               f"{'PPO CPU-s':>10}")
+
+    def row(label: str, r: dict) -> str:
         cols = " ".join(f"{r[m]['mean']:8.3f}±{r[m]['sem']:.3f}" for m in ("utilitarian", "egalitarian", "nash"))
-        typer.echo(f"{K:>4} {cols} {r['train_seconds']['mean']:10.1f}")
+        return (f"{label:>16} {cols} {r['env_return']['mean']:10.1f} {r['x_velocity']['mean']:10.2f} "
+                f"{r['train_seconds']['mean']:10.1f}")
+
+    for K, r in summary["table"].items():
+        typer.echo(row(K, r))
+    typer.echo("reference policies (every user gets the same one; the cluster policies start from 'initial'):")
+    for name, r in summary["references"].items():
+        typer.echo(row(name, r))
     typer.echo(f"wrote {out / 'results.json'}, {fig2.name}, {clusters.name} (+ PDF)")
 
 
@@ -107,6 +116,7 @@ def plan_cmd(
     typer.echo(f"cells:                      {p['cells']:>14,d}  ({p['cells_per_run']} per run)")
     typer.echo(f"policies (at most):         {p['policies']:>14,d}  (sum of K per replicate; empty clusters train none)")
     typer.echo(f"PPO steps, policies:        {p['policy_ppo_steps']:>14,d}  ({p['ppo_steps_per_policy']:,d} each)")
+    typer.echo(f"PPO steps, references:      {p['reference_ppo_steps']:>14,d}  ({p['reference_policies']} trained reference policies, at most: shared by the runs of one env, population and seed)")
     typer.echo(f"PPO steps, offline agents:  {p['offline_ppo_steps']:>14,d}  ({p['offline_agents']} agents, cached per env and seed)")
     typer.echo(f"evaluation steps:           {p['evaluation_steps']:>14,d}")
     typer.echo(f"PPO steps per CPU-second:   {p['steps_per_cpu_s']:>14,.0f}  ({source})")

@@ -164,6 +164,75 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     assert bad.exit_code != 0 and "noise" in bad.output
 
 
+def test_reference_policies_scored_for_the_users_and_shared_by_teachers(tmp_path, monkeypatch):
+    from pluralign.prec.labelers import make_population
+    from pluralign.seeding import derive
+
+    cfg = replace(make_config("smoke", ENV), noise="2", n_jobs=1, cache_dir=str(tmp_path / "cache"))
+    calls = []
+    real = pipeline.reference_task
+
+    def counting(*args):
+        calls.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(pipeline, "reference_task", counting)
+    from pluralign.cli.common import start_run
+
+    s = pipeline.run(cfg, 0, start_run("prec run", tmp_path / "a", "smoke", 0, cfg.to_dict()), progress=False)
+    assert sorted(calls) == sorted(pipeline.REFERENCES)  # one replicate: each reference once
+    refs = s["references"]
+    assert set(refs) == set(pipeline.REFERENCES) and all(r["n_seeds"] == 1 for r in refs.values())
+    assert refs["initial"]["train_seconds"]["mean"] == refs["random"]["train_seconds"]["mean"] == 0.0
+    assert refs["true_mean_reward"]["train_seconds"]["mean"] > 0 and refs["env_reward"]["train_seconds"]["mean"] > 0
+    # every user gets the reference: utilitarian = mean_i <w_i, mean_e phi_e>; true_mean_return = sum_t <w_bar, phi_t>
+    W = make_population(cfg.population, cfg.n_users, derive(0, 0, "users")).weights
+    for row in s["reference_cells"]:
+        assert row["utilitarian"] == pytest.approx(float(np.mean(W @ np.asarray(row["phi"]))), abs=1e-9)
+        assert row["true_mean_return"] == pytest.approx(row["episode_len"] * float(W.mean(0) @ np.asarray(row["phi"])), rel=1e-6)
+    # another teacher (same users and PPO) reads the stored references: none is run again, numbers equal
+    calls.clear()
+    s2 = pipeline.run(replace(cfg, noise="oracle"), 0, tmp_path / "b", progress=False)
+    assert calls == [] and s2["references"] == refs
+    with pytest.raises(ValueError, match="reference"):
+        real("nothing", ENV, cfg.ppo, 0, None, W.mean(0), 1, None)
+
+    from pluralign.experiments.prec.diagnose import diagnose, main
+
+    d = diagnose(tmp_path / "a")
+    assert set(d["learned_reward"]) == {"1", "2"} and d["learned_reward"]["1"]["n_policies"] == 1
+    assert d["references"]["initial"]["utilitarian"] == refs["initial"]["utilitarian"]["mean"]
+    (sep,) = d["separability"]
+    assert sep["users"] == cfg.n_users and 0 <= sep["users_separable"] <= cfg.n_users
+    assert sep["labels_per_user"] + sep["equal_labels"] / cfg.n_users <= cfg.n_segments
+    with pytest.raises(SystemExit, match="config.json"):
+        main(["--run", str(tmp_path / "nothing")])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 5), st.integers(2, 40), st.integers(0, 2**16))
+def test_linearly_separable_finds_a_planted_hyperplane_and_rejects_interleaved_labels(d, n, seed):
+    from pluralign.experiments.prec.diagnose import linearly_separable
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    a = rng.normal(size=d)
+    y = (X @ a > 0).astype(int)
+    assert linearly_separable(X + 0.0, y)  # labels of a hyperplane through the data
+    # on a line, labels 0, 1, 0 at increasing x cannot be split by one threshold (in any direction of R^d)
+    t = np.sort(rng.uniform(-1, 1, size=3)) + np.array([0.0, 1e-3, 2e-3])
+    Z = t[:, None] * a[None, :]
+    assert not linearly_separable(Z, np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match="labels"):
+        linearly_separable(X, np.full(n, 2))
+
+
+def test_true_reward_is_the_users_score(bundle):
+    w = np.array([0.2, 0.5, 0.3])
+    obs, act = bundle.data["obs"][:7], bundle.data["act"][:7]
+    np.testing.assert_allclose(pipeline.TrueReward(bundle.space, w)(obs, act), bundle.space(obs, act) @ w)
+
+
 def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatch):
     cfg = replace(make_config("smoke", ENV), n_seeds=2, noise="1", n_jobs=1, cache_dir=str(cache))
     calls = []
@@ -288,9 +357,10 @@ def test_plan_arithmetic():
     assert p["policies_per_run"] == (1 + 2 + 3 + 5 + 10 + 30) * 3 == 153
     assert p["policy_ppo_steps"] == 12 * 153 * 1_500_000
     assert p["offline_ppo_steps"] == 4 * 1_000_000
-    total = 12 * 153 * (1_500_000 + 10 * 1000) + 4_000_000
+    assert p["reference_policies"] == 12 * 2 * 3 and p["reference_ppo_steps"] == 12 * 6 * 1_500_000
+    total = 12 * (153 + 6) * 1_500_000 + 12 * (153 + 12) * 10 * 1000 + 4_000_000
     assert p["total_steps"] == total and p["cpu_hours"] == pytest.approx(total / 1000 / 3600)
-    assert p["slots"] == 32 and p["policy_waves"] == -(-12 * 153 // 32)
+    assert p["slots"] == 32 and p["policy_waves"] == -(-12 * (153 + 6) // 32)
     assert p["wall_hours"] == pytest.approx((1 * 1e6 + p["policy_waves"] * 1.5e6) / 1000 / 3600)
     with pytest.raises(ValueError, match="machines"):
         plan(cfg, 1000.0, machines=0)
