@@ -30,6 +30,7 @@ def run(
     cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Shared cache of offline data + encoder.")] = Path("results/prec/cache"),
     encoder: Annotated[bool, typer.Option("--encoder/--no-encoder", help="--no-encoder: Fig. 12 ablation.")] = True,
     population: Annotated[str | None, typer.Option("--population", help="User population (labelers.POPULATIONS).")] = None,
+    normalize_reward: Annotated[bool, typer.Option("--normalize-reward", help="PPO on the learned reward scaled by a running std of the return (SB3 VecNormalize, reward only; not in Table 2, off in every profile): a what-if for rewards whose scale stalls PPO (see pluralign.experiments.prec.diagnose).")] = False,
     backend: BackendOpt = "local",
     address: AddressOpt = None,
 ) -> None:
@@ -48,11 +49,13 @@ def run(
             settings = replace(settings, n_seeds=int(n_seeds))
         if population is not None:
             settings = replace(settings, population=population)
+        if normalize_reward:
+            settings = replace(settings, ppo=replace(settings.ppo, normalize_reward=True))
         settings = settings.validate()
     except ValueError as exc:
         fail(str(exc))
     env, teacher = settings.env, settings.noise
-    suffix = "" if settings.use_encoder else "_noenc"
+    suffix = ("" if settings.use_encoder else "_noenc") + ("_normrew" if settings.ppo.normalize_reward else "")
     if out is None:
         out = Path("results/prec") / settings.profile / f"{env}_{teacher}{suffix}"
     out = start_run("prec run", out, profile, seed, settings.to_dict())

@@ -233,6 +233,29 @@ def test_true_reward_is_the_users_score(bundle):
     np.testing.assert_allclose(pipeline.TrueReward(bundle.space, w)(obs, act), bundle.space(obs, act) @ w)
 
 
+def test_cli_normalize_reward_reaches_ppo(tmp_path, cache, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pluralign.rl import ppo as ppo_mod
+
+    seen = []
+    real = ppo_mod.make_ppo
+
+    def spy(venv, config, seed):
+        seen.append((config.normalize_reward, type(venv).__name__))
+        return real(venv, config, seed)
+
+    monkeypatch.setattr(ppo_mod, "make_ppo", spy)
+    monkeypatch.chdir(tmp_path)  # the default out folder is relative
+    res = CliRunner().invoke(app, ["prec", "run", "--profile", "smoke", "--cache-dir", str(cache), "--jobs", "1",
+                                   "--normalize-reward"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "results" / "prec" / "smoke" / f"{ENV}_noise2_normrew"
+    assert json.loads((out / "config.json").read_text())["config"]["ppo"]["normalize_reward"] is True
+    trained = [v for flag, v in seen if flag]
+    assert trained and all(v == "VecNormalize" for v in trained)  # every trained policy saw the scaled reward
+
+
 def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatch):
     cfg = replace(make_config("smoke", ENV), n_seeds=2, noise="1", n_jobs=1, cache_dir=str(cache))
     calls = []
