@@ -24,11 +24,13 @@ import numpy as np
 from pluralign.paper_figures import style
 from pluralign.paper_figures.prec import MEASURES, cluster_color, cluster_grid, simplex_axes, simplex_xy
 
-__all__ = ["bandit_clusters", "bandit_fig3", "population_welfare", "prec_clusters", "prec_fig3"]
+__all__ = ["bandit_clusters", "bandit_fig3", "population_welfare", "prec_clusters", "prec_fig3", "prec_fig3_baselines"]
 
 
-def population_welfare(users: dict, rows: dict, path: Path, title: str) -> Path:
-    """``users[pop] = {"weights": (N, 3), "mode": (N,)}``; ``rows[label][pop] = {K: {measure: mean_sem}}``."""
+def population_welfare(users: dict, rows: dict, path: Path, title: str, baselines: dict | None = None) -> Path:
+    """``users[pop] = {"weights": (N, 3), "mode": (N,)}``; ``rows[label][pop] = {K: {measure: mean_sem}}``;
+    ``baselines[label][pop] = {measure: mean_sem}`` (optional) is drawn as a dotted line in the population's
+    colour (the MuJoCo runs: the untrained PPO policy every cluster policy starts from)."""
     pops = list(users)
     ncols = max(len(pops), len(MEASURES))
     fig, axes = style.figure(ncols, 1 + len(rows), figsize=(3.4 * ncols, 3.0 * (1 + len(rows))))
@@ -59,6 +61,10 @@ def population_welfare(users: dict, rows: dict, path: Path, title: str) -> Path:
                 dodge = 10 ** (0.018 * (q - (len(pops) - 1) / 2))  # side by side on the log axis: bars apart
                 style.errorbar(ax, [K * dodge for K in ks], [t[str(K)][m] for K in ks], color=style.color_for(pop),
                                ms=4, label=pop)
+                base = ((baselines or {}).get(label) or {}).get(pop)
+                if base is not None:
+                    ax.axhline(base[m]["mean"], color=style.color_for(pop), linestyle=":", lw=1.0,
+                               label=f"{pop}: untrained PPO" if j == 0 else None)
             ax.set_xscale("log")
             ax.set_xticks(allK, [str(K) for K in allK])
             ax.minorticks_off()
@@ -127,6 +133,17 @@ def prec_fig3(results: dict) -> tuple[dict, dict]:
             users[pop] = {"weights": c["weights"], "mode": _modes(pop, c["weights"], res.get("seed"), c["replicate"])}
         rows.setdefault(env, {})[pop] = res["table"]
     return users, rows
+
+
+def prec_fig3_baselines(results: dict) -> dict:
+    """``{env: {pop: welfare of the untrained PPO policy}}`` of the MuJoCo runs ``results[(env, pop)]`` that have
+    reference policies (:data:`pluralign.experiments.prec.pipeline.REFERENCES`)."""
+    out: dict = {}
+    for (env, pop), res in results.items():
+        ref = res.get("references", {}).get("initial")
+        if ref is not None:
+            out.setdefault(env, {})[pop] = ref
+    return out
 
 
 def _modes(pop: str, weights, seed, replicate: int) -> list[int]:

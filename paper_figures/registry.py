@@ -379,7 +379,9 @@ def _fig2(ctx: Ctx) -> list[Path]:
         _, env, teacher = key.split(":")[:3]
         rows.setdefault(env, {})[teacher] = res
     return [_welfare_grid(ctx, rows, style.caption("PREC welfare and PPO training time vs K, per environment and "
-                                                   "teacher", ctx.profile, _prec_seeds(ctx.results)), True)]
+                                                   "teacher; horizontal lines: reference policies every user gets "
+                                                   "(untrained PPO, random actions, PPO on the users' true mean reward)",
+                                                   ctx.profile, _prec_seeds(ctx.results)), True)]
 
 
 def _fig12(ctx: Ctx) -> list[Path]:
@@ -410,12 +412,13 @@ def _by_env_population(ctx: Ctx) -> dict:
 
 
 def _populations_prec(ctx: Ctx) -> list[Path]:
-    from pluralign.paper_figures.populations import population_welfare, prec_fig3
+    from pluralign.paper_figures.populations import population_welfare, prec_fig3, prec_fig3_baselines
 
     users, rows = prec_fig3(_by_env_population(ctx))
     return [population_welfare(users, rows, ctx.path(), style.caption(
         f"PREC welfare vs K per user population (teacher {PREC_POPULATION_TEACHER}); top row: replicate 0's users "
-        "coloured by Dirichlet mode", ctx.profile, _prec_seeds(ctx.results)))]
+        "coloured by Dirichlet mode; dotted: the untrained PPO policy", ctx.profile, _prec_seeds(ctx.results)),
+        baselines=prec_fig3_baselines(_by_env_population(ctx)))]
 
 
 def _populations_prec_clusters(ctx: Ctx) -> list[Path]:

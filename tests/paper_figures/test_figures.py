@@ -163,6 +163,38 @@ def _fake_prec_results(env: str, pop: str, seed: int = 0, N: int = 12) -> dict:
             "table": {str(K): {m: stat for m in ("utilitarian", "egalitarian", "nash", "train_seconds")} for K in Ks}}
 
 
+def _with_references(res: dict, level: float = 0.25) -> dict:
+    """``res`` with reference policies (pluralign.experiments.prec.pipeline.REFERENCES) at welfare ``level`` +
+    0, 0.1, 0.2, 0.3."""
+    keys = ("utilitarian", "egalitarian", "nash", "env_return", "x_velocity", "episode_len", "true_mean_return",
+            "train_seconds")
+    names = ("initial", "random", "true_mean_reward", "env_reward")
+    return {**res, "references": {n: {k: {"mean": level + 0.1 * i, "sem": 0.0, "n_seeds": 2} for k in keys}
+                                  for i, n in enumerate(names)}}
+
+
+def test_reference_lines_draw_the_runs_reference_policies():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pluralign.paper_figures.populations import prec_fig3_baselines
+    from pluralign.paper_figures.prec import reference_lines
+
+    env = "Hopper-v5"
+    with_refs, without = _with_references(_fake_prec_results(env, "polarized")), _fake_prec_results(env, "broad")
+    fig, (a, b) = plt.subplots(1, 2)
+    reference_lines(a, with_refs, "nash")
+    reference_lines(b, without, "nash")
+    # initial, random and the true-mean-reward PPO; not the env-reward PPO (another objective)
+    assert sorted(round(float(line.get_ydata()[0]), 6) for line in a.lines) == [0.25, 0.35, 0.45]
+    assert len(b.lines) == 0
+    plt.close(fig)
+    assert prec_fig3_baselines({(env, "polarized"): with_refs, (env, "broad"): without}) == {
+        env: {"polarized": with_refs["references"]["initial"]}}
+
+
 def test_mujoco_population_figures_draw_from_results_files_only(tmp_path):
     """Results written where the registry reads them (results/prec/<profile>/<env>_oracle[_pop-<p>]) are drawn
     by `figures make ... --no-run` (Fig. 3: the top row coloured by the redrawn Dirichlet modes)."""
@@ -173,7 +205,7 @@ def test_mujoco_population_figures_draw_from_results_files_only(tmp_path):
     env = "HalfCheetah-v5"
     for pop in reg.PREC_POPULATIONS:
         study = reg.STUDIES[f"prec:{env}:oracle:pop={pop}"]
-        write_json(reg.results_dir(study, "smoke", root) / "results.json", _fake_prec_results(env, pop))
+        write_json(reg.results_dir(study, "smoke", root) / "results.json", _with_references(_fake_prec_results(env, pop)))
     assert (root / "prec" / "smoke" / f"{env}_oracle" / "results.json").exists()  # trimodal = Fig. 2's oracle run
     for name in ("seed000_fig3_populations", "seed000_fig8_clusters_populations"):
         res = runner.invoke(app, ["figures", "make", name, "--profile", "smoke", "--results", str(root), "--no-run",
