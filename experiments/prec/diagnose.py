@@ -18,6 +18,16 @@ For the run in DIR, per K:
       unregularized logistic loss keeps falling as the weights grow, so the fitted decoder of a per-user
       (K = N) cell stops wherever the optimiser's budget ends, with a per-step reward of that size.
 
+(iv)  with ``--start-sign``: the sign of each cluster's learned reward where its policy starts.  The cell's
+      decoders are refitted from the run's seeds (:func:`pluralign.experiments.prec.pipeline.fit_clusters`,
+      replicate 0 by default) and read on the evaluation episodes of the untrained PPO policy (the
+      ``initial`` reference: the robot standing, falling slowly).  A good/bad decoder's zero is the rating
+      threshold, so where most segments are rated bad, the learned reward is negative on ordinary states;
+      in an environment that ends the episode when the robot falls (Hopper, Walker2d, Ant), a negative
+      per-step reward makes ending the episode early pay (termination bias).  Reported per K: the mean
+      per-step learned reward there, the share of clusters where it is negative, and the true per-step
+      reward <w_bar_k, phi> of the cluster's users there (positive by construction).
+
 ``python -m pluralign.experiments.prec.diagnose --run DIR`` writes ``DIR/diagnose.json`` and prints the
 tables; :func:`diagnose` is the function (no printing).
 """
@@ -33,7 +43,7 @@ import numpy as np
 
 from pluralign.runs import CellStore, read_json, write_json
 
-__all__ = ["diagnose", "learned_reward_table", "linearly_separable", "main", "run_config", "separability"]
+__all__ = ["diagnose", "learned_reward_table", "linearly_separable", "main", "run_config", "separability", "start_sign"]
 
 
 def run_config(run_dir: Path):
@@ -124,8 +134,47 @@ def separability(config, seed: int) -> list[dict]:
     return out
 
 
-def diagnose(run_dir: Path, with_separability: bool = True) -> dict:
-    """(i)-(iii) of the module docstring for the run in ``run_dir``."""
+def start_sign(config, seed: int, replicate: int = 0, Ks=None) -> dict:
+    """(iv) of the module docstring: per K (default the run's grid), the cell's refitted cluster rewards on
+    the untrained PPO policy's evaluation episodes (the ``initial`` reference's policy and episodes)."""
+    from pluralign.experiments.prec.offline import load_or_build
+    from pluralign.experiments.prec.pipeline import TrueReward, cluster_decoder, feature_module, fit_clusters, make_problem
+    from pluralign.rl.envs import env_fns
+    from pluralign.rl.ppo import evaluate_policy_episodes, make_ppo
+    from pluralign.rl.reward import EncoderDecoderReward
+    from pluralign.seeding import derive_int
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    if not 0 <= int(replicate) < config.n_seeds:
+        raise ValueError(f"replicate: must lie in 0..{config.n_seeds - 1}, got {replicate}")
+    Ks = list(config.Ks if Ks is None else Ks)
+    bad = [K for K in Ks if int(K) not in config.Ks]
+    if bad:
+        raise ValueError(f"Ks: {bad} not in the run's grid {tuple(config.Ks)}")
+    bundle = load_or_build(config.env, config, seed, Path(config.cache_dir), 1, progress=False)
+    features = feature_module(bundle, config.use_encoder)
+    problem = make_problem(bundle, config, seed, features, replicate)
+    rs = derive_int(seed, replicate, "reference", "initial")  # the initial reference's policy and episodes
+    init = make_ppo(DummyVecEnv(env_fns(config.env, 1, None, config.offline.max_episode_steps)), config.ppo, rs)
+    ep = evaluate_policy_episodes(init, config.env, config.eval_episodes, seed=derive_int(rs, "evaluation"),
+                                  max_episode_steps=config.offline.max_episode_steps)
+    out = {}
+    for K in Ks:
+        em, _ = fit_clusters(problem, config, int(K), seed, replicate)
+        z = np.asarray(em.labels)
+        learned, true = [], []
+        for k in sorted(set(z.tolist())):
+            reward = EncoderDecoderReward(features, cluster_decoder(em.params, k))
+            learned.append(float(np.mean(reward(ep["obs"], ep["act"]))))
+            true.append(float(np.mean(TrueReward(bundle.space, problem.weights[z == k].mean(axis=0))(ep["obs"], ep["act"]))))
+        out[str(K)] = {"clusters": len(learned), "learned_reward_per_step": float(np.mean(learned)),
+                       "share_negative": float(np.mean(np.asarray(learned) < 0)),
+                       "true_reward_per_step": float(np.mean(true)), "episode_len": len(ep["t"]) / config.eval_episodes}
+    return out
+
+
+def diagnose(run_dir: Path, with_separability: bool = True, with_start_sign: bool = False, replicate: int = 0) -> dict:
+    """(i)-(iii) of the module docstring for the run in ``run_dir``, and (iv) with ``with_start_sign``."""
     run_dir = Path(run_dir)
     config, seed = run_config(run_dir)
     res = read_json(run_dir / "results.json") if (run_dir / "results.json").exists() else {}
@@ -134,16 +183,20 @@ def diagnose(run_dir: Path, with_separability: bool = True) -> dict:
             for n, r in res.get("references", {}).items()}
     return {"run": str(run_dir), "env": config.env, "noise": config.noise, "profile": config.profile,
             "welfare": welfare, "learned_reward": learned_reward_table(run_dir), "references": refs,
-            "separability": separability(config, seed) if with_separability else None}
+            "separability": separability(config, seed) if with_separability else None,
+            "start_sign": {"replicate": int(replicate), "by_K": start_sign(config, seed, replicate)} if with_start_sign else None}
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, type=Path, help="a pluralign prec run folder")
     ap.add_argument("--no-separability", action="store_true", help="skip (iii) (needs the run's offline cache)")
+    ap.add_argument("--start-sign", action="store_true", help="add (iv): refits every K's decoders (minutes at quick)")
+    ap.add_argument("--replicate", type=int, default=0, help="the replicate of (iv)")
     a = ap.parse_args(argv)
     try:
-        d = diagnose(a.run, with_separability=not a.no_separability)
+        d = diagnose(a.run, with_separability=not a.no_separability, with_start_sign=a.start_sign,
+                     replicate=a.replicate)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     write_json(a.run / "diagnose.json", d)
@@ -159,6 +212,11 @@ def main(argv=None) -> dict:
     for s in d["separability"] or []:
         print(f"replicate {s['replicate']}: {s['users_separable']}/{s['users']} users' label sets linearly separable "
               f"({s['labels_per_user']:.0f} good/bad labels each, {s['equal_labels']} 'equal' left out, {s['feature_dim']} features); pooled separable: {s['pooled_separable']}")
+    if d["start_sign"]:
+        print(f"learned reward on the untrained policy's episodes (replicate {d['start_sign']['replicate']}, decoders refitted):")
+        for K, r in d["start_sign"]["by_K"].items():
+            print(f"  K={K:>3}: {r['learned_reward_per_step']:+10.3g} per step, negative in {r['share_negative']:.0%} of "
+                  f"{r['clusters']} clusters (true reward {r['true_reward_per_step']:.3f} per step, {r['episode_len']:.0f}-step episodes)")
     print(f"wrote {a.run / 'diagnose.json'}")
     return d
 

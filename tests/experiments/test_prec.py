@@ -207,6 +207,20 @@ def test_reference_policies_scored_for_the_users_and_shared_by_teachers(tmp_path
     assert sep["labels_per_user"] + sep["equal_labels"] / cfg.n_users <= cfg.n_segments
     with pytest.raises(SystemExit, match="config.json"):
         main(["--run", str(tmp_path / "nothing")])
+    from pluralign.experiments.prec.diagnose import start_sign
+
+    sign = diagnose(tmp_path / "a", with_separability=False, with_start_sign=True)["start_sign"]["by_K"]
+    assert set(sign) == {"1", "2"} and sign["1"]["clusters"] == 1 and 1 <= sign["2"]["clusters"] <= 2
+    for r in sign.values():
+        assert r["share_negative"] in {0.0, 0.5, 1.0} and 0.0 <= r["true_reward_per_step"] <= 1.0
+        assert r["episode_len"] == cfg.offline.max_episode_steps  # smoke episodes are capped
+    # the K = 1 decoder read at the initial reference's episodes: their true reward is the reference's
+    init = [c for c in s["reference_cells"] if c["name"] == "initial"][0]
+    assert sign["1"]["true_reward_per_step"] == pytest.approx(init["true_mean_return"] / init["episode_len"], rel=1e-6)
+    with pytest.raises(ValueError, match="grid"):
+        start_sign(cfg, 0, 0, Ks=[7])
+    with pytest.raises(ValueError, match="replicate"):
+        start_sign(cfg, 0, 3)
 
 
 @settings(max_examples=30, deadline=None)
