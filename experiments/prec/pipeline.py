@@ -55,14 +55,38 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   the error bars), the direction of the paper's data-scarcity argument.  The K = 30
   policies fall less: mean env return 76 / 66 and x-velocity -0.07 / -0.21 (Hopper / Walker2d, oracle)
   against returns < 10 and x-velocities -0.6 to -1.5 for K <= 10, whose policies learn to fall backward
-  at once.  Not diagnosed yet; a candidate is termination bias: the decoder's bias absorbs the rating
-  threshold and 18-25% of Hopper's and Walker2d's labels are "good", so a pooled or clustered learned
-  reward may be negative on most steps, and PPO on an env that ends an episode when the robot falls then
-  learns to end it early; the learned rewards' sign was not measured, and why the per-user decoders
-  would escape it is not known.
-* Ant: oracle .598 at K = 1 to .702 at K = 10; noise 1 peaks at K = 3 (.789 ± .025 against .689 ± .120 at
-  K = 1 and .690 ± .021 at K = 30), the paper's shape, but the error bars elsewhere are ±.04-.12.  The noise 2
-  run and the no-encoder ablation on Ant did not finish (cells resume).
+  at once (diagnosis in the last bullet).
+* Ant: oracle .598 at K = 1 to .702 at K = 10; noise 1 peaks at K = 3 (.789 +- .025 against .689 +- .120
+  at K = 1 and .690 +- .021 at K = 30) and noise 2 at K = 5 (.808 +- .032 against .768 +- .113 at K = 1 and
+  .717 +- .041 at K = 30), the paper's shape, but with error bars of +-.03-.12 and (next bullet) within
+  reach of the untrained policy.
+* Reference policies (second sitting of 2026-12-01; :data:`REFERENCES`, added after the results above
+  were seen, and ``python -m pluralign.experiments.prec.diagnose --run DIR [--start-sign]``).  Utilitarian
+  welfare when every user gets the untrained PPO policy (near-zero action) / PPO at the same 16k steps on
+  the users' true mean reward, oracle runs: HalfCheetah .676 / .682, Hopper .418 / .610, Walker2d .478 /
+  .501, Ant .689 / .755 (the references do not depend on the teacher).  In the oracle runs no PREC K
+  beats the untrained policy by more than .013 (HalfCheetah K <= 10 .683-.685, Ant K = 10 .702), and on
+  Hopper and Walker2d every K <= 10 is below it (.280-.332 and .389-.408; Hopper K = 1 is below the random
+  policy's .322); only Ant under noise 1 / 2 clears it (.789 at K = 3, .808 at K = 5).  So the quick budget can improve welfare on
+  Hopper and Ant (PPO on the true reward gains .19 and .07), but PREC's learned rewards do not, and on
+  HalfCheetah 16k steps move no policy.  Two mechanisms, both measured:
+  (a) Termination bias.  A good/bad decoder's zero is the rating threshold, and most segments are rated
+  bad (18-25% good on Hopper / Walker2d), so the learned reward is negative on the untrained policy's
+  (standing) states: replicate 0, refitted decoders, per-step mean -1.5 to -4.4 for K = 1..10 on Hopper
+  and Walker2d (negative in 67-100% of the clusters; positive, +2.5 to +3.5, on HalfCheetah, whose episodes
+  never end early).  Where falling ends the episode, ending it early pays: the K = 1 policies fall within
+  8-20 steps in all 6 Hopper / Walker2d replicates, and in 5 of them the falling states are themselves
+  rewarded (+3 to +9 per step).  PPO on the true reward (in [0, 1], never negative) stays up 36 / 171
+  steps (Hopper / Walker2d).  A survival-neutral reading of the decoder (e.g. a sigmoid of its output) is not printed in seed
+  000 and was not tried.
+  (b) K = 30 does not learn at all.  Every per-user label set is linearly separable in the decoders' 32
+  features (90/90 users, oracle, all four envs; under noise 2, whose 'equal' labels are left out, 89/90
+  on HalfCheetah, 68-70/90 on Hopper and Walker2d), so a per-user logistic decoder has no maximum-likelihood fit: L-BFGS stops at its budget with
+  per-step rewards of 10^3-10^4 (median |r| on its own episodes: Hopper 4.9e3, HalfCheetah 7.7e3; 2-9 for
+  K <= 10).  PPO does not move on a reward of that scale: the true mean reward x 1e4 leaves the mean
+  |action| at .01 against .18 unscaled (Hopper, 16k steps, 2 seeds each).  The K = 30 policies are the
+  untrained policy (Hopper .409 vs .418 untrained), which on Hopper and Walker2d falls later than any
+  policy that learned (a): that is the whole of K = 30's "win" there, not per-user alignment.
 """
 
 from __future__ import annotations
