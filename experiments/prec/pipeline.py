@@ -87,6 +87,12 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   |action| at .01 against .18 unscaled (Hopper, 16k steps, 2 seeds each).  The K = 30 policies are the
   untrained policy (Hopper .409 vs .418 untrained), which on Hopper and Walker2d falls later than any
   policy that learned (a): that is the whole of K = 30's "win" there, not per-user alignment.
+  What-if, run to test (b) (``pluralign prec run --env Hopper-v5 --noise oracle --normalize-reward``:
+  PPO on the learned reward over a running std of the return, not in Table 2 and in no profile; 1263
+  CPU-s): K = 30 falls from .409 to .356 +- .009 (its policies now move: x-velocity -0.38, env return 6.8),
+  inside the K <= 10 range (.272-.351, unchanged within the error bars), and every K stays below the
+  untrained policy's .418, as (a) predicts (the scaling keeps the reward's sign); PPO on the true mean
+  reward reaches .626 with it.
 """
 
 from __future__ import annotations
