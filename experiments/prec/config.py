@@ -80,6 +80,14 @@ DEVIATIONS: dict[str, str] = {
         "measured learning curve (MEDIUM_CURVE, budget_from_curve: 491,520 steps), with quick's offline "
         "agents' count and encoder; only the paper profile uses Table 2's 1.5M."),
     "sizes_smoke": "smoke shrinks N, M, T, the K grid and every budget (CI only; its numbers mean nothing).",
+    "reference_policies": (
+        "Not in seed 000: every run also scores a random policy, the untrained PPO policy and PPO on the users' "
+        "true mean reward / on the env reward for the same users (pipeline.REFERENCES), the yardsticks of "
+        "'the policies learned'."),
+    "normalize_reward_option": (
+        "`prec run --normalize-reward` (off in every profile; ppo.normalize_reward in config.json) trains PPO "
+        "on the learned reward over a running std of the return (SB3 VecNormalize), which Table 2 does not "
+        "print: a what-if for decoders whose reward scale stalls PPO (pipeline FINDINGS)."),
 }
 """Every deviation from seed 000's printed setup, or reading of an unprinted detail, in one place
 (name -> what and why); copied into every run's results.json."""
