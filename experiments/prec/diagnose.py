@@ -121,8 +121,7 @@ def separability(config, seed: int) -> list[dict]:
         pr = make_problem(bundle, config, seed, features, r)
         X = pr.segment_features.mean(axis=1)  # (S, d): what a linear mean-aggregated decoder scores
         R = pr.ratings
-        hard = (R.weight > 0) & (R.label != 0.5)  # skipped queries carry no label; "equal" (1/2) is soft
-        keep = hard
+        keep = (R.weight > 0) & (R.label != 0.5)  # skipped queries carry no label; "equal" (1/2) is soft
         y = (R.label == 1.0).astype(int)
         per_user = [linearly_separable(X[R.segment[keep & (R.user == i)]], y[keep & (R.user == i)])
                     for i in range(R.n_users)]
