@@ -93,11 +93,11 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   inside the K <= 10 range (.272-.351, unchanged within the error bars), and every K stays below the
   untrained policy's .418, as (a) predicts (the scaling keeps the reward's sign); PPO on the true mean
   reward reaches .626 with it.
-* Fig. 3 populations on Hopper (bimodal, trimodal, polarized) and Walker2d (bimodal, polarized; oracle):
-  the same picture in every population: K = 30 is highest and equals the untrained policy within the
-  error bars (Hopper .380 / .415 / .418 against .379 / .416 / .413; Walker2d .341 / .440 against .394 /
-  .468, there below it), every K <= 10 lower (Hopper .244-.363, Walker2d .182-.376), PPO on the true mean
-  reward far above (.57-.61, .54-.55).  No population makes an intermediate K win at quick.
+* Fig. 3 populations on Hopper and Walker2d (bimodal, trimodal, polarized; oracle): the same picture in
+  every population: K = 30 is highest and equals the untrained policy within the error bars (Hopper .380 /
+  .415 / .418 against .379 / .416 / .413; Walker2d .341 / .432 / .440 against .394 / .467 / .468, there
+  below it), every K <= 10 lower (Hopper .244-.363, Walker2d .182-.376), PPO on the true mean reward far
+  above (.57-.61, .54-.56).  No population makes an intermediate K win at quick.
 """
 
 from __future__ import annotations
