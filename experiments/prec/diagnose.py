@@ -137,12 +137,9 @@ def start_sign(config, seed: int, replicate: int = 0, Ks=None) -> dict:
     """(iv) of the module docstring: per K (default the run's grid), the cell's refitted cluster rewards on
     the untrained PPO policy's evaluation episodes (the ``initial`` reference's policy and episodes)."""
     from pluralign.experiments.prec.offline import load_or_build
-    from pluralign.experiments.prec.pipeline import TrueReward, cluster_decoder, feature_module, fit_clusters, make_problem
-    from pluralign.rl.envs import env_fns
-    from pluralign.rl.ppo import evaluate_policy_episodes, make_ppo
+    from pluralign.experiments.prec.pipeline import (TrueReward, cluster_decoder, feature_module, fit_clusters,
+                                                     make_problem, reference_episodes, reference_seed)
     from pluralign.rl.reward import EncoderDecoderReward
-    from pluralign.seeding import derive_int
-    from stable_baselines3.common.vec_env import DummyVecEnv
 
     if not 0 <= int(replicate) < config.n_seeds:
         raise ValueError(f"replicate: must lie in 0..{config.n_seeds - 1}, got {replicate}")
@@ -153,10 +150,8 @@ def start_sign(config, seed: int, replicate: int = 0, Ks=None) -> dict:
     bundle = load_or_build(config.env, config, seed, Path(config.cache_dir), 1, progress=False)
     features = feature_module(bundle, config.use_encoder)
     problem = make_problem(bundle, config, seed, features, replicate)
-    rs = derive_int(seed, replicate, "reference", "initial")  # the initial reference's policy and episodes
-    init = make_ppo(DummyVecEnv(env_fns(config.env, 1, None, config.offline.max_episode_steps)), config.ppo, rs)
-    ep = evaluate_policy_episodes(init, config.env, config.eval_episodes, seed=derive_int(rs, "evaluation"),
-                                  max_episode_steps=config.offline.max_episode_steps)
+    ep, _ = reference_episodes("initial", config.env, config.ppo, reference_seed(seed, replicate, "initial"),
+                               config.eval_episodes, config.offline.max_episode_steps)
     out = {}
     for K in Ks:
         em, _ = fit_clusters(problem, config, int(K), seed, replicate)

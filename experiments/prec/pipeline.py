@@ -126,7 +126,8 @@ from pluralign.seeding import derive, derive_int
 from pluralign.welfare import welfare
 
 __all__ = ["NOISE_NAMES", "MEASURES", "REFERENCES", "TrueReward", "parse_noise", "make_problem", "fit_clusters",
-           "cluster_decoder", "reference_task", "run", "summarize", "SimulatedInterrupt"]
+           "cluster_decoder", "reference_episodes", "reference_seed", "reference_task", "replicate_users", "run",
+           "summarize", "SimulatedInterrupt"]
 
 MEASURES = ("utilitarian", "egalitarian", "nash", "train_seconds", "ari_vs_modes", "n_policies")
 """Per-cell numbers summarized per K (mean +- s.e.m. over replicates)."""
@@ -179,13 +180,19 @@ class Problem:
     tau: np.ndarray  # (N,) App. C.1's thresholds on S = sum_t <w_i, phi_t> (labelers.user_thresholds)
 
 
+def replicate_users(config: PrecConfig, seed: int, replicate: int):
+    """Replicate ``replicate``'s N users (:func:`pluralign.prec.labelers.make_population` seeded by
+    ``derive(seed, replicate, "users")``: the same under every teacher and K)."""
+    return make_population(config.population, config.n_users, derive(seed, replicate, "users"))
+
+
 def make_problem(bundle: OfflineBundle, config: PrecConfig, seed: int, features: torch.nn.Module,
                  replicate: int = 0) -> Problem:
     """Replicate ``replicate``'s users, their M segments each and their labels under ``config.noise`` (same
     seed and replicate -> same users and segments under every teacher, so teachers are compared on paired
     data)."""
     N, M, T = config.n_users, config.n_segments, config.segment_len
-    pop = make_population(config.population, N, derive(seed, replicate, "users"))
+    pop = replicate_users(config, seed, replicate)
     data = bundle.data
     starts = spr_windows(data["episode"], data["t"], T - 1)
     if len(starts) == 0:
@@ -300,31 +307,45 @@ class TrueReward:
         return self.space(obs, act) @ self.w
 
 
-def reference_task(name: str, env_id: str, ppo: PPOConfig, seed: int, space: PreferenceSpace, w_bar,
-                   eval_episodes: int, max_episode_steps: int | None) -> dict:
-    """Evaluate reference policy ``name`` (:data:`REFERENCES`; PPO seed ``seed``, evaluation episodes seeded
-    by its child ``"evaluation"``, as the cluster policies); ``w_bar`` is the users' mean weight. The returned
-    ``true_mean_return`` is each episode's return under :class:`TrueReward` (w_bar)."""
+def reference_seed(seed: int, replicate: int, name: str) -> int:
+    """The PPO seed of reference policy ``name`` of one replicate (its evaluation: the child ``"evaluation"``)."""
+    return derive_int(seed, replicate, "reference", name)
+
+
+def reference_episodes(name: str, env_id: str, ppo: PPOConfig, seed: int, eval_episodes: int,
+                       max_episode_steps: int | None, reward=None) -> tuple[dict, float]:
+    """(evaluation episodes, PPO seconds) of reference policy ``name`` (:data:`REFERENCES`; PPO seed ``seed``,
+    evaluation episodes seeded by its child ``"evaluation"``, as the cluster policies); ``reward`` is the
+    true mean reward ``true_mean_reward`` trains on."""
     if name not in REFERENCES:
         raise ValueError(f"reference: must be one of {', '.join(REFERENCES)}, got {name!r}")
-    true = TrueReward(space, w_bar)
     eval_seed = derive_int(seed, "evaluation")
-    seconds = 0.0
     if name == "random":
         space_a = make_env(env_id, max_episode_steps=max_episode_steps).action_space
         rng = derive(seed, "actions")
-        ep = collect_episodes(lambda o: rng.uniform(space_a.low, space_a.high, size=(len(o), space_a.shape[0])),
-                              env_id, eval_episodes, eval_seed, max_episode_steps)
-    else:
-        if name == "initial":
-            from stable_baselines3.common.vec_env import DummyVecEnv
+        return collect_episodes(lambda o: rng.uniform(space_a.low, space_a.high, size=(len(o), space_a.shape[0])),
+                                env_id, eval_episodes, eval_seed, max_episode_steps), 0.0
+    seconds = 0.0
+    if name == "initial":
+        from stable_baselines3.common.vec_env import DummyVecEnv
 
-            torch.set_num_threads(int(ppo.torch_threads))
-            model = make_ppo(DummyVecEnv(env_fns(env_id, 1, None, max_episode_steps)), ppo, seed)
-        else:
-            model, seconds = train_ppo(env_id, ppo, seed, reward_fn=true if name == "true_mean_reward" else None,
-                                       max_episode_steps=max_episode_steps)
-        ep = evaluate_policy_episodes(model, env_id, eval_episodes, seed=eval_seed, max_episode_steps=max_episode_steps)
+        torch.set_num_threads(int(ppo.torch_threads))
+        model = make_ppo(DummyVecEnv(env_fns(env_id, 1, None, max_episode_steps)), ppo, seed)
+    else:
+        if name == "true_mean_reward" and reward is None:
+            raise ValueError("reward: true_mean_reward needs the users' true mean reward")
+        model, seconds = train_ppo(env_id, ppo, seed, reward_fn=reward if name == "true_mean_reward" else None,
+                                   max_episode_steps=max_episode_steps)
+    return evaluate_policy_episodes(model, env_id, eval_episodes, seed=eval_seed,
+                                    max_episode_steps=max_episode_steps), seconds
+
+
+def reference_task(name: str, env_id: str, ppo: PPOConfig, seed: int, space: PreferenceSpace, w_bar,
+                   eval_episodes: int, max_episode_steps: int | None) -> dict:
+    """Evaluate reference policy ``name`` (:func:`reference_episodes`); ``w_bar`` is the users' mean weight.
+    The returned ``true_mean_return`` is each episode's return under :class:`TrueReward` (w_bar)."""
+    true = TrueReward(space, w_bar)
+    ep, seconds = reference_episodes(name, env_id, ppo, seed, eval_episodes, max_episode_steps, true)
     out = _episode_metrics(ep, space, seconds, true)
     out["true_mean_return"] = out.pop("learned_return")
     return out
@@ -351,7 +372,7 @@ def _reference_metrics(weights: np.ndarray, res: dict) -> dict:
     """A reference policy's numbers when every user (``weights``) gets it."""
     phi = np.asarray(res["episode_phi"])
     u = user_utilities(weights, np.zeros(len(weights), dtype=int), {0: phi})
-    return {**_welfare_of(u), **res, "phi": phi.mean(axis=0)}
+    return {**_welfare_of(u), **res}
 
 
 REFERENCE_MEASURES = ("utilitarian", "egalitarian", "nash", "env_return", "x_velocity", "episode_len",
@@ -385,7 +406,7 @@ def reference_summary(rstore: CellStore, config: PrecConfig, seed: int) -> tuple
             if rstore.done(key):
                 m = rstore.load(key)["metrics"]
                 ms.append(m)
-                rows.append({"name": name, "replicate": r, "phi": m["phi"],
+                rows.append({"name": name, "replicate": r, "phi": np.mean(np.asarray(m["episode_phi"]), axis=0),
                              **{k: float(np.mean(m[k])) for k in REFERENCE_MEASURES}})
         if ms:
             table[name] = {"n_seeds": len(ms), **{k: mean_sem(float(np.mean(x[k])) for x in ms) for k in REFERENCE_MEASURES}}
@@ -466,11 +487,11 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
     rstore = reference_store(bundle)
     ref_tasks = []
     for r in replicates:
-        W = make_population(config.population, config.n_users, derive(seed, r, "users")).weights
+        W = replicate_users(config, seed, r).weights
         for name in REFERENCES:
             rkey = reference_key(config, seed, r, name)
             if not rstore.done(rkey):
-                ref_tasks.append((rkey, name, r, W, (name, env_id, config.ppo, derive_int(seed, r, "reference", name),
+                ref_tasks.append((rkey, name, r, W, (name, env_id, config.ppo, reference_seed(seed, r, name),
                                                       bundle.space, W.mean(axis=0), config.eval_episodes, max_steps)))
 
     def policy_results(key: str) -> dict[int, dict] | None:
