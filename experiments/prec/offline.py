@@ -22,6 +22,7 @@ the encoder.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -103,9 +104,14 @@ def _concat(parts: list[dict]) -> dict:
 
 
 def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1, progress: bool = True, *,
-                    backend: str = "local", address: str | None = None) -> dict:
+                    backend: str = "local", address: str | None = None, agents_dir: Path | None = None) -> dict:
     """The offline data set: flat per-step arrays obs, act, episode, t, stage, target, x_velocity, env_reward.
-    The agents train as parallel tasks (:func:`pluralign.runs.map_unordered`, ``backend`` local or ray)."""
+    The agents train as parallel tasks (:func:`pluralign.runs.map_unordered`, ``backend`` local or ray).
+
+    With ``agents_dir``, the driver writes each agent's episodes there (``agent<i>.npz``, atomically) as soon
+    as that agent finishes, and trains only the agents not found there: an interrupted build (the medium
+    profile's agents take about half an hour each) loses only its unfinished agents. The caller keys
+    ``agents_dir`` by the settings and seed (:func:`load_or_build` uses the cache folder)."""
     from pluralign.runs import map_unordered, tqdm_bar
 
     rng = derive(seed, "offline", "random_policy")
@@ -117,12 +123,19 @@ def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1,
     )
     rand["stage"] = np.zeros(len(rand["t"]), dtype=int)
     rand["target"] = np.full(len(rand["t"]), np.nan)
-    tasks = [(env_id, cfg, i, seed) for i in range(len(cfg.target_velocities))]
-    agents: list = [None] * len(tasks)
-    with tqdm_bar(len(tasks), f"offline PPO agents {env_id}", progress, unit="agent") as bar:
-        for i, ep in map_unordered(_agent_episodes, tasks, n_jobs=n_jobs, backend=backend, address=address,
-                                   num_cpus=cfg.ppo.torch_threads):
-            agents[i] = ep  # kept in agent order
+    n = len(cfg.target_velocities)
+    agents: list = [None] * n
+    stored = (lambda i: Path(agents_dir) / f"agent{i}.npz") if agents_dir is not None else None
+    for i in range(n):
+        if stored is not None and stored(i).exists():
+            agents[i] = dict(np.load(stored(i)))
+    todo = [i for i in range(n) if agents[i] is None]
+    with tqdm_bar(n, f"offline PPO agents {env_id}", progress, unit="agent", initial=n - len(todo)) as bar:
+        for j, ep in map_unordered(_agent_episodes, [(env_id, cfg, i, seed) for i in todo], n_jobs=n_jobs,
+                                   backend=backend, address=address, num_cpus=cfg.ppo.torch_threads):
+            agents[todo[j]] = ep  # kept in agent order
+            if stored is not None:
+                _atomic_save(stored(todo[j]), lambda p: _savez(p, ep))
             bar.update(1)
     data = _concat([rand, *agents])
     data["obs"] = data["obs"].astype(np.float32)
@@ -212,9 +225,10 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
     else:
         t0 = time.perf_counter()
         data = collect_offline(env_id, config.offline, seed, n_jobs, progress, backend=config.backend,
-                               address=config.address)
+                               address=config.address, agents_dir=d / "agents")
         seconds["offline"] = time.perf_counter() - t0
         _atomic_save(f_data, lambda p: _savez(p, data, compressed=True))
+        shutil.rmtree(d / "agents", ignore_errors=True)  # now inside offline.npz
     if f_space.exists():
         z = np.load(f_space)
         space = PreferenceSpace(**{k: z[k] for k in z.files})

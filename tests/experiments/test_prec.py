@@ -135,6 +135,42 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     assert pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, nf).segment_features.shape[2] == 17 + 6
 
 
+def test_offline_agents_resume_after_interrupt(tmp_path, cache, monkeypatch):
+    """A build killed after its first agent keeps that agent; the resumed build trains only the others and
+    writes the same offline data as an uninterrupted build (the module's cache, same settings and seed)."""
+    import pluralign.experiments.prec.offline as offline
+
+    cfg = make_config("smoke", ENV)
+    real, trained = offline._agent_episodes, []
+
+    def dies_on_second(env_id, ocfg, i, seed):
+        if i == 1:
+            raise KeyboardInterrupt
+        trained.append(i)
+        return real(env_id, ocfg, i, seed)
+
+    monkeypatch.setattr(offline, "_agent_episodes", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        load_or_build(ENV, cfg, 0, tmp_path, n_jobs=1, progress=False)
+    d = tmp_path / offline.cache_key(ENV, cfg, 0)
+    assert trained == [0] and sorted(p.name for p in (d / "agents").iterdir()) == ["agent0.npz"]
+    assert not (d / "offline.npz").exists()
+
+    def counting(env_id, ocfg, i, seed):
+        trained.append(i)
+        return real(env_id, ocfg, i, seed)
+
+    trained.clear()
+    monkeypatch.setattr(offline, "_agent_episodes", counting)
+    load_or_build(ENV, cfg, 0, tmp_path, n_jobs=1, progress=False)
+    assert trained == list(range(1, len(cfg.offline.target_velocities)))
+    assert not (d / "agents").exists()  # folded into offline.npz
+    got, want = np.load(d / "offline.npz"), np.load(cache / offline.cache_key(ENV, cfg, 0) / "offline.npz")
+    assert sorted(got.files) == sorted(want.files)
+    for k in want.files:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
 # --------------------------------------------------------------------------- end to end
 def test_cli_smoke_whole_pipeline(tmp_path, cache):
     from typer.testing import CliRunner
