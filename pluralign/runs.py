@@ -243,11 +243,12 @@ def run_cells(work, tasks: list[tuple], n_jobs: int = 1, desc: str = "cells", pr
             bar.update(1)
 
 
-def tqdm_bar(total: int, desc: str, progress: bool = True, unit: str = "cell"):
-    """The package's progress bar over finished tasks (tqdm; off when ``progress`` is False)."""
+def tqdm_bar(total: int, desc: str, progress: bool = True, unit: str = "cell", initial: int = 0):
+    """The package's progress bar over finished tasks (tqdm; off when ``progress`` is False); ``initial``:
+    tasks already finished (resumed)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not progress)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not progress, initial=initial)
 
 
 def mean_sem(values: Iterable[float]) -> dict:

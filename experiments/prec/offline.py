@@ -10,7 +10,9 @@
 3. The SPR encoder (:mod:`pluralign.rl.spr`) pretrained on all offline state-action data, then frozen.
 
 Everything is cached under ``cache_dir/<env>_<profile>_seed<seed>_<hash>/`` (npz + torch file, written
-atomically) and shared by every run (all teachers, all replicates) of that env, profile and seed.
+atomically) and shared by every run (all teachers, all replicates) of that env, profile and seed; each
+agent is stored as it finishes (``agents/``, until the data set is whole), and ``build.json`` keeps the
+CPU seconds the cache cost.
 
 Seeds (:mod:`pluralign.seeding`): every stream is a child of the run's base seed under the key
 ``"offline"``: ``("offline", "random_policy")`` draws the random policy's actions,
@@ -22,6 +24,7 @@ the encoder.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -35,6 +38,7 @@ from pluralign.prec.labelers import normalize_features
 from pluralign.rl.envs import collect_episodes, make_env
 from pluralign.rl.ppo import train_ppo
 from pluralign.rl.spr import SPREncoder, fit_spr
+from pluralign.runs import read_json, write_json
 from pluralign.seeding import derive, derive_int
 
 __all__ = ["CACHE_VERSION", "PreferenceSpace", "collect_offline", "load_or_build", "OfflineBundle"]
@@ -90,6 +94,14 @@ def _agent_episodes(env_id: str, cfg: OfflineConfig, v_index: int, seed: int) ->
     return _concat(parts)
 
 
+def _timed_agent(env_id: str, cfg: OfflineConfig, v_index: int, seed: int) -> tuple[dict, dict]:
+    """:func:`_agent_episodes` (looked up at call time, so a test may replace it) and its CPU / wall seconds
+    in the worker."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    ep = _agent_episodes(env_id, cfg, v_index, seed)
+    return ep, {"cpu_seconds": time.process_time() - c0, "wall_seconds": time.perf_counter() - t0}
+
+
 def _concat(parts: list[dict]) -> dict:
     out, offset = {}, 0
     eps = []
@@ -103,11 +115,21 @@ def _concat(parts: list[dict]) -> dict:
 
 
 def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1, progress: bool = True, *,
-                    backend: str = "local", address: str | None = None) -> dict:
-    """The offline data set: flat per-step arrays obs, act, episode, t, stage, target, x_velocity, env_reward.
-    The agents train as parallel tasks (:func:`pluralign.runs.map_unordered`, ``backend`` local or ray)."""
+                    backend: str = "local", address: str | None = None,
+                    agents_dir: Path | None = None) -> tuple[dict, dict]:
+    """The offline data set (flat per-step arrays obs, act, episode, t, stage, target, x_velocity,
+    env_reward) and its compute: ``{"cpu_seconds", "agents": [{"cpu_seconds", "wall_seconds"} | None per
+    agent]}`` (CPU of the random rollouts and of every agent, each measured where it ran; None: an agent
+    stored by a build that did not time it). The agents train as parallel tasks
+    (:func:`pluralign.runs.map_unordered`, ``backend`` local or ray).
+
+    With ``agents_dir``, the driver writes each agent's episodes there (``agent<i>.npz``, atomically) as soon
+    as that agent finishes, and trains only the agents not found there: an interrupted build (the medium
+    profile's agents take about half an hour each) loses only its unfinished agents. The caller keys
+    ``agents_dir`` by the settings and seed (:func:`load_or_build` uses the cache folder)."""
     from pluralign.runs import map_unordered, tqdm_bar
 
+    c0 = time.process_time()
     rng = derive(seed, "offline", "random_policy")
     env = make_env(env_id, max_episode_steps=cfg.max_episode_steps)
     low, high = env.action_space.low, env.action_space.high
@@ -117,17 +139,30 @@ def collect_offline(env_id: str, cfg: OfflineConfig, seed: int, n_jobs: int = 1,
     )
     rand["stage"] = np.zeros(len(rand["t"]), dtype=int)
     rand["target"] = np.full(len(rand["t"]), np.nan)
-    tasks = [(env_id, cfg, i, seed) for i in range(len(cfg.target_velocities))]
-    agents: list = [None] * len(tasks)
-    with tqdm_bar(len(tasks), f"offline PPO agents {env_id}", progress, unit="agent") as bar:
-        for i, ep in map_unordered(_agent_episodes, tasks, n_jobs=n_jobs, backend=backend, address=address,
-                                   num_cpus=cfg.ppo.torch_threads):
-            agents[i] = ep  # kept in agent order
+    random_cpu = time.process_time() - c0
+    n = len(cfg.target_velocities)
+    agents: list = [None] * n
+    timing: list = [None] * n
+    stored = (lambda i, ext: Path(agents_dir) / f"agent{i}.{ext}") if agents_dir is not None else None
+    for i in range(n):
+        if stored is not None and stored(i, "npz").exists():  # the npz, written last, marks a finished agent
+            agents[i] = dict(np.load(stored(i, "npz")))
+            timing[i] = read_json(stored(i, "json")) if stored(i, "json").exists() else None
+    todo = [i for i in range(n) if agents[i] is None]
+    with tqdm_bar(n, f"offline PPO agents {env_id}", progress, unit="agent", initial=n - len(todo)) as bar:
+        for j, (ep, t) in map_unordered(_timed_agent, [(env_id, cfg, i, seed) for i in todo], n_jobs=n_jobs,
+                                        backend=backend, address=address, num_cpus=cfg.ppo.torch_threads):
+            i = todo[j]
+            agents[i], timing[i] = ep, t  # kept in agent order
+            if stored is not None:
+                write_json(stored(i, "json"), t)
+                _atomic_save(stored(i, "npz"), lambda p: _savez(p, ep))
             bar.update(1)
     data = _concat([rand, *agents])
     data["obs"] = data["obs"].astype(np.float32)
     data["act"] = data["act"].astype(np.float32)
-    return data
+    return data, {"cpu_seconds": random_cpu + sum(t["cpu_seconds"] for t in timing if t is not None),
+                  "agents": timing}
 
 
 @dataclass
@@ -191,7 +226,10 @@ class OfflineBundle:
     encoder: SPREncoder
     spr_history: list
     cache_dir: Path
-    seconds: dict
+    build: dict
+    """The cache's compute (``build.json``): ``offline`` (:func:`collect_offline`'s, plus the wall seconds of
+    the build that finished it) and ``spr`` (CPU / wall seconds); a part is absent when an older version of
+    the package built it."""
 
 
 def cache_key(env_id: str, config: PrecConfig, seed: int) -> str:
@@ -205,16 +243,19 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
     offline agents on ``config.backend``; the driver writes the cache)."""
     d = Path(cache_root) / cache_key(env_id, config, seed)
     d.mkdir(parents=True, exist_ok=True)
-    seconds = {}
+    f_build = d / "build.json"
+    build = read_json(f_build) if f_build.exists() else {}
     f_data, f_space, f_enc = d / "offline.npz", d / f"pca_window{config.segment_len}.npz", d / "encoder.pt"
     if f_data.exists():
         data = dict(np.load(f_data))
     else:
         t0 = time.perf_counter()
-        data = collect_offline(env_id, config.offline, seed, n_jobs, progress, backend=config.backend,
-                               address=config.address)
-        seconds["offline"] = time.perf_counter() - t0
+        data, compute = collect_offline(env_id, config.offline, seed, n_jobs, progress, backend=config.backend,
+                                        address=config.address, agents_dir=d / "agents")
+        build["offline"] = {**compute, "wall_seconds_last_build": time.perf_counter() - t0}
+        write_json(f_build, build)
         _atomic_save(f_data, lambda p: _savez(p, data, compressed=True))
+        shutil.rmtree(d / "agents", ignore_errors=True)  # now inside offline.npz
     if f_space.exists():
         z = np.load(f_space)
         space = PreferenceSpace(**{k: z[k] for k in z.files})
@@ -225,10 +266,11 @@ def load_or_build(env_id: str, config: PrecConfig, seed: int, cache_root: Path, 
         state = torch.load(f_enc, weights_only=False)
         encoder, history = SPREncoder.from_state(state["encoder"]), state["history"]
     else:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         torch.set_num_threads(1)  # tiny MLPs: more threads only add spin-wait under contention
         spr_cfg = replace(config.spr, seed=derive_int(seed, "offline", "spr"))
         encoder, history = fit_spr(data["obs"], data["act"], data["episode"], data["t"], spr_cfg, progress=progress)
-        seconds["spr"] = time.perf_counter() - t0
+        build["spr"] = {"cpu_seconds": time.process_time() - c0, "wall_seconds": time.perf_counter() - t0}
+        write_json(f_build, build)
         _atomic_save(f_enc, lambda p: torch.save({"encoder": encoder.state(), "history": history}, p))
-    return OfflineBundle(data, space, encoder, history, d, seconds)
+    return OfflineBundle(data, space, encoder, history, d, build)

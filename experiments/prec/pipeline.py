@@ -234,14 +234,16 @@ def fit_clusters(problem: Problem, config: PrecConfig, K: int, seed: int, replic
 
 
 def _em_task(problem: Problem, config: PrecConfig, K: int, seed: int, replicate: int):
-    """Leaky EM of one (replicate, K) cell in a worker: (assignment, decoders, objective, iterations, seconds)."""
+    """Leaky EM of one (replicate, K) cell in a worker: (assignment, decoders, objective, iterations, wall
+    seconds, CPU seconds)."""
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     threadpool_limits(1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     em, _ = fit_clusters(problem, config, K, seed, replicate)
-    return np.asarray(em.labels), em.params, float(em.objective), len(em.trace), time.perf_counter() - t0
+    return (np.asarray(em.labels), em.params, float(em.objective), len(em.trace), time.perf_counter() - t0,
+            time.process_time() - c0)
 
 
 def cluster_decoder(decoders: ClusterDecoders, k: int) -> torch.nn.Module:
@@ -377,6 +379,8 @@ def _reference_metrics(weights: np.ndarray, res: dict) -> dict:
 
 REFERENCE_MEASURES = ("utilitarian", "egalitarian", "nash", "env_return", "x_velocity", "episode_len",
                       "true_mean_return", "train_seconds")
+REFERENCE_ROW_EXTRAS = ("cpu_seconds",)
+"""Kept per (replicate, reference) row only (absent from references stored before they were kept)."""
 """Per reference policy, summarized over replicates (episode numbers: the mean over its evaluation episodes)."""
 
 
@@ -407,10 +411,17 @@ def reference_summary(rstore: CellStore, config: PrecConfig, seed: int) -> tuple
                 m = rstore.load(key)["metrics"]
                 ms.append(m)
                 rows.append({"name": name, "replicate": r, "phi": np.mean(np.asarray(m["episode_phi"]), axis=0),
-                             **{k: float(np.mean(m[k])) for k in REFERENCE_MEASURES}})
+                             **{k: float(np.mean(m[k])) for k in REFERENCE_MEASURES},
+                             **{k: m.get(k) for k in REFERENCE_ROW_EXTRAS}})
         if ms:
             table[name] = {"n_seeds": len(ms), **{k: mean_sem(float(np.mean(x[k])) for x in ms) for k in REFERENCE_MEASURES}}
     return table, rows
+
+
+def _cpu_total(parts) -> float | None:
+    """The sum of CPU seconds ``parts``; None when one is unknown (a record written before they were kept)."""
+    parts = list(parts)
+    return None if any(p is None for p in parts) else float(sum(parts))
 
 
 def _finalize(info: dict, results: dict[int, dict]) -> dict:
@@ -420,6 +431,7 @@ def _finalize(info: dict, results: dict[int, dict]) -> dict:
     return {
         **_welfare_of(u),
         "train_seconds": float(sum(r["train_seconds"] for r in results.values())),
+        "cpu_seconds": _cpu_total([info.get("em_cpu_seconds"), *(r.get("cpu_seconds") for r in results.values())]),
         "n_policies": len(results),
         "policy_env_return": {k: float(np.mean(r["env_return"])) for k, r in results.items()},
         "policy_x_velocity": {k: float(np.mean(r["x_velocity"])) for k, r in results.items()},
@@ -461,7 +473,7 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
         for i, fit in map_unordered(_em_task, [(problems[r], config, K, seed, r) for r, K in em_jobs], **sweep):
             fits[i] = fit
             bar.update(1)
-    for (r, K), (z, params, objective, n_iter, seconds) in zip(em_jobs, fits):
+    for (r, K), (z, params, objective, n_iter, seconds, cpu) in zip(em_jobs, fits):
         problem = problems[r]
         key = key_of(K, r)
         clusters = sorted(set(z.tolist()))
@@ -471,7 +483,7 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
             "weights": problem.weights, "mode": problem.mode, "assignment": z,
             "cluster_sizes": np.bincount(z, minlength=K), "ari_vs_modes": adjusted_rand_index(problem.mode, z),
             "em_objective": objective, "em_iterations": n_iter,
-            "em_seconds": seconds, "positive_label_rate": float(np.mean(problem.ratings.label == 1.0)),
+            "em_seconds": seconds, "em_cpu_seconds": cpu, "positive_label_rate": float(np.mean(problem.ratings.label == 1.0)),
             "tau": problem.tau,
             "clusters": clusters,
         }
@@ -536,7 +548,7 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
     summary = summarize(store, config, seed)
     summary["references"], summary["reference_cells"] = reference_summary(rstore, config, seed)
     summary["wall_seconds_this_invocation"] = time.perf_counter() - t_start
-    summary["offline_seconds"] = bundle.seconds
+    summary["compute"] = compute_summary(summary, summary["reference_cells"], bundle.build)
     summary["cache_dir"] = str(bundle.cache_dir)
     summary["pca_explained_variance_ratio"] = bundle.space.explained_variance_ratio
     return read_json(write_json(out / "results.json", summary))
@@ -548,8 +560,11 @@ def _policy_worker(*args):
 
 
 def _sweep_worker(kind: str, args: tuple):
-    """One task of the PPO sweep: a cluster policy (``"policy"``) or a reference policy (``"reference"``)."""
-    return _policy_worker(*args) if kind == "policy" else reference_task(*args)
+    """One task of the PPO sweep: a cluster policy (``"policy"``) or a reference policy (``"reference"``),
+    with the CPU seconds it took in its worker (``cpu_seconds``: training and evaluation)."""
+    c0 = time.process_time()
+    res = _policy_worker(*args) if kind == "policy" else reference_task(*args)
+    return {**res, "cpu_seconds": time.process_time() - c0}
 
 
 def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
@@ -567,7 +582,7 @@ def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
             table[str(K)] = {"n_seeds": len(ms), **{m: mean_sem(x[m] for x in ms) for m in MEASURES},
                              **{m: mean_sem(float(np.mean(list(x[f"policy_{m}"].values()))) for x in ms)
                                 for m in POLICY_MEASURES}}
-    keep = ("utilitarian", "egalitarian", "nash", "train_seconds", "cluster_sizes", "ari_vs_modes", "policy_env_return",
+    keep = ("utilitarian", "egalitarian", "nash", "train_seconds", "cpu_seconds", "cluster_sizes", "ari_vs_modes", "policy_env_return",
             "policy_x_velocity", "positive_label_rate", "weights", "assignment", "policy_phi")
     return {
         "env": config.env, "noise": config.noise, "profile": config.profile, "seed": int(seed), "replicates": replicates,
@@ -575,5 +590,25 @@ def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
         "deviations": DEVIATIONS,
         "n_cells": len(cells), "n_cells_expected": len(config.Ks) * len(replicates),
         "cells": [{"key": c["key"], "K": c["config"]["K"], "replicate": c["config"]["replicate"],
-                   **{k: c["metrics"][k] for k in keep}} for c in cells],
+                   **{k: c["metrics"].get(k) for k in keep}} for c in cells],
     }
+
+
+def compute_summary(summary: dict, reference_rows: list[dict], build: dict) -> dict:
+    """The CPU seconds behind a run's results, summed over every sitting that made them (each task measured
+    in the process that ran it, so interruptions and resumes add up): ``cells`` (leaky EM + the cluster
+    policies' PPO and evaluation of the finished cells), ``references`` (its finished reference policies;
+    shared with the runs of the same env, population and seed), ``offline`` and ``spr`` (the offline cache's
+    build; shared by every run of the env, profile and seed). ``unknown`` counts the records written before
+    CPU time was kept (their seconds are missing from the sums); ``total_cpu_hours`` adds what is known."""
+    cells = [c.get("cpu_seconds") for c in summary["cells"]]
+    refs = [r.get("cpu_seconds") for r in reference_rows]
+    off, spr = (build.get("offline") or {}).get("cpu_seconds"), (build.get("spr") or {}).get("cpu_seconds")
+    agents = (build.get("offline") or {}).get("agents") or []
+    known = lambda xs: float(sum(x for x in xs if x is not None))  # noqa: E731
+    out = {"cells_cpu_seconds": known(cells), "references_cpu_seconds": known(refs),
+           "offline_cpu_seconds": off, "spr_cpu_seconds": spr,
+           "unknown": {"cells": sum(x is None for x in cells), "references": sum(x is None for x in refs),
+                       "offline": int(off is None) + sum(a is None for a in agents), "spr": int(spr is None)}}
+    out["total_cpu_hours"] = (out["cells_cpu_seconds"] + out["references_cpu_seconds"] + (off or 0.0) + (spr or 0.0)) / 3600
+    return out

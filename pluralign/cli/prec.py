@@ -67,7 +67,7 @@ def run(
     clusters = figures.cluster_pictures(summary, out / f"clusters_{env}_{teacher}.png")
     typer.echo(f"{env} {teacher} ({summary['n_cells']}/{summary['n_cells_expected']} cells; mean ± s.e.m. over seeds)")
     typer.echo(f"{'K':>16} {'utilitarian':>14} {'egalitarian':>14} {'nash':>14} {'env return':>10} {'x-velocity':>10} "
-               f"{'PPO CPU-s':>10}")
+               f"{'PPO wall-s':>10}")
 
     def row(label: str, r: dict) -> str:
         cols = " ".join(f"{r[m]['mean']:8.3f}±{r[m]['sem']:.3f}" for m in ("utilitarian", "egalitarian", "nash"))
@@ -79,6 +79,12 @@ def run(
     typer.echo("reference policies (every user gets the same one; the cluster policies start from 'initial'):")
     for name, r in summary["references"].items():
         typer.echo(row(name, r))
+    c = summary["compute"]
+    part = lambda x: "?" if x is None else f"{x / 3600:.2f}"  # noqa: E731
+    missing = {k: v for k, v in c["unknown"].items() if v}
+    typer.echo(f"compute, every sitting together: {c['total_cpu_hours']:.2f} CPU-h (cells {part(c['cells_cpu_seconds'])}, "
+               f"references {part(c['references_cpu_seconds'])}, offline data {part(c['offline_cpu_seconds'])}, "
+               f"SPR {part(c['spr_cpu_seconds'])})" + (f"; not timed: {missing}" if missing else ""))
     typer.echo(f"wrote {out / 'results.json'}, {fig2.name}, {clusters.name} (+ PDF)")
 
 

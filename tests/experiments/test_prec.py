@@ -135,6 +135,46 @@ def test_problem_and_em_same_seed_same_numbers(bundle):
     assert pipeline.make_problem(bundle, replace(cfg, noise="oracle"), 5, nf).segment_features.shape[2] == 17 + 6
 
 
+def test_offline_agents_resume_after_interrupt(tmp_path, cache, monkeypatch):
+    """A build killed after its first agent keeps that agent; the resumed build trains only the others and
+    writes the same offline data as an uninterrupted build (the module's cache, same settings and seed)."""
+    import pluralign.experiments.prec.offline as offline
+
+    cfg = make_config("smoke", ENV)
+    real, trained = offline._agent_episodes, []
+
+    def dies_on_second(env_id, ocfg, i, seed):
+        if i == 1:
+            raise KeyboardInterrupt
+        trained.append(i)
+        return real(env_id, ocfg, i, seed)
+
+    monkeypatch.setattr(offline, "_agent_episodes", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        load_or_build(ENV, cfg, 0, tmp_path, n_jobs=1, progress=False)
+    d = tmp_path / offline.cache_key(ENV, cfg, 0)
+    assert trained == [0] and sorted(p.name for p in (d / "agents").iterdir()) == ["agent0.json", "agent0.npz"]
+    assert not (d / "offline.npz").exists()
+    first = json.loads((d / "agents" / "agent0.json").read_text())
+
+    def counting(env_id, ocfg, i, seed):
+        trained.append(i)
+        return real(env_id, ocfg, i, seed)
+
+    trained.clear()
+    monkeypatch.setattr(offline, "_agent_episodes", counting)
+    load_or_build(ENV, cfg, 0, tmp_path, n_jobs=1, progress=False)
+    assert trained == list(range(1, len(cfg.offline.target_velocities)))
+    assert not (d / "agents").exists()  # folded into offline.npz
+    build = json.loads((d / "build.json").read_text())["offline"]  # the first sitting's agent is still counted
+    assert build["agents"][0] == first and all(a["cpu_seconds"] > 0 for a in build["agents"])
+    assert build["cpu_seconds"] >= sum(a["cpu_seconds"] for a in build["agents"])
+    got, want = np.load(d / "offline.npz"), np.load(cache / offline.cache_key(ENV, cfg, 0) / "offline.npz")
+    assert sorted(got.files) == sorted(want.files)
+    for k in want.files:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
 # --------------------------------------------------------------------------- end to end
 def test_cli_smoke_whole_pipeline(tmp_path, cache):
     from typer.testing import CliRunner
@@ -293,6 +333,17 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
     assert not set(calls) & set(trained)  # nothing finished was trained again
     for name, content in first.items():  # finished cells untouched
         assert (out / "cells" / name).read_bytes() == content
+
+    # CPU seconds of both sittings add up: every cell's EM + its policies, every reference, the cache
+    pol = {p.stem: json.loads(p.read_text())["metrics"]["cpu_seconds"] for p in (out / "policies" / "cells").glob("*.json")}
+    for c in s["cells"]:
+        em = json.loads((out / "cells" / f"{c['key']}.json").read_text())["metrics"]["em_cpu_seconds"]
+        assert c["cpu_seconds"] == pytest.approx(em + sum(v for k, v in pol.items() if k.startswith(c["key"] + "_k=")))
+    comp = s["compute"]
+    assert comp["cells_cpu_seconds"] == pytest.approx(sum(c["cpu_seconds"] for c in s["cells"]))
+    assert comp["references_cpu_seconds"] == pytest.approx(sum(r["cpu_seconds"] for r in s["reference_cells"]))
+    assert comp["unknown"]["cells"] == comp["unknown"]["references"] == 0 and comp["references_cpu_seconds"] > 0
+    assert comp["total_cpu_hours"] * 3600 >= comp["cells_cpu_seconds"] + comp["references_cpu_seconds"]
 
     # a deleted cell whose policies are stored is rebuilt from them without training
     victim = out / "cells" / cells[0]
