@@ -35,6 +35,21 @@ RL_MODULES = ("gymnasium", "mujoco", "stable_baselines3")
 
 
 # --------------------------------------------------------------------------------------------- studies
+STUDY_PROFILES = tuple(p.value for p in Profile)
+"""The profiles every study has (:class:`pluralign.runs.Profile`)."""
+FIGURE_PROFILES = ("smoke", "quick", "medium", "paper")
+"""What ``figures make --profile`` takes: :data:`STUDY_PROFILES` and the MuJoCo PREC pipeline's ``medium``
+(at ``medium`` only the entries drawn from PREC runs are drawn; the others are skipped, naming why)."""
+
+
+def figure_profile(profile) -> str:
+    """The name of a figures profile (:data:`FIGURE_PROFILES`); ValueError naming the choices otherwise."""
+    name = profile.value if isinstance(profile, Profile) else str(profile)
+    if name not in FIGURE_PROFILES:
+        raise ValueError(f"profile: must be one of {', '.join(FIGURE_PROFILES)}, got {profile!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Study:
     """One study the figures read: its module, the command whose default folder holds its results."""
@@ -71,6 +86,12 @@ class Study:
     def command_at(self, profile: str) -> str:
         """The command line that makes this study's results at ``profile``."""
         return f"pluralign {self.command.format(profile=profile)} --profile {profile}"
+
+    def has_profile(self, profile: str) -> bool:
+        """Whether this study can run at ``profile`` (the MuJoCo PREC pipeline also has ``medium``)."""
+        from pluralign.experiments.prec.config import PREC_PROFILES
+
+        return profile in (PREC_PROFILES if self.prec is not None else STUDY_PROFILES)
 
     def missing_extra(self) -> str | None:
         """The first module of :attr:`needs` that is not installed (None when all are)."""
@@ -159,22 +180,25 @@ STUDIES: dict[str, Study] = {s.key: s for s in [
 ]}
 """Every study a figure reads, by key."""
 
-PREC_ENVS = {"smoke": ("HalfCheetah-v5",), "quick": ("HalfCheetah-v5",),
+PREC_ENVS = {"smoke": ("HalfCheetah-v5",), "quick": ("HalfCheetah-v5",), "medium": (),
              "paper": ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")}
 """MuJoCo environments run per profile (smoke / quick cover HalfCheetah only: each env x teacher is a
-separate 15-30 min run at quick)."""
-PREC_OPTIONAL_ENVS = {"smoke": (), "quick": ("Ant-v5", "Hopper-v5", "Walker2d-v5"), "paper": ()}
+separate 15-30 min run at quick; medium runs none itself: each run is hours)."""
+PREC_OPTIONAL_ENVS = {"smoke": (), "quick": ("Ant-v5", "Hopper-v5", "Walker2d-v5"),
+                      "medium": ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5"), "paper": ()}
 """Environments drawn too when their runs exist, never run by ``figures make`` (quick: the other three envs,
-each teacher a separate `pluralign prec run --env ENV --noise T --profile quick`)."""
-PREC_ABLATION_ENVS = {"smoke": ("HalfCheetah-v5",), "quick": ("HalfCheetah-v5",), "paper": ("HalfCheetah-v5", "Ant-v5")}
+each teacher a separate `pluralign prec run --env ENV --noise T --profile quick`; medium: every run that
+exists, e.g. HalfCheetah noise2 alone)."""
+PREC_ABLATION_ENVS = {"smoke": ("HalfCheetah-v5",), "quick": ("HalfCheetah-v5",), "medium": (),
+                      "paper": ("HalfCheetah-v5", "Ant-v5")}
 """Environments of Fig. 12's encoder ablation per profile."""
-PREC_OPTIONAL_ABLATION_ENVS = {"smoke": (), "quick": ("Ant-v5",), "paper": ()}
+PREC_OPTIONAL_ABLATION_ENVS = {"smoke": (), "quick": ("Ant-v5",), "medium": ("HalfCheetah-v5", "Ant-v5"), "paper": ()}
 """Fig. 12's environments drawn too when their runs exist (never run by ``figures make``)."""
 TEACHERS = ("oracle", "noise1", "noise2")
 
 
 def results_dir(study: Study, profile: str, root: Path = Path("results")) -> Path:
-    return study.folder(Path(root), Profile(profile).value)
+    return study.folder(Path(root), figure_profile(profile))
 
 
 def load_results(study: Study, profile: str, root: Path = Path("results")) -> dict | None:
@@ -186,7 +210,7 @@ def load_results(study: Study, profile: str, root: Path = Path("results")) -> di
 def run_info(study: Study, profile: str, root: Path) -> dict:
     """Profile, base seed and replicate count of a finished run (from its ``config.json``)."""
     path = results_dir(study, profile, root) / "config.json"
-    info = {"profile": Profile(profile).value, "seed": None, "n_seeds": None}
+    info = {"profile": figure_profile(profile), "seed": None, "n_seeds": None}
     if path.exists():
         cfg = read_json(path)
         info["seed"] = cfg.get("seed")
@@ -208,10 +232,12 @@ def ensure_results(study: Study, profile: str, root: Path = Path("results"), see
         return res
     if not study.runs_here:
         raise RuntimeError((study.made_by or f"{study.key}: results missing and not made here").format(profile=profile))
+    profile = figure_profile(profile)
+    if not study.has_profile(profile):
+        raise RuntimeError(f"{study.key} has no {profile} profile (only the MuJoCo PREC pipeline has one)")
     missing = study.missing_extra()
     if missing is not None:
         raise RuntimeError(f"{study.key} needs {missing} (pip install 'pluralign[rl]')")
-    profile = Profile(profile).value
     settings = study.settings(profile, Path(root))
     config = settings.to_dict() if hasattr(settings, "to_dict") else (asdict(settings) if is_dataclass(settings) else settings)
     out = prepare_run(study.command.split(" --")[0] if study.prec is None else "prec run",
@@ -221,12 +247,15 @@ def ensure_results(study: Study, profile: str, root: Path = Path("results"), see
     return read_json(out / study.results_file)
 
 
-def run_theory_check(profile: str, root: Path = Path("results"), seed: int = 0, progress: bool = True) -> dict:
+def run_theory_check(profile: str, root: Path = Path("results"), seed: int = 0, progress: bool = True) -> dict | None:
     """The theory check table at ``profile`` (``results/theory-check/<profile>/results.json``, the folder
-    ``pluralign theory check`` writes): read when present, else computed with ``check_report`` and written."""
+    ``pluralign theory check`` writes): read when present, else computed with ``check_report`` and written;
+    None at a profile the check does not have (``medium``)."""
     from pluralign.theory.check import PROFILE_INSTANCES, check_report
 
-    profile = Profile(profile).value
+    profile = figure_profile(profile)
+    if profile not in PROFILE_INSTANCES:
+        return None
     folder = Path(root) / "theory-check" / profile
     path = folder / "results.json"
     if path.exists():
@@ -300,10 +329,10 @@ class Entry:
     """Study keys drawn too when their results exist (never run here: the LM pipeline's K sweep)."""
 
     def study_keys(self, profile: str) -> tuple[str, ...]:
-        return tuple(self.studies(Profile(profile).value))
+        return tuple(self.studies(figure_profile(profile)))
 
     def optional_keys(self, profile: str) -> tuple[str, ...]:
-        return tuple(self.optional(Profile(profile).value))
+        return tuple(self.optional(figure_profile(profile)))
 
 
 @dataclass(frozen=True)
@@ -312,6 +341,11 @@ class NotReproduced:
     source: str
     what: str
     reason: str
+
+
+class NothingToDraw(Exception):
+    """Raised by a drawing function whose results hold no complete panel; the report skips the entry with
+    this message (not an error)."""
 
 
 @dataclass
@@ -385,10 +419,15 @@ def _fig2(ctx: Ctx) -> list[Path]:
 
 
 def _fig12(ctx: Ctx) -> list[Path]:
+    """Fig. 12: one row per environment whose two runs (with and without the encoder) both exist."""
     rows: dict = {}
     for key, res in ctx.results.items():
         parts = key.split(":")
         rows.setdefault(parts[1], {})["SPR encoder" if len(parts) == 3 else "no encoder"] = res
+    rows = {env: r for env, r in rows.items() if len(r) == 2}
+    if not rows:
+        raise NothingToDraw(f"no environment has both runs at profile {ctx.profile} (with and without the encoder: "
+                            f"`pluralign prec run --env ENV --noise 2 [--no-encoder] --profile {ctx.profile}`)")
     return [_welfare_grid(ctx, rows, style.caption("PREC with vs without the SPR encoder (teacher noise2)",
                                                    ctx.profile, _prec_seeds(ctx.results)), False)]
 

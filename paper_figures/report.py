@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pluralign.paper_figures import registry as reg
 from pluralign.paper_figures import style
-from pluralign.runs import Profile, write_json
+from pluralign.runs import write_json
 
 __all__ = ["SEED_TITLES", "make", "write_report"]
 
@@ -39,7 +39,7 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
     ``run=False`` an entry whose results are missing is skipped, naming the command that makes them) and
     write the report. Returns the manifest (also ``out/manifest.json``): per entry its files or the reason
     it was skipped, per study its wall time."""
-    profile = Profile(profile).value
+    profile = reg.figure_profile(profile)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     entries = list(reg.ENTRIES) if names is None else [reg.by_name(n) for n in names]
@@ -50,6 +50,9 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
         study = reg.STUDIES[key]
         t0 = time.perf_counter()
         had = reg.load_results(study, profile, root) is not None
+        if not had and not study.has_profile(profile):
+            failed[key] = f"{key} has no {profile} profile (only the MuJoCo PREC pipeline has one)"
+            continue
         if not had and not run:
             failed[key] = f"results missing (not run: --no-run); made by {_command(study, profile)}"
             continue
@@ -82,6 +85,10 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
                "runs": [reg.run_info(reg.STUDIES[k], profile, root) for k in keys if k in results]}
         if missing:
             rec["skipped"] = "; ".join(dict.fromkeys(failed[k] for k in missing))
+        elif not keys and e.optional_keys(profile):  # drawn from optional runs only, and none exists
+            cmds = [_command(reg.STUDIES[k], profile) for k in e.optional_keys(profile)]
+            rec["skipped"] = (f"no results at profile {profile}; made by e.g. {cmds[0]}"
+                              + (f" (or {len(cmds) - 1} more runs like it)" if len(cmds) > 1 else ""))
         else:
             ctx = reg.Ctx(e.name, {k: results[k] for k in keys}, out, profile,
                           {k: reg.read_config(reg.STUDIES[k], profile, root) for k in keys})
@@ -93,6 +100,8 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
                     rec["table_md"], rec["table_html"] = drawn.markdown(), drawn.html()
                 else:
                     rec["files"] = [Path(p).relative_to(out).as_posix() for p in drawn]
+            except reg.NothingToDraw as exc:
+                rec["skipped"] = str(exc)
             except Exception as exc:  # noqa: BLE001 - a broken figure is reported, the others still drawn
                 rec["error"] = f"{type(exc).__name__}: {exc}"
                 log(f"error drawing {e.name}: {rec['error']}\n{traceback.format_exc()}")
@@ -112,7 +121,7 @@ def _runs_line(rec: dict) -> str:
             + (f", {'/'.join(n)} replicate seeds" if n else ""))
 
 
-def write_report(manifest: dict, theory: dict, out: Path) -> tuple[Path, Path]:
+def write_report(manifest: dict, theory: dict | None, out: Path) -> tuple[Path, Path]:
     """``out/index.html`` and ``out/report.md`` from a :func:`make` manifest and the theory check."""
     profile = manifest["profile"]
     md = [f"# pluralign: the seed papers' figures and tables (profile {profile})", "",
@@ -129,25 +138,30 @@ def write_report(manifest: dict, theory: dict, out: Path) -> tuple[Path, Path]:
          + (" — smoke scale: a test of the pipeline, not a result." if profile == "smoke" else ".") + "</p>"]
 
     # theory check
-    rows = theory["rows"]
-    md += ["## Theory check", "", f"`pluralign theory check --profile {profile}` (seed {manifest['seed']}, "
-           f"{theory['n_instances']} instances per statement; all as expected: {theory['all_as_expected']})", "",
-           "| statement | source | verdict | worst margin |", "|---|---|---|---|"]
-    h += ["<section id='theory' class='theory'><h2>Theory check</h2>",
-          f"<p><span class='cmd'>pluralign theory check --profile {profile}</span> (seed {manifest['seed']}, "
-          f"{theory['n_instances']} instances per statement; all as expected: {theory['all_as_expected']})</p>",
-          "<table><thead><tr><th>statement</th><th>source</th><th>verdict</th><th>worst margin</th></tr></thead><tbody>"]
-    for r in rows:
-        if r["holds"] == r["expected_to_hold"]:
-            verdict = "holds" if r["holds"] else "fails (expected)"
-        else:
-            verdict = "FAILS" if not r["holds"] else "holds (unexpected)"
-        md.append(f"| {r['statement']} | {r['source']} | {verdict} | {r['worst_margin']:.3g} |".replace("\n", " "))
-        cls = "" if r["holds"] == r["expected_to_hold"] else " class='bad'"
-        h.append(f"<tr><td>{html.escape(r['statement'])}</td><td>{html.escape(r['source'])}</td>"
-                 f"<td{cls}>{verdict}</td><td>{r['worst_margin']:.3g}</td></tr>")
-    h.append("</tbody></table></section>")
-    md.append("")
+    if theory is None:  # a profile the check does not have (medium)
+        md += ["## Theory check", "", f"`pluralign theory check` has no {profile} profile: see its quick or paper report.", ""]
+        h += ["<section id='theory' class='theory'><h2>Theory check</h2>",
+              f"<p><span class='cmd'>pluralign theory check</span> has no {html.escape(profile)} profile: see its "
+              "quick or paper report.</p></section>"]
+    else:
+        md += ["## Theory check", "", f"`pluralign theory check --profile {profile}` (seed {manifest['seed']}, "
+               f"{theory['n_instances']} instances per statement; all as expected: {theory['all_as_expected']})", "",
+               "| statement | source | verdict | worst margin |", "|---|---|---|---|"]
+        h += ["<section id='theory' class='theory'><h2>Theory check</h2>",
+              f"<p><span class='cmd'>pluralign theory check --profile {profile}</span> (seed {manifest['seed']}, "
+              f"{theory['n_instances']} instances per statement; all as expected: {theory['all_as_expected']})</p>",
+              "<table><thead><tr><th>statement</th><th>source</th><th>verdict</th><th>worst margin</th></tr></thead><tbody>"]
+        for r in theory["rows"]:
+            if r["holds"] == r["expected_to_hold"]:
+                verdict = "holds" if r["holds"] else "fails (expected)"
+            else:
+                verdict = "FAILS" if not r["holds"] else "holds (unexpected)"
+            md.append(f"| {r['statement']} | {r['source']} | {verdict} | {r['worst_margin']:.3g} |".replace("\n", " "))
+            cls = "" if r["holds"] == r["expected_to_hold"] else " class='bad'"
+            h.append(f"<tr><td>{html.escape(r['statement'])}</td><td>{html.escape(r['source'])}</td>"
+                     f"<td{cls}>{verdict}</td><td>{r['worst_margin']:.3g}</td></tr>")
+        h.append("</tbody></table></section>")
+        md.append("")
 
     entries = {e.name: e for e in reg.ENTRIES}
     for sp, title in SEED_TITLES.items():

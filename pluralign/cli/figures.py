@@ -16,21 +16,25 @@ from typing import Annotated
 
 import typer
 
-from pluralign.cli.common import ProfileOpt, SeedOpt, fail
-from pluralign.runs import Profile
+from pluralign.cli.common import SeedOpt, fail
 
 app = typer.Typer(help="Regenerate the seed papers' figures from written results.", no_args_is_help=True)
 
+FigureProfileOpt = Annotated[
+    str,
+    typer.Option("--profile", help="smoke: seconds (CI); quick: minutes on 2 CPUs; medium: the MuJoCo PREC runs' "
+                 "medium profile only (other entries skipped); paper: the seeds' scale."),
+]
 ResultsOpt = Annotated[Path, typer.Option("--results", help="Root of the studies' results folders "
                                           "(<root>/<command>/<profile>, as each study's own command writes).")]
 
 
 @app.command("list")
-def list_(profile: ProfileOpt = Profile.quick, results: ResultsOpt = Path("results")) -> None:
+def list_(profile: FigureProfileOpt = "quick", results: ResultsOpt = Path("results")) -> None:
     """Each figure, its studies at ``--profile`` and whether their results exist; then what is not reproduced."""
     from pluralign.paper_figures import registry as reg
 
-    name = Profile(profile).value
+    name = _profile(reg, profile)
     for e in reg.ENTRIES:
         keys = e.study_keys(name)
         have = [reg.load_results(reg.STUDIES[k], name, results) is not None for k in keys]
@@ -40,8 +44,13 @@ def list_(profile: ProfileOpt = Profile.quick, results: ResultsOpt = Path("resul
             state += f" (needs {', '.join(sorted(extra))})"
         if any(not h and not reg.STUDIES[k].runs_here for k, h in zip(keys, have)):
             state += " (read only: made elsewhere)"
+        if any(not reg.STUDIES[k].has_profile(name) for k in keys):
+            state = f"no {name} profile"
+        elif not keys and e.optional_keys(name):
+            n = sum(reg.load_results(reg.STUDIES[k], name, results) is not None for k in e.optional_keys(name))
+            state = f"{n} optional run(s) present" if n else "no runs yet (all optional)"
         typer.echo(f"{e.name:42s} {e.kind:6s} seed {e.seed_paper}  {name:6s} {state:40s} "
-                   f"{', '.join(keys) or '(package constants)'}")
+                   f"{', '.join(keys) or _optional(e.optional_keys(name))}")
     typer.echo("\nnot reproduced here:")
     for n in reg.NOT_REPRODUCED:
         typer.echo(f"  seed {n.seed_paper} {n.source} ({n.what}): {n.reason}")
@@ -50,7 +59,7 @@ def list_(profile: ProfileOpt = Profile.quick, results: ResultsOpt = Path("resul
 @app.command("make")
 def make(
     name: Annotated[str, typer.Argument(help="A figure name from `pluralign figures list`, or 'all'.")] = "all",
-    profile: ProfileOpt = Profile.quick,
+    profile: FigureProfileOpt = "quick",
     seed: SeedOpt = 0,
     out: Annotated[Path | None, typer.Option("--out", help="Figures + report folder (default results/figures/<profile>).")] = None,
     results: ResultsOpt = Path("results"),
@@ -62,7 +71,7 @@ def make(
     from pluralign.paper_figures import registry as reg
     from pluralign.paper_figures.report import make as make_all
 
-    pname = Profile(profile).value
+    pname = _profile(reg, profile)
     try:
         names = None if name == "all" else [reg.by_name(name).name]
     except ValueError as exc:
@@ -79,3 +88,17 @@ def make(
         typer.echo(f"  skipped {n}: {manifest['entries'][n]['skipped']}")
     if bad:
         fail("could not draw: " + ", ".join(f"{n} ({manifest['entries'][n]['error']})" for n in bad), code=1)
+
+
+def _profile(reg, profile: str) -> str:
+    try:
+        return reg.figure_profile(profile)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _optional(keys: tuple[str, ...]) -> str:
+    """The studies column of an entry without required studies."""
+    if not keys:
+        return "(package constants)"
+    return f"optional: {', '.join(keys[:2])}" + (f" (+{len(keys) - 2} more)" if len(keys) > 2 else "")

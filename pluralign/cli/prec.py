@@ -55,7 +55,10 @@ def run(
     except ValueError as exc:
         fail(str(exc))
     env, teacher = settings.env, settings.noise
-    suffix = ("" if settings.use_encoder else "_noenc") + ("_normrew" if settings.ppo.normalize_reward else "")
+    from pluralign.prec.labelers import DEFAULT_POPULATION
+
+    suffix = (("" if settings.use_encoder else "_noenc") + ("_normrew" if settings.ppo.normalize_reward else "")
+              + ("" if settings.population == DEFAULT_POPULATION else f"_pop-{settings.population}"))
     if out is None:
         out = Path("results/prec") / settings.profile / f"{env}_{teacher}{suffix}"
     out = start_run("prec run", out, profile, seed, settings.to_dict())

@@ -204,6 +204,23 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     assert bad.exit_code != 0 and "noise" in bad.output
 
 
+def test_cli_default_out_of_a_population_run_is_the_folder_figures_read(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pluralign.paper_figures import registry as reg
+
+    def stop(*args, **kwargs):
+        raise ValueError("stopped before any work")
+
+    monkeypatch.setattr(pipeline, "run", stop)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["prec", "run", "--profile", "smoke", "--noise", "0", "--population", "bimodal"])
+    assert res.exit_code != 0 and "stopped before any work" in res.output
+    want = reg.results_dir(reg.STUDIES[f"prec:{ENV}:oracle:pop=bimodal"], "smoke", tmp_path / "results")
+    assert want.name == f"{ENV}_oracle_pop-bimodal" and (want / "config.json").exists()
+    assert json.loads((want / "config.json").read_text())["config"]["population"] == "bimodal"
+
+
 def test_reference_policies_scored_for_the_users_and_shared_by_teachers(tmp_path, monkeypatch):
     from pluralign.prec.labelers import make_population
     from pluralign.seeding import derive

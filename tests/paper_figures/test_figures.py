@@ -353,3 +353,32 @@ def test_lm_tables_1_and_3_are_read_not_run_and_drawn_beside_the_printed_tables(
     md = (tmp_path / "f" / "seed001_table3_regrets_llm.md").read_text()
     assert "| MMRA-LW | 3.44 | 1.80 ± 0.10 | 1.70 / 1.90 |" in md
     assert "| MMRA-AE | — | 1.40 ± 0.10 | 1.30 / 1.50 |" in md and "| Vanilla DPO | 4.14 |" in md
+
+
+def test_medium_profile_draws_the_prec_runs_that_exist_and_skips_the_rest(tmp_path):
+    """`figures make all --profile medium`: the MuJoCo PREC entries draw whatever medium runs exist (here
+    HalfCheetah noise2 alone), the others are skipped naming why, and nothing is run."""
+    from pluralign.runs import write_json
+
+    root, out, env = tmp_path / "results", tmp_path / "figs", "HalfCheetah-v5"
+    study = reg.STUDIES[f"prec:{env}:noise2"]
+    fake = {**_with_references(_fake_prec_results(env, reg.PREC_DEFAULT_POPULATION)), "noise": "noise2",
+            "profile": "medium"}
+    write_json(reg.results_dir(study, "medium", root) / "results.json", fake)
+    res = runner.invoke(app, ["figures", "make", "all", "--profile", "medium", "--results", str(root), "--no-run",
+                              "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    entries = json.loads((out / "manifest.json").read_text())["entries"]
+    for name in ("seed000_fig2_welfare_vs_K", "seed000_fig4_clusters"):
+        assert entries[name]["studies"] == [f"prec:{env}:noise2"] and entries[name]["files"], (name, entries[name])
+    assert "no medium profile" in entries["seed001_table1_mpi"]["skipped"]
+    why = entries["seed000_fig3_populations"]["skipped"]
+    assert "no results at profile medium" in why and "--profile medium" in why
+    why = entries["seed000_fig12_encoder_ablation"]["skipped"]  # the encoder run alone is no ablation
+    assert "no environment has both runs at profile medium" in why
+    assert "has no medium profile" in (out / "report.md").read_text()  # the theory check
+    assert sorted(p.name for p in root.iterdir()) == ["prec"]  # nothing was run
+    listed = runner.invoke(app, ["figures", "list", "--profile", "medium", "--results", str(root)])
+    assert listed.exit_code == 0 and "1 optional run(s) present" in listed.output, listed.output
+    bad = runner.invoke(app, ["figures", "list", "--profile", "huge"])
+    assert bad.exit_code != 0 and "must be one of smoke, quick, medium, paper" in bad.output
