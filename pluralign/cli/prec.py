@@ -135,3 +135,43 @@ def plan_cmd(
     typer.echo(f"CPU-hours:                  {p['cpu_hours']:>14,.1f}")
     typer.echo(f"wall time on {p['machines']} machine(s) x {p['cpus_per_machine']} CPUs: {p['wall_hours']:,.1f} h "
                f"({p['policy_waves']} wave(s) of {p['slots']} single-CPU policies; SPR pretraining and EM not counted)")
+
+
+@app.command("status")
+def status_cmd(
+    run_dir: Annotated[Path, typer.Option("--run", help="A `pluralign prec run` output folder.")],
+    cpus: Annotated[int, typer.Option("--cpus", help="CPUs the wall-time estimate assumes.")] = 2,
+) -> None:
+    """What a (long, resumable) run has finished and what is left: offline cache, reference policies, cells,
+    policies, CPU-hours spent over every sitting and an estimate of those left. Reads only."""
+    try:
+        from pluralign.experiments.prec.status import status
+    except ModuleNotFoundError as exc:
+        fail(f"the prec pipeline needs the rl extra (pip install 'pluralign[rl]'): {exc}")
+    try:
+        s = status(run_dir, cpus=cpus)
+    except ValueError as exc:
+        fail(str(exc))
+    o, c = s["offline"], s["cpu_seconds"]
+    hours = lambda x: "?" if x is None else f"{x / 3600:.2f}"  # noqa: E731
+    typer.echo(f"prec status: {s['run']} ({s['env']} {s['noise']}, profile {s['profile']}, base seed {s['seed']})")
+    typer.echo(f"offline cache:      agents {o['agents_done']}/{o['agents']}, data {'built' if o['data_built'] else 'not built'}, "
+               f"encoder {'built' if o['encoder_built'] else 'not built'}")
+    typer.echo(f"reference policies: {s['references']['done']}/{s['references']['expected']}")
+    typer.echo(f"cells:              {s['cells']['done']}/{s['cells']['expected']}")
+    typer.echo(f"cluster policies:   {s['policies']['done']} stored, at most {s['policies']['left_at_most']} left")
+    typer.echo(f"CPU-hours spent:    {s['cpu_hours_spent']:.2f} (offline {hours(c['offline'])}, SPR {hours(c['spr'])}, "
+               f"references {hours(c['references'])}, cells {hours(c['cells'])}"
+               + (f"; {s['untimed_records']} records of an older version not timed, their PPO took "
+                  f"{s['untimed_ppo_wall_hours']:.2f} wall-h" if s["untimed_records"] else "") + ")")
+    if s["ppo_steps_left_at_most"] == 0:
+        typer.echo("left:               no PPO (re-run `pluralign prec run` with the same options to write results.json)"
+                   if s["cells"]["done"] < s["cells"]["expected"] else "left:               nothing")
+    elif s["cpu_hours_left_at_most"] is None:
+        typer.echo(f"left:               {s['ppo_steps_left_at_most']:,d} PPO steps at most (no PPO task of this run has "
+                   f"finished yet: `pluralign prec plan --profile {s['profile']}` estimates their cost)")
+    else:
+        typer.echo(f"left:               {s['ppo_steps_left_at_most']:,d} PPO steps at most, about "
+                   f"{s['cpu_hours_left_at_most']:.1f} CPU-h ({s['wall_hours_left_at_most']:.1f} h on {s['cpus']} CPUs) at "
+                   f"this run's {1 / s['cpu_seconds_per_ppo_step']:,.0f} PPO steps per "
+                   + ("CPU-second" if s["rate_from"] == "cpu" else "wall-second (its older records kept no CPU time)"))

@@ -18,6 +18,8 @@ pytest.importorskip("stable_baselines3")
 import pluralign.experiments.prec.pipeline as pipeline  # noqa: E402
 from pluralign.experiments.prec.config import make_config  # noqa: E402
 from pluralign.experiments.prec.offline import PreferenceSpace, load_or_build  # noqa: E402
+from pluralign.experiments.prec.status import status  # noqa: E402
+from pluralign.runs import prepare_run  # noqa: E402
 from pluralign.cli import app  # noqa: E402
 from pluralign.prec.decoders import ClusterDecoders  # noqa: E402
 
@@ -198,6 +200,10 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     assert (out / f"clusters_{ENV}_noise2.png").stat().st_size > 1000
     assert (out / f"fig2_{ENV}_noise2.pdf").exists() and (out / f"clusters_{ENV}_noise2.pdf").exists()
     assert json.loads((out / "config.json").read_text())["config"]["profile"] == "smoke"
+    st = CliRunner().invoke(app, ["prec", "status", "--run", str(out)])
+    assert st.exit_code == 0 and "cells:              4/4" in st.output and "left:               nothing" in st.output, st.output
+    bad = CliRunner().invoke(app, ["prec", "status", "--run", str(tmp_path)])
+    assert bad.exit_code != 0 and "has no config.json" in bad.output
     bad = CliRunner().invoke(app, ["prec", "run", "--env", "CartPole-v1", "--profile", "smoke", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "env" in bad.output
     bad = CliRunner().invoke(app, ["prec", "run", "--noise", "7", "--profile", "smoke", "--out", str(tmp_path / "x")])
@@ -337,17 +343,36 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "policy_task", counting)
-    out = tmp_path / "run"
+    out = prepare_run("prec run", tmp_path / "run", "smoke", 0, cfg.to_dict())
     with pytest.raises(pipeline.SimulatedInterrupt):
         pipeline.run(cfg, 0, out, progress=False, stop_after_cells=2)
     cells = sorted(p.name for p in (out / "cells").glob("*.json"))
     assert len(cells) == 2
+    # `prec status` between the sittings: what is stored, and at most sum(K) - stored policies left
+    st = status(out)
+    pols = list((out / "policies" / "cells").glob("*.json"))
+    assert st["cells"] == {"done": 2, "expected": 4} and st["policies"]["done"] == len(pols)
+    unfinished = [k for k in (pipeline.cell_key(ENV, "noise1", K, 0, r, True) for K in cfg.Ks for r in range(2))
+                  if not (out / "cells" / f"{k}.json").exists()]
+    left = sum(int(k.split("_K=")[1].split("_")[0]) - len(list((out / "policies" / "cells").glob(f"{k}_k=*.json")))
+               for k in unfinished)
+    assert st["policies"]["left_at_most"] == left and st["references"] == {"done": 8, "expected": 8}
+    assert st["ppo_steps_left_at_most"] == left * cfg.ppo.total_timesteps and st["untimed_records"] == 0
+    assert st["cpu_seconds"]["cells"] == pytest.approx(
+        sum(json.loads((out / "cells" / c).read_text())["metrics"]["cpu_seconds"] for c in cells)
+        + sum(json.loads(p.read_text())["metrics"]["cpu_seconds"] for p in pols
+              if any(p.name.startswith(k + "_k=") for k in unfinished)))
+    assert st["cpu_hours_left_at_most"] == pytest.approx(left * cfg.ppo.total_timesteps * st["cpu_seconds_per_ppo_step"] / 3600)
     first = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
     trained = list(calls)
     calls.clear()
     s = pipeline.run(cfg, 0, out, progress=False)
     assert s["n_cells"] == 4
     assert not set(calls) & set(trained)  # nothing finished was trained again
+    st = status(out)
+    assert st["cells"]["done"] == 4 and st["ppo_steps_left_at_most"] == 0 and st["cpu_hours_left_at_most"] == 0
+    assert st["cpu_seconds"]["cells"] == pytest.approx(s["compute"]["cells_cpu_seconds"])
+    assert st["cpu_seconds"]["references"] == pytest.approx(s["compute"]["references_cpu_seconds"])
     for name, content in first.items():  # finished cells untouched
         assert (out / "cells" / name).read_bytes() == content
 
@@ -382,6 +407,14 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
     assert len(calls) == len(pols) and s2["n_cells"] == 4
     # same seed, same numbers: the retrained cell reproduces its welfare
     assert json.loads(victim.read_text())["metrics"]["utilitarian"] == pytest.approx(before["utilitarian"], rel=1e-9)
+
+    # a K = 2 cell that lost one of its two policies: status counts the one left to train
+    k2 = next(p for p in sorted((out / "cells").glob("*_K=2_*.json"))
+              if len(list((out / "policies" / "cells").glob(f"{p.stem}_k=*.json"))) == 2)
+    k2.unlink()
+    sorted((out / "policies" / "cells").glob(f"{k2.stem}_k=*.json"))[0].unlink()
+    st = status(out)
+    assert st["cells"]["done"] == 3 and st["policies"]["left_at_most"] == 1
 
 
 # --------------------------------------------------------------------------- studies write numbers only
