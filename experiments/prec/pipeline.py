@@ -583,7 +583,7 @@ def summarize(store: CellStore, config: PrecConfig, seed: int) -> dict:
                              **{m: mean_sem(float(np.mean(list(x[f"policy_{m}"].values()))) for x in ms)
                                 for m in POLICY_MEASURES}}
     keep = ("utilitarian", "egalitarian", "nash", "train_seconds", "cpu_seconds", "cluster_sizes", "ari_vs_modes", "policy_env_return",
-            "policy_x_velocity", "positive_label_rate", "weights", "assignment", "policy_phi")
+            "policy_x_velocity", "positive_label_rate", "weights", "assignment", "policy_phi", "utilities")
     return {
         "env": config.env, "noise": config.noise, "profile": config.profile, "seed": int(seed), "replicates": replicates,
         "Ks": list(config.Ks), "use_encoder": config.use_encoder, "population": config.population, "table": table,

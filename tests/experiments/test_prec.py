@@ -196,6 +196,11 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
         mean = {m: row[m]["mean"] for m in ("egalitarian", "nash", "utilitarian")}
         assert 0 <= mean["egalitarian"] <= mean["nash"] + 1e-9 <= mean["utilitarian"] + 2e-9 <= 1 + 2e-9
         assert all(row[m]["n_seeds"] == 2 and row[m]["sem"] >= 0 for m in mean)  # mean +- s.e.m. over seeds
+    for c in summary["cells"]:  # per-user utilities r_i (App. C.2) kept, consistent with the cell's policies
+        phi = {int(k): np.asarray(v)[None] for k, v in c["policy_phi"].items()}
+        u = pipeline.user_utilities(np.asarray(c["weights"]), np.asarray(c["assignment"]), phi)
+        np.testing.assert_allclose(c["utilities"], u, rtol=1e-9)
+        assert c["utilitarian"] == pytest.approx(float(np.mean(u)))
     assert (out / f"fig2_{ENV}_noise2.png").stat().st_size > 1000
     assert (out / f"clusters_{ENV}_noise2.png").stat().st_size > 1000
     assert (out / f"fig2_{ENV}_noise2.pdf").exists() and (out / f"clusters_{ENV}_noise2.pdf").exists()
