@@ -14,12 +14,12 @@ equals -beta E_x KL(pi || pi_k) up to a constant, so the estimated regret (eq. 3
 * ``mmra_original`` (Algorithm 3, exact expectations): multiplicative weights p over groups against the
   exact best response argmax_pi sum_k p_k J_k(pi) = pi_ref exp(sum_k p_k r̂_k / beta) / Z (a geometric
   mixture of the pi_k); the output is the average of the iterates (regret is convex in pi).
-* ``mmra_lw`` (Algorithm 2, loss weighting): the same multiplicative weights, but the policy step is
-  weighted DPO on the preference data, user i weighted by sum_k p_k gamma_ik / sum_i' gamma_i'k (the
-  p-weighted sum of the per-group mean DPO losses); the output is the DPO policy at the averaged weights.
+* ``mmra_lw`` (Algorithm 2 as printed, loss weighting): multiplicative weights w over groups, the policy
+  step weighted DPO on the preference data with user i weighted by gamma_i = sum_k w_k gamma_ik (line 4),
+  Table 5's 20 iterations and eta = 0.01; the output is the last policy.
 
-The update p_k ∝ p_k exp(eta R̂_k) with eta = eta0 / max(R̂) is our reading of the seed's multiplicative
-weights (step size and averaging are not fixed by the issue text).
+In ``mmra_original`` the update p_k ∝ p_k exp(eta R̂_k) with eta = eta0 / max(R̂) and the averaged output
+are our reading (Algorithm 3 prints no step size for the exact-expectation variant).
 
 What AE does and does not guarantee (tested in ``tests/pluralign/test_mmra.py``):
 
@@ -221,27 +221,46 @@ def mmra_original(logpis, log_ref, beta: float, n_iter: int = 200, eta0: float =
                       estimated_max_regret=float(estimated_regrets(avg, lps, beta).max()))
 
 
-def mmra_lw(logpis, policy, choices, responsibilities, beta: float, n_iter: int = 30, eta0: float = 0.5) -> MMRAResult:
-    """MMRA-LW (seed 001 Algorithm 2): multiplicative weights over groups around weighted DPO.
+LW_ITER = 20
+"""MMRA-LW's MWU iterations, seed 001 Table 5 ("No. of MWU Iterations 20")."""
+LW_ETA = 0.01
+"""MMRA-LW's MWU learning rate, seed 001 Table 5 ("MWU Learning Rate (eta) 0.01")."""
 
-    ``policy`` is a :class:`pluralign.emdpo.LogLinearPolicy`, ``choices`` the preference records and
-    ``responsibilities`` the (N, K) EM-DPO posteriors gamma; example i of user u gets weight
-    sum_k p_k gamma_uk / sum_u' gamma_u'k."""
+
+def mmra_lw(logpis, policy, choices, responsibilities, beta: float, n_iter: int = LW_ITER,
+            eta: float = LW_ETA) -> MMRAResult:
+    """MMRA-LW (seed 001 Algorithm 2) as printed, in the exact tabular setting.
+
+    Algorithm 2: "2: Initialize: weights (w_1^0, ..., w_K^0) = (1/K, ..., 1/K); current policy pi^0 =
+    pi_SFT ... 4: Compute weights as gamma_i = sum_k w_k^{t-1} gamma_{i,k}; 5-7: for a few batches in D
+    perform weighted DPO as in Algorithm 1 to get pi^t; 8: Compute regrets R_k(pi^t) as per 4; 9: Update
+    weights w_k^t ∝ exp(R_k(pi) x eta)", with Table 5's 20 MWU iterations and eta = 0.01 (the defaults).
+    Here: user i's example weight is gamma_i = sum_k w_k gamma_ik (``responsibilities`` = EM-DPO's (N, K)
+    posterior, rows on the simplex); the policy step is the weighted k-wise DPO fit of ``policy`` (a
+    :class:`pluralign.emdpo.LogLinearPolicy`, solved to convergence, warm-started at pi^{t-1}, pi^0 =
+    pi_SFT: "a few batches" of an SGD run is what an LLM can afford); R_k is the estimated regret of eq. 4
+    with the EM-DPO policies (:func:`estimated_regrets`); line 9 is read as the multiplicative-weights step
+    w^t ∝ w^{t-1} exp(eta R(pi^t)) (sec. 3.2: "the maximizing player using multiplicative weights
+    updates"; :func:`mwu_update`), as in :func:`pluralign.llm.mmra.mmra_lw_adapters`. The output is the
+    last policy pi^T (Alg. 2 prints no averaging); ``p`` is the last weights w^T and ``history`` the max
+    estimated regret of every pi^t. With uniform w every user weighs 1/K: the first step is vanilla DPO."""
     if int(n_iter) < 1:
         raise ValueError(f"n_iter: must be >= 1, got {n_iter}")
+    if not (np.isfinite(eta) and float(eta) >= 0):
+        raise ValueError(f"eta: must be a finite number >= 0, got {eta}")
     lps = _check_logpis(logpis)
+    K = lps.shape[0]
     G = np.asarray(responsibilities, dtype=float)
-    if G.shape != (choices.n_users, lps.shape[0]):
-        raise ValueError(f"responsibilities: expected shape {(choices.n_users, lps.shape[0])}, got {G.shape}")
-    Gn = G / np.clip(G.sum(axis=0, keepdims=True), 1e-300, None)
-    theta = {"t": None}
-
-    def fit(p):
-        w = (Gn @ p)[choices.user]
-        theta["t"] = policy.fit(choices, w / w.sum() * len(w), theta["t"])
-        return policy.logprobs(theta["t"])
-
-    _, p_bar, hist = _mw(fit, lambda lp: estimated_regrets(lp, lps, beta), lps.shape[0], n_iter, eta0)
-    lp = fit(p_bar)
-    return MMRAResult("lw", logpi=lp, p=p_bar, history=hist,
-                      estimated_max_regret=float(estimated_regrets(lp, lps, beta).max()))
+    if G.shape != (choices.n_users, K) or not np.all(np.isfinite(G)) or np.any(G < 0) \
+            or not np.allclose(G.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(f"responsibilities: expected a finite {(choices.n_users, K)} array with rows on the "
+                         f"simplex, got shape {G.shape}")
+    w, theta, hist = np.full(K, 1.0 / K), None, []
+    for _ in range(int(n_iter)):
+        gamma = G @ w  # line 4
+        theta = policy.fit(choices, gamma[choices.user], theta)  # lines 5-7
+        lp = policy.logprobs(theta)
+        reg = estimated_regrets(lp, lps, beta)  # line 8
+        hist.append(float(reg.max()))
+        w = mwu_update(w, reg, eta)  # line 9
+    return MMRAResult("lw", logpi=lp, p=w, history=hist, estimated_max_regret=hist[-1])

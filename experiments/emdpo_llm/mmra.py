@@ -68,8 +68,8 @@ DEVIATIONS = {
               "(with beta).",
     "lw_regrets": "the in-loop regrets R_k(pi^t) (line 8) are estimated from `n_gen_prompts` x `n_per_prompt` "
                   "sampled completions scored by the K EM-DPO adapters (Table 5: 3,072 prompts x 1).",
-    "lw_output": "the output is the last iterate pi^T (Alg. 2 prints no averaging; the tabular twin "
-                 "`pluralign.mmra.mmra_lw` refits at the averaged weights).",
+    "lw_output": "the output is the last iterate pi^T (Alg. 2 prints no averaging; so does the tabular twin "
+                 "`pluralign.mmra.mmra_lw`).",
 }
 """Every way MMRA here departs from seed 001's printed setup (also written to results.json)."""
 

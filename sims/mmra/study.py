@@ -45,6 +45,8 @@ import torch
 
 from pluralign.emdpo import LogLinearPolicy, TabularTestbed, load_mpi_items, match_types, vanilla_dpo
 from pluralign.mmra import (
+    LW_ETA,
+    LW_ITER,
     ae_regret_bound,
     estimated_regret_table,
     mixture_logpolicy,
@@ -76,8 +78,10 @@ class MMRASettings(EMDPOSettings):
     """Options per preference (2 = Bradley-Terry, 3 = ternary)."""
     prefs_per_user: int = 1
     """Preferences per user (1 = seed 001's Table 1 data; more = annotators who label several items)."""
-    lw_iter: int = 20
-    """Iterations of MMRA-LW (Alg. 2)."""
+    lw_iter: int = LW_ITER
+    """Iterations of MMRA-LW (Alg. 2; seed 001 Table 5: 20)."""
+    lw_eta: float = LW_ETA
+    """MMRA-LW's MWU learning rate (seed 001 Table 5: 0.01)."""
     orig_iter: int = 200
     """Iterations of MMRA original (Alg. 3)."""
     hedge_tol: float = 1e-10
@@ -93,6 +97,8 @@ class MMRASettings(EMDPOSettings):
             raise ValueError(f"n_options: expected 2 or 3, got {self.n_options}")
         if int(self.prefs_per_user) != self.prefs_per_user or self.prefs_per_user < 1:
             raise ValueError(f"prefs_per_user: must be >= 1, got {self.prefs_per_user}")
+        if not (np.isfinite(self.lw_eta) and self.lw_eta >= 0):
+            raise ValueError(f"lw_eta: must be a finite number >= 0, got {self.lw_eta!r}")
 
 
 # optimistic Hedge is run to a certified duality gap of its last iterate; its weights are compared with the
@@ -100,7 +106,7 @@ class MMRASettings(EMDPOSettings):
 _MMRA_SCALE = {
     Profile.smoke: dict(lw_iter=3, orig_iter=20, hedge_tol=1e-6, hedge_max_iter=20_000),
     Profile.quick: dict(lw_iter=20, orig_iter=200, hedge_tol=1e-10, hedge_max_iter=300_000),
-    Profile.paper: dict(lw_iter=50, orig_iter=1000, hedge_tol=1e-11, hedge_max_iter=2_000_000),
+    Profile.paper: dict(lw_iter=LW_ITER, orig_iter=1000, hedge_tol=1e-11, hedge_max_iter=2_000_000),
 }
 PROFILES = {p: MMRASettings(**asdict(EMDPO_PROFILES[p]), **_MMRA_SCALE[p]) for p in Profile}
 
@@ -125,7 +131,7 @@ def one_seed(tb, policy, s: MMRASettings, seed: int, rep: int) -> dict:
                     iterate="last")
     ae_v = mmra_ae(logpis, tb.beta, method="lp", candidates=cands)
     orig = mmra_original(logpis, tb.log_ref, tb.beta, n_iter=s.orig_iter)
-    lw = mmra_lw(logpis, policy, ch, em.responsibilities_, tb.beta, n_iter=s.lw_iter)
+    lw = mmra_lw(logpis, policy, ch, em.responsibilities_, tb.beta, n_iter=s.lw_iter, eta=s.lw_eta)
     best = min_max_regret(np.vstack([np.zeros((1, K)), T[:, :K]]), method="lp")
     # oracle: the exact optima and the true-reward game (L[k, j] = J_k(pi_j^*))
     opt = tb.optimal_logpolicies()
@@ -174,6 +180,7 @@ def one_seed(tb, policy, s: MMRASettings, seed: int, rep: int) -> dict:
         "mmra_ae": ae_lp.estimated_max_regret,
         "mmra_ae_with_vanilla": ae_v.estimated_max_regret,
     }
+    out["lw"] = {"w_last": lw.p.tolist(), "estimated_max_regret_per_iteration": lw.history}
     out["oracle_w"] = oracle.w.tolist()
     out["em_rho"] = np.asarray(em.rho_).tolist()
     for name, ref in (("uniform", "uniform_mixture"), ("vanilla", "vanilla_dpo")):

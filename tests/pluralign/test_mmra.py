@@ -92,6 +92,9 @@ def test_original_reaches_the_minmax_over_all_policies_for_two_groups():
 
 
 def test_lw_reweights_toward_the_worst_group():
+    """Alg. 2 as printed: uniform weights make every user weigh 1/K (the first step, and with eta = 0 every
+    step, is vanilla DPO); with a step size that moves at this regret scale the weights go to the group
+    the vanilla fit leaves worse off and its max regret falls; same inputs, same numbers."""
     rng = np.random.default_rng(0)
     psi = rng.standard_normal((3, 6, 2))
     tb = TabularTestbed(psi, rng.standard_normal((3, 6)), [[3.0, 0.0], [-3.0, 0.5]], [0.8, 0.2], beta=0.5)
@@ -101,12 +104,25 @@ def test_lw_reweights_toward_the_worst_group():
     thetas = np.stack([pol.fit(s.choices, G[s.choices.user, k]) for k in range(2)])
     logpis = np.stack([pol.logprobs(t) for t in thetas])
     van = pol.logprobs(pol.fit(s.choices))
-    res = mmra_lw(logpis, pol, s.choices, G, tb.beta, n_iter=15)
-    # the unweighted (vanilla) fit favours the 80% group; LW must lower the max regret
-    assert res.estimated_max_regret < estimated_regrets(van, logpis, tb.beta).max()
-    assert res.p[1] > 0.2
-    res2 = mmra_lw(logpis, pol, s.choices, G, tb.beta, n_iter=15)
-    assert np.array_equal(res.logpi, res2.logpi)
+    van_max = estimated_regrets(van, logpis, tb.beta).max()
+    frozen = mmra_lw(logpis, pol, s.choices, G, tb.beta, n_iter=5, eta=0.0)
+    np.testing.assert_allclose(frozen.logpi, van, atol=1e-4)  # the same argmin, to L-BFGS tolerance
+    assert np.allclose(frozen.p, 0.5) and frozen.history == pytest.approx([van_max] * 5, rel=1e-4)
+    printed = mmra_lw(logpis, pol, s.choices, G, tb.beta)  # Table 5: 20 iterations, eta 0.01
+    assert len(printed.history) == 20 and printed.history[0] == pytest.approx(van_max, rel=1e-4)
+    assert printed.p[1] > 0.5  # towards the minority group, which the vanilla fit (80% majority) serves worse
+    assert printed.estimated_max_regret < van_max
+    assert printed.estimated_max_regret == printed.history[-1]  # the output is the last iterate
+    res = mmra_lw(logpis, pol, s.choices, G, tb.beta, n_iter=15, eta=0.1)
+    assert res.p[1] > printed.p[1]  # a larger step moves further
+    # (no averaging: a step too large for the regret scale, eta = 1 here, oscillates and its last iterate
+    # can be worse than vanilla DPO; Alg. 2 prints none, and Table 5's eta is small)
+    res2 = mmra_lw(logpis, pol, s.choices, G, tb.beta, n_iter=15, eta=0.1)
+    assert np.array_equal(res.logpi, res2.logpi) and np.array_equal(res.p, res2.p)
+    with pytest.raises(ValueError, match="eta"):
+        mmra_lw(logpis, pol, s.choices, G, tb.beta, eta=-0.1)
+    with pytest.raises(ValueError, match="responsibilities"):
+        mmra_lw(logpis, pol, s.choices, 2 * G, tb.beta)
 
 
 def test_bad_input():
@@ -294,7 +310,8 @@ def test_one_group_and_one_iteration_are_allowed():
     G = np.eye(2)[s.types]
     lps = np.stack([pol.logprobs(pol.fit(s.choices, G[s.choices.user, k])) for k in range(2)])
     res = mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=1)
-    assert len(res.history) == 1 and np.allclose(res.p, 0.5)  # one step: the average of the uniform start
+    assert len(res.history) == 1  # one step from uniform weights: the vanilla DPO fit
+    np.testing.assert_allclose(res.logpi, pol.logprobs(pol.fit(s.choices)), atol=1e-4)
     with pytest.raises(ValueError, match="n_iter"):
         mmra_lw(lps, pol, s.choices, G, tb.beta, n_iter=0)
 
