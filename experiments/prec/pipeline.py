@@ -105,10 +105,10 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   trimodal, .54-.88 polarized for K >= 2), yet the pooled policy serves the bimodal and polarized users
   best.  K = 30 equals the untrained policy again (.802 / .703 / .700, mechanism (b)).  No Ant policy
   moves (x-velocity within +-.03; env return 830-990 of the 1000 the standing untrained policy earns):
-  they differ in posture only.  The K <= 3 policies also beat PPO on the users' true mean reward with
-  the same budget (.793 / .702 / .653), whose reward is about 10x smaller per step than the decoders'
-  logits (2-9): at 16k steps a larger reward scale moves PPO further, which says more about the budget
-  than about PREC.
+  they differ in posture only.  The best K also beats PPO on the users' true mean reward with the same
+  budget (.793 / .702 / .653).  Not explained: reward scale is not it (bimodal, `diagnose`: the K = 1
+  decoder's |r| is 1.1 per step, the smallest of K <= 10 (1.1-5.2), against <w_bar, phi> ~ .8), and the
+  true-mean-reward PPO's s.e.m. (.02-.15) says its 16k steps are themselves noisy.
 """
 
 from __future__ import annotations
