@@ -98,6 +98,17 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   .415 / .418 against .379 / .416 / .413; Walker2d .341 / .432 / .440 against .394 / .467 / .468, there
   below it), every K <= 10 lower (Hopper .244-.363, Walker2d .182-.376), PPO on the true mean reward far
   above (.57-.61, .54-.56).  No population makes an intermediate K win at quick.
+* Fig. 3 populations on Ant (bimodal, trimodal, polarized; oracle; 2026-12-02): every K <= 10 is above
+  the untrained policy (.810 / .687 / .686) and the best is an endpoint or next to it: bimodal K = 1
+  .965 +- .001 (K = 2..10 .853-.927), polarized K = 1 .925 +- .013 (K = 2..10 .758-.844), trimodal K = 2
+  .884 +- .016 (K = 1 .738 +- .168).  Leaky EM recovers the modes (ARI vs modes .72-.77 bimodal, .45-.52
+  trimodal, .54-.88 polarized for K >= 2), yet the pooled policy serves the bimodal and polarized users
+  best.  K = 30 equals the untrained policy again (.802 / .703 / .700, mechanism (b)).  No Ant policy
+  moves (x-velocity within +-.03; env return 830-990 of the 1000 the standing untrained policy earns):
+  they differ in posture only.  The best K also beats PPO on the users' true mean reward with the same
+  budget (.793 / .702 / .653).  Not explained: reward scale is not it (bimodal, `diagnose`: the K = 1
+  decoder's |r| is 1.1 per step, the smallest of K <= 10 (1.1-5.2), against <w_bar, phi> ~ .8), and the
+  true-mean-reward PPO's s.e.m. (.02-.15) says its 16k steps are themselves noisy.
 """
 
 from __future__ import annotations
