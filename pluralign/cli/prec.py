@@ -15,6 +15,11 @@ PrecProfileOpt = Annotated[
     typer.Option("--profile", help="smoke: seconds (CI); quick: minutes on 2 CPUs; medium: policies that learn (hours on 2 CPUs); paper: seed 000's scale."),
 ]
 
+def _hours(seconds: float | None) -> str:
+    """CPU seconds as hours for the tables ("?" when not timed)."""
+    return "?" if seconds is None else f"{seconds / 3600:.2f}"
+
+
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
 
@@ -83,11 +88,10 @@ def run(
     for name, r in summary["references"].items():
         typer.echo(row(name, r))
     c = summary["compute"]
-    part = lambda x: "?" if x is None else f"{x / 3600:.2f}"  # noqa: E731
     missing = {k: v for k, v in c["unknown"].items() if v}
-    typer.echo(f"compute, every sitting together: {c['total_cpu_hours']:.2f} CPU-h (cells {part(c['cells_cpu_seconds'])}, "
-               f"references {part(c['references_cpu_seconds'])}, offline data {part(c['offline_cpu_seconds'])}, "
-               f"SPR {part(c['spr_cpu_seconds'])})" + (f"; not timed: {missing}" if missing else ""))
+    typer.echo(f"compute, every sitting together: {c['total_cpu_hours']:.2f} CPU-h (cells {_hours(c['cells_cpu_seconds'])}, "
+               f"references {_hours(c['references_cpu_seconds'])}, offline data {_hours(c['offline_cpu_seconds'])}, "
+               f"SPR {_hours(c['spr_cpu_seconds'])})" + (f"; not timed: {missing}" if missing else ""))
     typer.echo(f"wrote {out / 'results.json'}, {fig2.name}, {clusters.name} (+ PDF)")
 
 
@@ -153,15 +157,14 @@ def status_cmd(
     except ValueError as exc:
         fail(str(exc))
     o, c = s["offline"], s["cpu_seconds"]
-    hours = lambda x: "?" if x is None else f"{x / 3600:.2f}"  # noqa: E731
     typer.echo(f"prec status: {s['run']} ({s['env']} {s['noise']}, profile {s['profile']}, base seed {s['seed']})")
     typer.echo(f"offline cache:      agents {o['agents_done']}/{o['agents']}, data {'built' if o['data_built'] else 'not built'}, "
                f"encoder {'built' if o['encoder_built'] else 'not built'}")
     typer.echo(f"reference policies: {s['references']['done']}/{s['references']['expected']}")
     typer.echo(f"cells:              {s['cells']['done']}/{s['cells']['expected']}")
     typer.echo(f"cluster policies:   {s['policies']['done']} stored, at most {s['policies']['left_at_most']} left")
-    typer.echo(f"CPU-hours spent:    {s['cpu_hours_spent']:.2f} (offline {hours(c['offline'])}, SPR {hours(c['spr'])}, "
-               f"references {hours(c['references'])}, cells {hours(c['cells'])}"
+    typer.echo(f"CPU-hours spent:    {s['cpu_hours_spent']:.2f} (offline {_hours(c['offline'])}, SPR {_hours(c['spr'])}, "
+               f"references {_hours(c['references'])}, cells {_hours(c['cells'])}"
                + (f"; {s['untimed_records']} records of an older version not timed, their PPO took "
                   f"{s['untimed_ppo_wall_hours']:.2f} wall-h" if s["untimed_records"] else "") + ")")
     if s["ppo_steps_left_at_most"] == 0:
