@@ -109,6 +109,18 @@ closing note of that day and in ``results/prec/quick/*/results.json``):
   budget (.793 / .702 / .653).  Not explained: reward scale is not it (bimodal, `diagnose`: the K = 1
   decoder's |r| is 1.1 per step, the smallest of K <= 10 (1.1-5.2), against <w_bar, phi> ~ .8), and the
   true-mean-reward PPO's s.e.m. (.02-.15) says its 16k steps are themselves noisy.
+* medium, HalfCheetah noise 2, the first references (2026-12-02, replicates 0 and 1): PPO on the users' true
+  mean reward <w_bar, phi> reaches phi = (1.000, 1.000, 1.000) at every step of every evaluation episode
+  (true mean return 999.9 of 1000), so every user's utility is 1 and all three welfare measures are
+  1.000.  The three PCA features are linear in (s, a) and can be pushed past the offline data's window
+  range together, where the [0, 1] scaling clips them (App. C.2 prints f in [0, 1]^C; min-max plus
+  clipping is our reading, DEVIATIONS offline_data).  The env return of that policy is about -600 and
+  its x-velocity 0, against 1,265-1,722 and 1.6-2.1 m/s for PPO on the env reward (utilitarian
+  .41-.48; untrained .64-.65; random .57-.62).  So in this preference space one behaviour is best for
+  every user at once: a learned reward that finds it serves every user fully with K = 1, and welfare
+  cannot favour an intermediate K.  The run goes on unchanged (the cluster policies' numbers are what
+  they are); a space in which the features trade off is a change of the testbed, to be decided and
+  named before it is run, not after.
 """
 
 from __future__ import annotations
