@@ -93,6 +93,11 @@ class Study:
 
         return profile in (PREC_PROFILES if self.prec is not None else STUDY_PROFILES)
 
+    def missing_profile(self, profile: str) -> str | None:
+        """Why this study cannot run at ``profile`` (None when it can)."""
+        return None if self.has_profile(profile) else \
+            f"{self.key} has no {profile} profile (only the MuJoCo PREC pipeline has one)"
+
     def missing_extra(self) -> str | None:
         """The first module of :attr:`needs` that is not installed (None when all are)."""
         for m in self.needs:
@@ -233,8 +238,8 @@ def ensure_results(study: Study, profile: str, root: Path = Path("results"), see
     if not study.runs_here:
         raise RuntimeError((study.made_by or f"{study.key}: results missing and not made here").format(profile=profile))
     profile = figure_profile(profile)
-    if not study.has_profile(profile):
-        raise RuntimeError(f"{study.key} has no {profile} profile (only the MuJoCo PREC pipeline has one)")
+    if study.missing_profile(profile):
+        raise RuntimeError(study.missing_profile(profile))
     missing = study.missing_extra()
     if missing is not None:
         raise RuntimeError(f"{study.key} needs {missing} (pip install 'pluralign[rl]')")

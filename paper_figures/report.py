@@ -50,8 +50,8 @@ def make(names: list[str] | None, profile: str, out: Path, root: Path = Path("re
         study = reg.STUDIES[key]
         t0 = time.perf_counter()
         had = reg.load_results(study, profile, root) is not None
-        if not had and not study.has_profile(profile):
-            failed[key] = f"{key} has no {profile} profile (only the MuJoCo PREC pipeline has one)"
+        if not had and study.missing_profile(profile):
+            failed[key] = study.missing_profile(profile)
             continue
         if not had and not run:
             failed[key] = f"results missing (not run: --no-run); made by {_command(study, profile)}"

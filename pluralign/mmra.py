@@ -221,6 +221,17 @@ def mmra_original(logpis, log_ref, beta: float, n_iter: int = 200, eta0: float =
                       estimated_max_regret=float(estimated_regrets(avg, lps, beta).max()))
 
 
+def check_responsibilities(responsibilities, n_users: int, K: int) -> np.ndarray:
+    """EM-DPO's posterior gamma as an (n_users, K) float array with rows on the simplex (MMRA-LW's input);
+    ValueError naming it otherwise."""
+    G = np.asarray(responsibilities, dtype=float)
+    if G.shape != (n_users, K) or not np.all(np.isfinite(G)) or np.any(G < 0) \
+            or not np.allclose(G.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(f"responsibilities: expected a finite ({n_users}, {K}) array with rows on the simplex, "
+                         f"got shape {G.shape}")
+    return G
+
+
 LW_ITER = 20
 """MMRA-LW's MWU iterations, seed 001 Table 5 ("No. of MWU Iterations 20")."""
 LW_ETA = 0.01
@@ -250,11 +261,7 @@ def mmra_lw(logpis, policy, choices, responsibilities, beta: float, n_iter: int 
         raise ValueError(f"eta: must be a finite number >= 0, got {eta}")
     lps = _check_logpis(logpis)
     K = lps.shape[0]
-    G = np.asarray(responsibilities, dtype=float)
-    if G.shape != (choices.n_users, K) or not np.all(np.isfinite(G)) or np.any(G < 0) \
-            or not np.allclose(G.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError(f"responsibilities: expected a finite {(choices.n_users, K)} array with rows on the "
-                         f"simplex, got shape {G.shape}")
+    G = check_responsibilities(responsibilities, choices.n_users, K)
     w, theta, hist = np.full(K, 1.0 / K), None, []
     for _ in range(int(n_iter)):
         gamma = G @ w  # line 4

@@ -161,6 +161,8 @@ episodes), averaged over a cell's policies, then summarized per K as :data:`MEAS
 
 
 REFERENCES = ("random", "initial", "true_mean_reward", "env_reward")
+TRAINED_REFERENCES = ("true_mean_reward", "env_reward")
+"""The references that train PPO (the other two are evaluated only)."""
 """The reference policies evaluated beside every run, once per replicate (:func:`reference_task`):
 
 * ``random``: uniformly random actions;

@@ -75,10 +75,12 @@ def plan(config, steps_per_cpu_s: float, machines: int = 1, cpus_per_machine: in
     policies = sum(int(K) for K in config.Ks) * config.n_seeds
     # the reference policies (pipeline.REFERENCES): two trained (true mean reward, env reward) and two
     # evaluated only, per replicate; counted per run, an upper bound (runs of one env, population and seed share them)
-    refs = 2 * config.n_seeds
+    from pluralign.experiments.prec.pipeline import REFERENCES, TRAINED_REFERENCES
+
+    refs = len(TRAINED_REFERENCES) * config.n_seeds
     policy_steps = policies * config.ppo.total_timesteps
     ref_steps = refs * config.ppo.total_timesteps
-    eval_steps = (policies + 4 * config.n_seeds) * config.eval_episodes * ep_len
+    eval_steps = (policies + len(REFERENCES) * config.n_seeds) * config.eval_episodes * ep_len
     agents = len(config.offline.target_velocities)
     offline_steps = agents * config.offline.ppo.total_timesteps
     cpus_per_task = max(1, int(config.ppo.torch_threads))

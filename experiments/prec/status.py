@@ -37,7 +37,7 @@ def status(run_dir: Path, cpus: int = 2) -> dict:
     CPUs the wall-time estimate assumes (one PPO task per CPU)."""
     from pluralign.experiments.prec.diagnose import run_config
     from pluralign.experiments.prec.offline import cache_key
-    from pluralign.experiments.prec.pipeline import REFERENCES, cell_key, reference_key
+    from pluralign.experiments.prec.pipeline import REFERENCES, TRAINED_REFERENCES, cell_key, reference_key
 
     if int(cpus) < 1:
         raise ValueError(f"cpus: must be >= 1, got {cpus}")
@@ -59,18 +59,23 @@ def status(run_dir: Path, cpus: int = 2) -> dict:
     wall_per_step: list[float] = []  # PPO wall seconds per step (the fallback for records without CPU seconds)
     untimed, untimed_wall = 0, 0.0  # records written before CPU seconds were kept, and their PPO wall seconds
 
-    def account(metrics: dict) -> float:
-        nonlocal untimed, untimed_wall
+    def sample(metrics: dict) -> None:
+        """This run's seconds per PPO step, from one finished PPO task."""
         c, w = metrics.get("cpu_seconds"), float(metrics.get("train_seconds", 0.0))
         if w > 0:
             wall_per_step.append(w / steps)
-        if c is None:
+            if c is not None:
+                per_step.append(float(c) / steps)
+
+    def account(metrics: dict) -> float:
+        """:func:`sample` and the task's CPU seconds (0 for an untimed record, counted as such)."""
+        nonlocal untimed, untimed_wall
+        sample(metrics)
+        if metrics.get("cpu_seconds") is None:
             untimed += 1
-            untimed_wall += w
+            untimed_wall += float(metrics.get("train_seconds", 0.0))
             return 0.0
-        if w > 0:
-            per_step.append(float(c) / steps)
-        return float(c)
+        return float(metrics["cpu_seconds"])
 
     rstore = _store(cache / "references")
     refs_done, refs_trained_left, cpu["references"] = 0, 0, 0.0
@@ -80,7 +85,7 @@ def status(run_dir: Path, cpus: int = 2) -> dict:
             if rstore is not None and rstore.done(key):
                 refs_done += 1
                 cpu["references"] += account(rstore.load(key)["metrics"])
-            elif name in ("true_mean_reward", "env_reward"):  # the two that train PPO
+            elif name in TRAINED_REFERENCES:
                 refs_trained_left += 1
 
     store, pstore = _store(run_dir), _store(run_dir / "policies")
@@ -96,13 +101,9 @@ def status(run_dir: Path, cpus: int = 2) -> dict:
                     untimed += 1
                     untimed_wall += float(m.get("train_seconds", 0.0))
                 cpu["cells"] += float(m.get("cpu_seconds") or 0.0)
-                for k in m.get("clusters", []) if pstore is not None else []:  # this run's seconds per PPO step
+                for k in m.get("clusters", []) if pstore is not None else []:  # its CPU is in the cell's
                     if pstore.done(f"{key}_k={k}"):
-                        pm = pstore.load(f"{key}_k={k}")["metrics"]
-                        if pm.get("train_seconds", 0) > 0:
-                            wall_per_step.append(float(pm["train_seconds"]) / steps)
-                            if pm.get("cpu_seconds") is not None:
-                                per_step.append(float(pm["cpu_seconds"]) / steps)
+                        sample(pstore.load(f"{key}_k={k}")["metrics"])
                 continue
             stored = sorted((run_dir / "policies" / "cells").glob(f"{key}_k=*.json"))
             policies_done += len(stored)

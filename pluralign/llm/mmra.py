@@ -164,18 +164,13 @@ def mmra_lw_adapters(policies: AdapterPolicies, group_states, responsibilities, 
     (pi^T's LoRA state), "w" ((T + 1, K) weights, w^0 first), "regrets" ((T, K) in-loop estimates),
     "diag" ((K,) E_{pi_k^*} r̂_k), "losses" (mean weighted DPO loss per iteration)}."""
     from pluralign.llm.emdpo import train_weighted_dpo
-    from pluralign.mmra import mwu_update
+    from pluralign.mmra import check_responsibilities, mwu_update
     from pluralign.seeding import torch_generator
 
     K = len(group_states)
     if K < 1:
         raise ValueError("group_states: MMRA-LW needs at least one group adapter")
-    G = np.asarray(responsibilities, dtype=float)
-    n_users = policies.data.choices.n_users
-    if G.shape != (n_users, K) or not np.all(np.isfinite(G)) or np.any(G < 0) \
-            or not np.allclose(G.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError(f"responsibilities: expected a finite ({n_users}, {K}) array with rows on the simplex, "
-                         f"got shape {G.shape}")
+    G = check_responsibilities(responsibilities, policies.data.choices.n_users, K)
     for name, v in (("n_iter", n_iter), ("batches_per_iter", batches_per_iter)):
         if isinstance(v, bool) or int(v) != v or int(v) < 1:
             raise ValueError(f"{name}: must be a positive integer, got {v!r}")
