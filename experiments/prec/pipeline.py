@@ -554,6 +554,10 @@ def run(settings: PrecConfig, seed: int, out: Path, progress: bool = True, *,
 
     for key in list(pending):  # cells whose policies all finished before an interruption
         maybe_finish(key)
+    # K-major order (every replicate of K = 1, then K = 2, ..., the per-user K = 30 last): a run that spans
+    # sittings has multi-seed cells for the small K early; each policy's seed is fixed by its cell, so the
+    # order changes when results arrive, not what they are
+    tasks.sort(key=lambda t: (pending[t[0]]["K"], pending[t[0]]["replicate"], t[1]))
     jobs = [("reference", t[4]) for t in ref_tasks] + [("policy", t[2]) for t in tasks]
     with tqdm_bar(len(jobs), f"PPO {env_id} {teacher}", progress, unit="policy") as bar:
         # results come back in order of completion; the driver writes each policy, then its cell once whole

@@ -353,6 +353,8 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
         pipeline.run(cfg, 0, out, progress=False, stop_after_cells=2)
     cells = sorted(p.name for p in (out / "cells").glob("*.json"))
     assert len(cells) == 2
+    # policies run K-major: the first whole cells are both replicates of the smallest K
+    assert cells == sorted(f"{pipeline.cell_key(ENV, 'noise1', min(cfg.Ks), 0, r, True)}.json" for r in range(2))
     # `prec status` between the sittings: what is stored, and at most sum(K) - stored policies left
     st = status(out)
     pols = list((out / "policies" / "cells").glob("*.json"))
