@@ -14,6 +14,10 @@ finished and what is left:
   older version kept only wall seconds, which then stand in, ``rate_from = "wall"``: an over-estimate on a
   loaded machine; None before a PPO task has finished: ``pluralign prec plan`` estimates from a short
   measurement). Evaluation, leaky EM and SPR pretraining of what is left are not counted.
+
+:func:`finished_table` is the welfare table of what is finished: the numbers the finished run's
+``results.json`` will hold for those cells and references (:func:`pipeline.summarize`,
+:func:`pipeline.reference_summary` over the stored ones), each row over the seeds finished so far.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from pluralign.runs import CellStore, read_json
 
-__all__ = ["status"]
+__all__ = ["finished_table", "status"]
 
 
 def _store(root: Path) -> CellStore | None:
@@ -129,3 +133,22 @@ def status(run_dir: Path, cpus: int = 2) -> dict:
         "cpu_hours_left_at_most": None if left_cpu is None else left_cpu / 3600,
         "wall_hours_left_at_most": None if left_cpu is None else left_cpu / 3600 / int(cpus), "cpus": int(cpus),
     }
+
+
+def finished_table(run_dir: Path) -> dict:
+    """Per K and per reference policy, the measures over the replicates finished so far in ``run_dir``
+    (``table``, ``references``: :func:`pipeline.summarize` and :func:`pipeline.reference_summary` of the
+    stored cells, each row with its ``n_seeds``), and ``n_cells`` / ``n_cells_expected``. Reads only."""
+    from pluralign.experiments.prec.diagnose import run_config
+    from pluralign.experiments.prec.offline import cache_key
+    from pluralign.experiments.prec.pipeline import reference_summary, summarize
+
+    run_dir = Path(run_dir)
+    config, seed = run_config(run_dir)
+    config = config.validate()
+    store, rstore = _store(run_dir), _store(Path(config.cache_dir) / cache_key(config.env, config, seed) / "references")
+    summary = summarize(store, config, seed) if store is not None else {
+        "table": {}, "n_cells": 0, "n_cells_expected": len(config.Ks) * config.n_seeds}
+    refs = reference_summary(rstore, config, seed)[0] if rstore is not None else {}
+    return {"table": summary["table"], "references": refs, "n_cells": summary["n_cells"],
+            "n_cells_expected": summary["n_cells_expected"]}

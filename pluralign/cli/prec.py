@@ -20,6 +20,24 @@ def _hours(seconds: float | None) -> str:
     return "?" if seconds is None else f"{seconds / 3600:.2f}"
 
 
+def _echo_table(summary: dict) -> None:
+    """The welfare table of a run's summary: one row per K, then the reference policies (``n``: the seeds
+    behind the row)."""
+    typer.echo(f"{'K':>16} {'n':>2} {'utilitarian':>14} {'egalitarian':>14} {'nash':>14} {'env return':>10} "
+               f"{'x-velocity':>10} {'PPO wall-s':>10}")
+
+    def row(label: str, r: dict) -> str:
+        cols = " ".join(f"{r[m]['mean']:8.3f}±{r[m]['sem']:.3f}" for m in ("utilitarian", "egalitarian", "nash"))
+        return (f"{label:>16} {r['n_seeds']:>2} {cols} {r['env_return']['mean']:10.1f} {r['x_velocity']['mean']:10.2f} "
+                f"{r['train_seconds']['mean']:10.1f}")
+
+    for K, r in summary["table"].items():
+        typer.echo(row(K, r))
+    typer.echo("reference policies (every user gets the same one; the cluster policies start from 'initial'):")
+    for name, r in summary["references"].items():
+        typer.echo(row(name, r))
+
+
 app = typer.Typer(help="The MuJoCo PREC pipeline (encoder, leaky EM, one PPO policy per cluster).", no_args_is_help=True)
 
 
@@ -74,19 +92,7 @@ def run(
     fig2 = figures.fig2_panel(summary, out / f"fig2_{env}_{teacher}.png")
     clusters = figures.cluster_pictures(summary, out / f"clusters_{env}_{teacher}.png")
     typer.echo(f"{env} {teacher} ({summary['n_cells']}/{summary['n_cells_expected']} cells; mean ± s.e.m. over seeds)")
-    typer.echo(f"{'K':>16} {'utilitarian':>14} {'egalitarian':>14} {'nash':>14} {'env return':>10} {'x-velocity':>10} "
-               f"{'PPO wall-s':>10}")
-
-    def row(label: str, r: dict) -> str:
-        cols = " ".join(f"{r[m]['mean']:8.3f}±{r[m]['sem']:.3f}" for m in ("utilitarian", "egalitarian", "nash"))
-        return (f"{label:>16} {cols} {r['env_return']['mean']:10.1f} {r['x_velocity']['mean']:10.2f} "
-                f"{r['train_seconds']['mean']:10.1f}")
-
-    for K, r in summary["table"].items():
-        typer.echo(row(K, r))
-    typer.echo("reference policies (every user gets the same one; the cluster policies start from 'initial'):")
-    for name, r in summary["references"].items():
-        typer.echo(row(name, r))
+    _echo_table(summary)
     c = summary["compute"]
     missing = {k: v for k, v in c["unknown"].items() if v}
     typer.echo(f"compute, every sitting together: {c['total_cpu_hours']:.2f} CPU-h (cells {_hours(c['cells_cpu_seconds'])}, "
@@ -149,11 +155,12 @@ def status_cmd(
     """What a (long, resumable) run has finished and what is left: offline cache, reference policies, cells,
     policies, CPU-hours spent over every sitting and an estimate of those left. Reads only."""
     try:
-        from pluralign.experiments.prec.status import status
+        from pluralign.experiments.prec.status import finished_table, status
     except ModuleNotFoundError as exc:
         fail(f"the prec pipeline needs the rl extra (pip install 'pluralign[rl]'): {exc}")
     try:
         s = status(run_dir, cpus=cpus)
+        done = finished_table(run_dir)
     except ValueError as exc:
         fail(str(exc))
     o, c = s["offline"], s["cpu_seconds"]
@@ -178,3 +185,9 @@ def status_cmd(
                    f"{s['cpu_hours_left_at_most']:.1f} CPU-h ({s['wall_hours_left_at_most']:.1f} h on {s['cpus']} CPUs) at "
                    f"this run's {1 / s['cpu_seconds_per_ppo_step']:,.0f} PPO steps per "
                    + ("CPU-second" if s["rate_from"] == "cpu" else "wall-second (its older records kept no CPU time)"))
+    if done["table"] or done["references"]:
+        whole = done["n_cells"] == done["n_cells_expected"]
+        typer.echo(f"finished {'cells' if whole else 'so far'} ({done['n_cells']}/{done['n_cells_expected']} cells; "
+                   "mean ± s.e.m. over the n seeds finished" + ("" if whole else "; `prec run` writes results.json "
+                                                                "once every cell is done") + "):")
+        _echo_table(done)

@@ -18,7 +18,7 @@ pytest.importorskip("stable_baselines3")
 import pluralign.experiments.prec.pipeline as pipeline  # noqa: E402
 from pluralign.experiments.prec.config import make_config  # noqa: E402
 from pluralign.experiments.prec.offline import PreferenceSpace, load_or_build  # noqa: E402
-from pluralign.experiments.prec.status import status  # noqa: E402
+from pluralign.experiments.prec.status import finished_table, status  # noqa: E402
 from pluralign.runs import prepare_run  # noqa: E402
 from pluralign.cli import app  # noqa: E402
 from pluralign.prec.decoders import ClusterDecoders  # noqa: E402
@@ -207,6 +207,13 @@ def test_cli_smoke_whole_pipeline(tmp_path, cache):
     assert json.loads((out / "config.json").read_text())["config"]["profile"] == "smoke"
     st = CliRunner().invoke(app, ["prec", "status", "--run", str(out)])
     assert st.exit_code == 0 and "cells:              4/4" in st.output and "left:               nothing" in st.output, st.output
+    # the finished table is the one results.json holds (K rows and references, each over its n seeds)
+    lines = st.output.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("finished cells (4/4 cells"))
+    for K, r in summary["table"].items():
+        assert lines[head + 2 + list(summary["table"]).index(K)].split()[:3] == [
+            K, "2", f"{r['utilitarian']['mean']:.3f}±{r['utilitarian']['sem']:.3f}"]
+    assert sum(ln.split()[0] in summary["references"] for ln in lines[head:]) == len(summary["references"])
     bad = CliRunner().invoke(app, ["prec", "status", "--run", str(tmp_path)])
     assert bad.exit_code != 0 and "has no config.json" in bad.output
     bad = CliRunner().invoke(app, ["prec", "run", "--env", "CartPole-v1", "--profile", "smoke", "--out", str(tmp_path / "x")])
@@ -370,6 +377,9 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
         + sum(json.loads(p.read_text())["metrics"]["cpu_seconds"] for p in pols
               if any(p.name.startswith(k + "_k=") for k in unfinished)))
     assert st["cpu_hours_left_at_most"] == pytest.approx(left * cfg.ppo.total_timesteps * st["cpu_seconds_per_ppo_step"] / 3600)
+    part = finished_table(out)  # the interim table: the two finished cells, every reference
+    assert part["n_cells"] == 2 and list(part["table"]) == [str(min(cfg.Ks))]
+    assert part["table"][str(min(cfg.Ks))]["n_seeds"] == 2 and len(part["references"]) == len(pipeline.REFERENCES)
     first = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
     trained = list(calls)
     calls.clear()
@@ -378,6 +388,8 @@ def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatc
     assert not set(calls) & set(trained)  # nothing finished was trained again
     st = status(out)
     assert st["cells"]["done"] == 4 and st["ppo_steps_left_at_most"] == 0 and st["cpu_hours_left_at_most"] == 0
+    whole = finished_table(out)
+    assert whole["table"] == s["table"] and whole["references"] == s["references"]
     assert st["cpu_seconds"]["cells"] == pytest.approx(s["compute"]["cells_cpu_seconds"])
     assert st["cpu_seconds"]["references"] == pytest.approx(s["compute"]["references_cpu_seconds"])
     for name, content in first.items():  # finished cells untouched
