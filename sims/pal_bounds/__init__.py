@@ -7,6 +7,8 @@ The study is :mod:`pluralign.sims.pal_bounds.study`, the command ``pluralign pal
 """
 
 from pluralign.sims.pal_bounds import study
-from pluralign.sims.pal_bounds.study import Settings, PROFILES, oracle_pal, fit_free_ideal_points, run_cell, run
+from pluralign.sims.pal_bounds.study import (PROFILES, THEORY_NORMS, Settings, fit_free_ideal_points, oracle_pal, run,
+                                             run_cell, theory_curves)
 
-__all__ = ["study", "Settings", "PROFILES", "oracle_pal", "fit_free_ideal_points", "run_cell", "run"]
+__all__ = ["study", "Settings", "PROFILES", "THEORY_NORMS", "oracle_pal", "fit_free_ideal_points", "run_cell", "run",
+           "theory_curves"]

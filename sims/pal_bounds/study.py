@@ -18,9 +18,10 @@ Thm. 2's new-user term is what remains — so that only the per-user part is est
 Excess risk = expected held-out 0-1 error minus the Bayes error, both computed under the true choice
 probabilities (no sampling noise in the evaluation). For each D (and
 K) we record the accuracy curve over m and interpolate m*(eps), the smallest m with mean excess risk
-<= eps. Theory: ``theory.pal_bounds.sample_complexity`` of ``thm2_bound``'s per-user term (Lemma C.9; a new user under PAL: O~(K))
-and ``prop_c4_bound`` (free ideal points: O(D)), whose constants are loose; the figure therefore
-compares shapes: every curve is divided by its value at the smallest D.
+<= eps. Theory (:func:`theory_curves`, at the paper's norms zeta_M = D, zeta_v = sqrt(D)): ``theory.pal_bounds.sample_complexity`` of
+``thm2_bound``'s per-user term (Lemma C.9; a new user under PAL: O~(K)) and ``prop_c4_bound`` (free
+ideal points: O~(D)), whose constants are loose; the figure therefore compares shapes: every curve is
+divided by its value at the smallest D.
 
 Each (D, K, replicate) is one :class:`pluralign.runs.CellStore` cell (independent, run through
 :func:`pluralign.runs.run_cells`); replicate r of base seed s draws its population from ``derive(s, r,
@@ -45,7 +46,7 @@ from pluralign.seeding import derive
 from pluralign.sims.pal_sim.problem import PALSimConfig, ideal_point_utilities, make_problem, require_counts
 from pluralign.theory.pal_bounds import prop_c4_bound, sample_complexity, thm2_bound
 
-__all__ = ["Settings", "PROFILES", "oracle_pal", "fit_free_ideal_points", "run_cell", "run"]
+__all__ = ["Settings", "PROFILES", "THEORY_NORMS", "oracle_pal", "fit_free_ideal_points", "run_cell", "run", "theory_curves"]
 
 
 @dataclass
@@ -175,14 +176,29 @@ def _thm2_per_user(N, m, D, K, **kw) -> float:
     return thm2_bound(N, m, D, K, parts=True, **kw)["per_user"]
 
 
-def _theory(D_grid, K, K_grid, K_D, eps_theory=0.5) -> dict:
-    kw = dict(N=100, B=1.0)
-    return {"eps": eps_theory, "note": "paper's setting (unit sphere, loss in [0, 1]); N = 100; Thm. 2: its per-user "
-                                       "term (Lemma C.9), the only one that decays in m; Prop. C.4: the whole bound",
-            "thm2_vs_D": [sample_complexity(_thm2_per_user, eps_theory, D=D, K=K, **kw) for D in D_grid],
-            "prop_c4_vs_D": [sample_complexity(prop_c4_bound, eps_theory, D=D, K=K, **kw) for D in D_grid],
-            "thm2_vs_K": [sample_complexity(_thm2_per_user, eps_theory, D=K_D, K=k, **kw) for k in K_grid],
-            "prop_c4_vs_K": [sample_complexity(prop_c4_bound, eps_theory, D=K_D, K=k, **kw) for k in K_grid]}
+THEORY_NORMS = ("zeta_M = D, zeta_v = sqrt(D): seed 002 sec. 4.1 after Thm. 1 and after Thm. 2 ('let us set "
+                "zeta_M = D and zeta_v = sqrt(D)', 'as done in (Canal et al., 2022)') and Remark C.5")
+"""The norm bounds of the theory curves, as the paper sets them to read its bounds against D. (Until
+2026-12-02 the curves used zeta_M = zeta_v = 1, which made Prop. C.4 flat in D and Thm. 2's per-user term
+fall with D, the opposite of the rates the paper reads off, O~(K) and O~(D); changed after that figure
+was seen.)"""
+
+
+def theory_curves(D_grid, K, K_grid, K_D, eps_theory=0.5) -> dict:
+    """Per-user sample complexities m*(eps_theory) of the bounds at the paper's norms (:data:`THEORY_NORMS`,
+    N = 100 seen users): Thm. 2's per-user term (Lemma C.9, 3L sqrt(K / m) there: flat in D, linear in K)
+    and the whole Prop. C.4 bound (6L sqrt((D^2 + DN) / (Nm)) + its confidence term: growing in D, free
+    of K), over ``D_grid`` at K = ``K`` and over ``K_grid`` at D = ``K_D``."""
+    def kw(D):
+        return dict(N=100, B=1.0, zeta_M=float(D), zeta_v=float(np.sqrt(D)))
+
+    return {"eps": eps_theory, "norms": THEORY_NORMS,
+            "note": "paper's setting (unit sphere, loss in [0, 1]); N = 100; Thm. 2: its per-user term (Lemma C.9), "
+                    "the only one that decays in m; Prop. C.4: the whole bound",
+            "thm2_vs_D": [sample_complexity(_thm2_per_user, eps_theory, D=D, K=K, **kw(D)) for D in D_grid],
+            "prop_c4_vs_D": [sample_complexity(prop_c4_bound, eps_theory, D=D, K=K, **kw(D)) for D in D_grid],
+            "thm2_vs_K": [sample_complexity(_thm2_per_user, eps_theory, D=K_D, K=k, **kw(K_D)) for k in K_grid],
+            "prop_c4_vs_K": [sample_complexity(prop_c4_bound, eps_theory, D=K_D, K=k, **kw(K_D)) for k in K_grid]}
 
 
 def _cells(st: Settings, seed: int) -> list[tuple[str, int, int, int]]:
@@ -228,5 +244,5 @@ def run(settings: Settings, seed: int, out: Path, progress: bool = True) -> dict
     res = {"seed": seed, "eps": eps, "rows": rows,
            "grids": {"D_grid": list(settings.D_grid), "K": settings.K, "K_grid": list(settings.K_grid),
                      "K_D": settings.K_D},
-           "theory": _theory(settings.D_grid, settings.K, settings.K_grid, settings.K_D)}
+           "theory": theory_curves(settings.D_grid, settings.K, settings.K_grid, settings.K_D)}
     return read_json(write_json(out / "results.json", res))  # exactly what the file holds

@@ -33,6 +33,17 @@ def test_free_ideal_points_are_consistent():
                                5.0 * pr.true_utilities(pr.unseen_pool, pr.ideal_unseen)[:50], rtol=1e-3, atol=1e-3)
 
 
+def test_theory_curves_read_the_bounds_at_the_papers_norms():
+    """Sec. 4.1 reads Thm. 2 and Prop. C.4 at zeta_M = D, zeta_v = sqrt(D): a new PAL user needs O~(K)
+    comparisons, a free ideal point O~(D) (Remark C.5)."""
+    th = pal_bounds.theory_curves((4, 8, 16, 32), 3, (2, 6), 32)
+    # Thm. 2's per-user term there is 3L sqrt(K / m) <= eps = 1/2  <=>  m >= 36 K: flat in D, linear in K
+    assert th["thm2_vs_D"] == [108] * 4 and th["thm2_vs_K"] == [72, 216]
+    # Prop. C.4 there is 6L sqrt((D^2 + DN) / (Nm)) + conf: at least doubling per doubling of D, free of K
+    c = np.array(th["prop_c4_vs_D"], float)
+    assert np.all(c[1:] / c[:-1] >= 2.0) and th["prop_c4_vs_K"][0] == th["prop_c4_vs_K"][1] == c[-1]
+
+
 def test_cli_bounds_smoke(tmp_path):
     res = CliRunner().invoke(app, ["pal", "bounds", "--profile", "smoke", "--out", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
