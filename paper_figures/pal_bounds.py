@@ -43,5 +43,6 @@ def plot(results: dict, path: Path, profile: str | None = None) -> Path:
     n = max((r["n_seeds"] for r in results["rows"]), default=None)
     seeds = None if n is None else f"derive({results.get('seed')}, r) for r < {n}"
     text = "PAL Thm. 1/2 vs Prop. C.4 (seed 002, sec. 4.1): per-user sample complexity, m* from the mean excess-risk curve"
-    fig.suptitle(textwrap.fill(caption(text, profile, seeds), 110), fontsize=9)
+    bars = f"none (each m* is read off the excess-risk curve averaged over {n} seed(s))"
+    fig.suptitle(textwrap.fill(caption(text, profile, seeds, errorbars=bars), 110), fontsize=9)
     return save(fig, path)

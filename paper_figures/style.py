@@ -84,10 +84,11 @@ def figure(ncols: int = 1, nrows: int = 1, **kw):
     return plt.subplots(nrows, ncols, **kw)
 
 
-def caption(text: str, profile: str | None = None, seeds=None) -> str:
-    """A caption that states the error-bar convention and, when given, the profile and seeds the figure
-    came from (so a smoke-scale picture is never mistaken for a result)."""
-    parts = [text.rstrip(".") + f"; error bars: {ERRORBARS}"]
+def caption(text: str, profile: str | None = None, seeds=None, errorbars: str = ERRORBARS) -> str:
+    """A caption that states the error-bar convention (``errorbars``: a figure without error bars says
+    why) and, when given, the profile and seeds the figure came from (so a smoke-scale picture is never
+    mistaken for a result)."""
+    parts = [text.rstrip(".") + f"; error bars: {errorbars}"]
     if profile is not None:
         parts.append(f"profile {profile}")
     if seeds is not None:

@@ -44,12 +44,19 @@ def test_theory_curves_read_the_bounds_at_the_papers_norms():
     assert np.all(c[1:] / c[:-1] >= 2.0) and th["prop_c4_vs_K"][0] == th["prop_c4_vs_K"][1] == c[-1]
 
 
-def test_cli_bounds_smoke(tmp_path):
+def test_cli_bounds_smoke(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["pal", "bounds", "--profile", "smoke", "--out", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     b = json.loads((tmp_path / "b" / "results.json").read_text())
     assert b["rows"] and "thm2_vs_D" in b["theory"] and (tmp_path / "b" / "pal_bounds.png").exists()
     assert (tmp_path / "b" / "pal_bounds.pdf").exists() and (tmp_path / "b" / "config.json").exists()
+    from pluralign.paper_figures import pal_bounds as fig_mod
+
+    titles = []
+    monkeypatch.setattr(fig_mod, "save", lambda fig, path: titles.append(fig._suptitle.get_text()) or path)
+    fig_mod.plot(b, tmp_path / "again.png")
+    # the figure draws no error bars, and its caption says so (not the house convention)
+    assert "error bars: none" in titles[0] and "s.e.m." not in titles[0]
 
 
 def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypatch):
