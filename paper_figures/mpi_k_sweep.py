@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pluralign.paper_figures.style import caption, color_for, errorbar, figure, save
 
-__all__ = ["FEEDBACK", "margin_vs_K", "source_of", "title"]
+__all__ = ["FEEDBACK", "margin_vs_K", "source_of", "sweep_rows", "title"]
 
 FEEDBACK = {"n=2": "binary", "n=3": "ternary"}
 
@@ -31,16 +31,34 @@ def _types(rows: dict) -> list[str]:
     return sorted({k[: -len("_reward_margin_mean")] for r in rows.values() for k in r if k.endswith("_reward_margin_mean")})
 
 
+def sweep_rows(results: dict) -> dict:
+    """``{"n=<n>": {"K=<K>": row}}`` of a K-sweep results dict, with the drawn metrics under
+    ``{type}_reward_margin_*`` and ``{type}_accuracy_*``. The twin keeps them so in ``summary``; the LM pipeline
+    (pluralign.experiments.emdpo_llm) keeps the sweep in ``k_sweep``, the printed metric (seed 001 sec. 5:
+    the max-mean margin on held-out users) as ``{type}_max_mean_margin_*`` and the accuracy of that
+    margin-best policy as ``{type}_heldout_accuracy_*`` (its ``{type}_accuracy_*`` belongs to the policy
+    matched by user overlap, another policy), so those two are drawn for it."""
+    summary = results.get("k_sweep") or results.get("summary") or {}
+    printed = {"_max_mean_margin_": "_reward_margin_", "_heldout_accuracy_": "_accuracy_"}
+
+    def as_drawn(r):
+        if not isinstance(r, dict) or not any("_max_mean_margin_" in k for k in r):
+            return r
+        out = dict(r)
+        for k, v in r.items():
+            for src, dst in printed.items():
+                if src in k:
+                    out[k.replace(src, dst)] = v
+        return out
+
+    return {n: ({K: as_drawn(r) for K, r in rows.items()} if isinstance(rows, dict) else rows)
+            for n, rows in summary.items()}
+
+
 def margin_vs_K(results: dict, path: str | Path, profile: str | None = None, true_K: int | None = 3) -> Path:
     """One column per feedback type, rows: max-mean reward margin and accuracy of the margin-best policy
     per true sub-group against K (mean ± s.e.m. over seeds); a dotted line at the true number of groups."""
-    # the LM pipeline (pluralign.experiments.emdpo_llm) keeps the sweep in ``k_sweep`` and its printed metric
-    # (max-mean margin on held-out users) as ``{type}_max_mean_margin``; the twin in ``summary``
-    summary = results.get("k_sweep") or results.get("summary") or {}
-    summary = {n: {K: ({**r, **{k.replace("_max_mean_margin", "_reward_margin"): v for k, v in r.items()
-                               if "_max_mean_margin" in k}} if isinstance(r, dict) else r)
-                   for K, r in rows.items()} if isinstance(rows, dict) else rows
-               for n, rows in summary.items()}
+    summary = sweep_rows(results)
     cols = [n for n in FEEDBACK if n in summary]
     bad = [n for n in cols if not all(str(k).startswith("K=") for k in summary[n])]
     if not cols or bad:

@@ -1,4 +1,4 @@
-"""The figure of ``pluralign pal bounds`` (seed 002, sec. 4.1, Thm. 1 / 2 vs Prop. C.4): per-user samples
+"""The figure of ``pluralign pal bounds`` (seed 002, sec. 4.1, Thm. 2 vs Prop. C.4): per-user samples
 m*(eps) against D (K fixed) and against K (D fixed), each curve divided by its value at the smallest grid
 point, drawn from the study's results (:func:`pluralign.sims.pal_bounds.run`) in the package style."""
 
@@ -29,8 +29,8 @@ def plot(results: dict, path: Path, profile: str | None = None) -> Path:
             ok = np.isfinite(y)
             if ok.any():
                 ax.plot(x[ok], y[ok] / y[ok][0], "o-", color=col, label=lab)
-        for key, lab, col in ((f"thm2_vs_{vary}", "Thm. 2 bound (shape)", color_for("PAL-A")),
-                              (f"prop_c4_vs_{vary}", "Prop. C.4 bound (shape)", "tab:red")):
+        for key, lab, col in ((f"thm2_vs_{vary}", "Thm. 2 per-user term (Lemma C.9; shape)", color_for("PAL-A")),
+                              (f"prop_c4_vs_{vary}", "Prop. C.4 bound, N = 100 (shape)", "tab:red")):
             if key in th:
                 y = np.array(th[key], float)
                 ax.plot(np.array(grid, float), y / y[0], "--", color=col, alpha=0.6, label=lab)
@@ -42,7 +42,8 @@ def plot(results: dict, path: Path, profile: str | None = None) -> Path:
         ax.legend(fontsize=7)
     n = max((r["n_seeds"] for r in results["rows"]), default=None)
     seeds = None if n is None else f"derive({results.get('seed')}, r) for r < {n}"
-    text = "PAL Thm. 1/2 vs Prop. C.4 (seed 002, sec. 4.1): per-user sample complexity, m* from the mean excess-risk curve"
+    text = ("PAL Thm. 2 vs Prop. C.4 (seed 002, sec. 4.1; bounds at zeta_M = D, zeta_v = sqrt(D)): per-user sample "
+            "complexity, m* from the mean excess-risk curve")
     bars = f"none (each m* is read off the excess-risk curve averaged over {n} seed(s))"
     fig.suptitle(textwrap.fill(caption(text, profile, seeds, errorbars=bars), 110), fontsize=9)
     return save(fig, path)

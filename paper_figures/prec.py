@@ -67,7 +67,7 @@ def fig2_panel(results: dict, path: Path) -> Path:
     axes[3].bar(x, t, yerr=te, capsize=style.CAPSIZE, color=[style.color_for(K) for K in Ks])
     axes[3].set_xticks(x, [str(K) for K in Ks])
     axes[3].set_xlabel("K (clusters)")
-    axes[3].set_title("PPO training time (CPU-min, sum over policies)", fontsize=10)
+    axes[3].set_title("PPO training time (wall-min, sum over policies)", fontsize=10)
     enc = "" if results.get("use_encoder", True) else ", no encoder"
     fig.suptitle(style.caption(f"PREC {results['env']} — teacher {results['noise']}{enc}", results["profile"],
                                _seeds(results)), fontsize=10)

@@ -400,7 +400,7 @@ def _welfare_grid(ctx: Ctx, rows: dict, title: str, with_time: bool) -> Path:
                                linestyle="--" if "no encoder" in label else "-")
                 ax.set_xticks(x, [str(K) for K in Ks])
                 ax.set_xlabel("K (clusters)")
-                ax.set_title(f"{env}: " + (dict(MEASURES).get(m) or "PPO training time (CPU-min)"), fontsize=9)
+                ax.set_title(f"{env}: " + (dict(MEASURES).get(m) or "PPO training time (wall-min, sum over policies)"), fontsize=9)
                 ax.grid(alpha=0.3)
         axes[i, 0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
@@ -863,7 +863,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("seed001_table1_mpi", "001", "Table 1 (sec. 5)",
           "Mean Reward Margins and Accuracies for Different Algorithms and User Types for MPI Dataset",
           _fixed("mpi"), _table1_mpi, kind="table",
-          deviations=("tabular testbed with exact optimal policies instead of DPO fine-tuning of an LLM",)),
+          deviations=("tabular testbed with exact optimal policies instead of DPO fine-tuning of an LLM",
+                      "each personality's row is the policy matched to it by user overlap (sec. 5 'Metrics': the "
+                      "policy with the highest average reward margin on the group's evaluation data)",
+                      "Cluster DPO with K = 3 k-means clusters (App. D.2: 2 sub-groups)",
+                      "the 120-item MPI inventory (sec. 5: 990 phrases; EMDPOSettings(inventory='1k') reads the "
+                      "1k file)")),
     Entry("seed001_table1_mpi_llm", "001", "Table 1 (sec. 5), on a language model",
           "Mean Reward Margins and Accuracies for Different Algorithms and User Types for MPI Dataset",
           _fixed("emdpo_llm_mpi_ternary", "emdpo_llm_mpi_binary"), _table1_mpi_llm, kind="table",
@@ -895,8 +900,9 @@ ENTRIES: tuple[Entry, ...] = (
           "Table 3's max regret of every aggregation (MMRA-LW, original, AE; uniform; vanilla DPO).",
           _fixed("mmra"), _mmra_fig),
     Entry("seed001_sec4_identifiability", "001", "sec. 4 (Thms. on binary vs ternary identifiability)",
-          "Latent-class logit recovery vs N for n = 2..5 options: with binary comparisons the pair-symmetric part "
-          "is not identified; with n >= 3 it is (seed 001 sec. 4; no printed figure).",
+          "Latent-class logit recovery vs N for n = 2 and 3 options (the paper profile: n = 2..5), and for n = "
+          "2..5 at the largest N: with binary comparisons the pair-symmetric part is not identified; with n >= 3 "
+          "it is (seed 001 sec. 4; no printed figure).",
           _fixed("identifiability"), _ident_fig),
     Entry("seed001_fig2_margin_vs_K", "001", "Fig. 2 (App. D.3.1)",
           "Hyper-parameter Tuning Results. [D.3.1:] the reward margins either peak at k = 4 or increase only "
@@ -915,16 +921,21 @@ ENTRIES: tuple[Entry, ...] = (
           "importance of the number of samples per seen user and the number of prototypes in PAL. (d) demonstrates "
           "the sample efficiency of the PAL framework on unseen users. With as few as 40 samples, we can still "
           "achieve performance comparable to that of seen users.", _fixed("pal_sim"), _pal_sim,
-          deviations=("smoke / quick: fewer users, epochs and seeds than sec. 4.2",)),
+          deviations=("quick: N / 5 seen users in (b)-(d) and 2 repeats (App. D.2 runs 'multiple trials', no number "
+                      "printed; the paper profile's 5 is ours); epochs, grids and learning rates as printed; smoke "
+                      "shrinks everything (the study's DEVIATIONS)",)),
     Entry("seed002_figD1_D2_ideal_points", "002", "Fig. 5 (a), Figs. D.1 / D.2",
           "In synthetic dataset experiments (Section 4.2), we model user ideal points in two distinct ways: the "
           "partition model and the mixture model. [...] we set d = 2, K^* = 3, K = {1, 2, 3} and N = 100.",
-          _fixed("pal_sim"), _pal_d2),
+          _fixed("pal_sim"), _pal_d2,
+          deviations=("Fig. D.2's items are not drawn (the pictures show ideal points and prototypes; the items are "
+                      "drawn N(0, I/d))",)),
     Entry("seed002_d5_persona", "002", "Figs. D.5 / D.6 (App. D.4)",
           "Seen accuracy and unseen accuracy evaluated on the heterogeneous persona dataset across the number of "
           "prototypes K used in PAL-A-Tiny (D.5) / PAL-B-Tiny (D.6).", _fixed("pal_persona"), _pal_persona,
           deviations=("MiniLM (all-MiniLM-L6-v2) sentence embeddings of the shipped persona statements",
-                      "smoke / quick: a subset of K*, n_p and seeds (D.5 repeats five times)")),
+                      "quick: N = 1 seen and 1 unseen user per persona group (App. D.4: 10,000) and 2 repeats "
+                      "(five); every grid as printed; smoke: a subset of K*, n_p and seeds")),
     Entry("seed002_fig2_length_params", "002", "Fig. 2 (sec. 3.1), on the length task",
           "On Reddit TL;DR, PAL is accuracy-compute optimal and shows state-of-the-art (SoTA) performance.",
           _fixed("pal_length"), _pal_length_params,
@@ -940,10 +951,13 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("seed002_tables135_length", "002", "Tables 1, 3, 5 (sec. 3.1), on the length task",
           "Seen and unseen accuracy and trainable parameters of PAL and the baselines on the length-preference "
           "task (printed: Reddit TL;DR).", _fixed("pal_length"), _pal_length_table, kind="table"),
-    Entry("seed002_bounds", "002", "sec. 4.1 / App. C (Thm. 1, Thm. 2 vs Prop. C.4)",
+    Entry("seed002_bounds", "002", "sec. 4.1 / App. C (Thm. 2 vs Prop. C.4)",
           "The empirical per-user sample size to a target excess risk of PAL (shared prototypes, fit w) against "
           "free ideal points, as D and K grow, beside the bounds' scaling (no printed figure).",
-          _fixed("pal_bounds"), _pal_bounds),
+          _fixed("pal_bounds"), _pal_bounds,
+          deviations=("the shared part is known (the many-seen-users limit); the bound curves are Thm. 2's per-user "
+                      "term (Lemma C.9) and the whole Prop. C.4 at N = 100, both at zeta_M = D, zeta_v = sqrt(D) "
+                      "(sec. 4.1)",)),
     Entry("seed004_centroid", "004", "the centroid note; seed 003 personalization / aggregation",
           "A single reward model trained on everyone's combined preferences ends up serving no one well when users "
           "genuinely disagree: the centroid (minority / majority welfare vs split), with the few-labels crossover "

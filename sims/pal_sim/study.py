@@ -114,7 +114,8 @@ DEVIATIONS = {
     "prototype recovery (panel r) and active queries": "beyond the seed: measured on the D.2 base population "
                                                        "(d = 16, K* = 3, N = 100, n = 100).",
     "quick profile": "every printed grid and hyper-parameter (1000 epochs, the learning rates, d, K*, n, n_new), "
-                     "N / 5 seen users in Fig. 5 (b)-(d) (b: 10 per group; c, d: 50) and 2 repeats instead of 5, "
+                     "N / 5 seen users in Fig. 5 (b)-(d) (b: 10 per group; c, d: 50) and 2 repeats (App. D.2: "
+                     "'multiple trials', no number printed; the paper profile's 5 is ours), "
                      "to fit 2 CPUs (Fig. 5 (c) at n = 1000 is 250,000 comparisons x 1000 full-batch epochs a cell "
                      "at the printed N); the D.1 pictures and panel r keep N = 100.",
 }

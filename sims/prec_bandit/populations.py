@@ -4,7 +4,7 @@ the leaky-EM clusters as the population goes from broadly mixed to polarized.
 The same testbed, learner and cells as :mod:`pluralign.sims.prec_bandit.study` (``run_cell``), with the
 world's user population replaced by each named population of :data:`pluralign.prec.labelers.POPULATIONS`
 (the populations the MuJoCo pipeline's ``--population`` takes): ``broad`` (one mode at the barycentre,
-Dirichlet(1, 1, 1)), ``bimodal``, ``trimodal`` (the main study's population), ``polarized`` (three tight
+Dirichlet(1, 1, 1)), ``bimodal``, ``trimodal``, ``polarized`` (three tight
 modes). The pool, the candidates and the encoder of a replicate are drawn before the users from the same
 stream, so every population is compared on the same behaviours; the coverage centres and labelled segments
 are drawn after the users and so differ between populations.

@@ -246,6 +246,13 @@ def test_margin_vs_K_names_its_source(tmp_path, made):
     assert "Source: language model (GPT-2 stand-in)" in mpi_k_sweep.title(lm, "smoke")
     with pytest.raises(ValueError, match="no K sweep"):
         mpi_k_sweep.margin_vs_K({"summary": {"n=3": {"em_dpo": {}}}}, tmp_path / "x.png")
+    # the LM sweep is drawn with its printed metric and the accuracy of that same margin-best policy
+    row = {"P1_max_mean_margin_mean": 0.3, "P1_max_mean_margin_sem": 0.01, "P1_heldout_accuracy_mean": 0.7,
+           "P1_heldout_accuracy_sem": 0.02, "P1_reward_margin_mean": 0.1, "P1_reward_margin_sem": 0.0,
+           "P1_accuracy_mean": 0.4, "P1_accuracy_sem": 0.0}
+    drawn = mpi_k_sweep.sweep_rows({"k_sweep": {"n=3": {"K=1": row}}})["n=3"]["K=1"]
+    assert (drawn["P1_reward_margin_mean"], drawn["P1_accuracy_mean"], drawn["P1_accuracy_sem"]) == (0.3, 0.7, 0.02)
+    assert mpi_k_sweep.sweep_rows(twin) == twin["summary"]  # the twin's rows are drawn as they are
     results = tmp_path / "results"
     shutil.copytree(root / "results", results)
     write_json(reg.results_dir(reg.STUDIES["emdpo_llm_k_sweep"], "smoke", results) / "results.json", lm)
