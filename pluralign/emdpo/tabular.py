@@ -186,9 +186,18 @@ class TabularTestbed:
         return {"accuracy": self.accuracy(logpi, k), "reward_margin": self.reward_margin(logpi, k),
                 "regret": float(self.regrets(logpi)[k])}
 
+    def preferred_features(self, choices: Choices) -> np.ndarray:
+        """(N, d) Cluster DPO's per-user feature (seed 001 App. D.2, "the average embedding of all the
+        preferred texts of that user"): the mean psi of the user's chosen responses
+        (:func:`pluralign.emdpo.user_preferred_features` with psi as the embedding)."""
+        from pluralign.emdpo.model import user_preferred_features
+
+        return user_preferred_features(choices, self.psi)
+
     def user_features(self, choices: Choices) -> np.ndarray:
-        """Per-user 'response embedding' for k-means: mean over the user's records of
-        psi(chosen) - mean psi(other options)."""
+        """(N, d) EM-DPO's k-means++ initialisation feature: mean over the user's records of
+        psi(chosen) - mean psi(other options) (the LM path's ``user_response_features``); not Cluster
+        DPO's App. D.2 feature, which is :meth:`preferred_features`."""
         F = self.psi[choices.context[:, None], choices.options]  # (M, n, d)
         n = F.shape[1]
         rows = np.arange(len(choices.chosen))

@@ -229,3 +229,52 @@ def test_bad_input():
         EMDPO(LogLinearPolicy(tb.psi, tb.log_ref, 1.0), 2, init="spectral")
     with pytest.raises(ValueError, match="type_probs"):
         TabularTestbed(tb.psi, tb.log_ref, tb.betas, [0.5, 0.6])
+
+
+def test_cluster_dpo_feature_is_the_mean_psi_of_the_users_preferred_responses():
+    """Seed 001 App. D.2: "k-means clustering on the average embedding of all the preferred texts of that
+    user": per user, the mean of psi(x, chosen) over the user's records (loops here); not the EM-init
+    contrast psi(chosen) - mean psi(rejected)."""
+    from pluralign.emdpo import user_preferred_features
+
+    tb = _testbed(5, X=4, Y=6, d=3, K=2)
+    ch = tb.sample(30, 3, np.random.default_rng(0), per_user=3).choices
+    want = np.zeros((ch.n_users, tb.d))
+    for i in range(ch.n_users):
+        recs = np.flatnonzero(ch.user == i)
+        want[i] = np.mean([tb.psi[ch.context[r], ch.options[r, ch.chosen[r]]] for r in recs], axis=0)
+    np.testing.assert_allclose(tb.preferred_features(ch), want, rtol=1e-12)
+    assert not np.allclose(tb.user_features(ch), want, atol=1e-3)  # the old (contrast) feature differs
+    # the LM path's form: one embedding per option id (context-free), as for text embeddings
+    emb = np.random.default_rng(1).standard_normal((tb.n_responses, 2))
+    want2 = np.array([np.mean([emb[ch.options[r, ch.chosen[r]]] for r in np.flatnonzero(ch.user == i)], axis=0)
+                      for i in range(ch.n_users)])
+    np.testing.assert_allclose(user_preferred_features(ch, emb), want2, rtol=1e-12)
+    with pytest.raises(ValueError, match="response_emb"):
+        user_preferred_features(ch, np.zeros(3))
+
+
+def test_the_sims_cluster_dpo_baseline_clusters_on_the_preferred_feature(monkeypatch):
+    """`fit_all_methods` (sims mpi / mmra) hands Cluster DPO the App. D.2 feature, EM-DPO the EM-init one."""
+    from types import SimpleNamespace
+
+    from pluralign.sims import emdpo_common as ec
+
+    tb = _testbed(6, X=3, Y=5, d=2, K=2)
+    sample = tb.sample(40, 3, np.random.default_rng(2))
+    seen = {}
+
+    def fake_em(tb_, policy, ch, s, seed, rep, feats=None):
+        seen["em"] = feats
+        return SimpleNamespace(as_fit=lambda: SimpleNamespace(), trace_=[{"marginal_ll": 0.0}])
+
+    def fake_cluster(policy, ch, feats, k, seed=0):
+        seen["cluster"] = feats
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(ec, "fit_em_dpo", fake_em)
+    monkeypatch.setattr(ec, "cluster_dpo", fake_cluster)
+    with pytest.raises(RuntimeError, match="stop"):
+        ec.fit_all_methods(tb, None, sample, ec.EMDPOSettings(), 0, 0)
+    np.testing.assert_allclose(seen["cluster"], tb.preferred_features(sample.choices))
+    np.testing.assert_allclose(seen["em"], tb.user_features(sample.choices))
