@@ -960,8 +960,9 @@ ENTRIES: tuple[Entry, ...] = (
                       "(sec. 4.1)",)),
     Entry("seed004_centroid", "004", "the centroid note; seed 003 personalization / aggregation",
           "A single reward model trained on everyone's combined preferences ends up serving no one well when users "
-          "genuinely disagree: the centroid (minority / majority welfare vs split), with the few-labels crossover "
-          "of per-user vs clustered models (seed 003), social-choice rules and the misreport search.",
+          "genuinely disagree: the centroid (minority / majority welfare vs split), with per-user vs clustered "
+          "models as labels grow (seed 003: 'More personalized models reduce bias but increase variance'), "
+          "social-choice rules and the misreport search.",
           _fixed("aggregation"), _aggregation),
     Entry("seed003_mechanism_table", "003", "Park et al. (summary): mechanism design",
           "Mechanism design approach ensures truthful preference reporting even when users are strategic.",

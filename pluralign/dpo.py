@@ -10,7 +10,9 @@ multinomial-logit) choice probability is
 and the weighted loss is  - sum_i w_i log P_theta(y_w^i beats Y_r^i | x_i) / normalizer.  With one rejected
 response (n = 2) it is the standard DPO loss -log sigma(beta [(log pi_w - log ref_w) - (log pi_l - log ref_l)])
 (Rafailov et al. 2023), which ``tests/pluralign/test_dpo.py`` checks.  EM-DPO's M-step (seed 001 App. B)
-is this loss with the E-step responsibilities gamma_ik as the per-example weights of type k.
+is this loss with the E-step responsibilities gamma_ik as the per-example weights of type k.  The E-step's
+likelihood of a record under type k is the same P_theta (eq. 17, with beta); Alg. 1 line 6 prints it as
+exp(log pi_k / pi_SFT) / sum exp(log pi_k / pi_SFT), without beta: we follow eq. 17 in both steps.
 
 The choice probability is :func:`pluralign.choice.choice_loglik` (the package's one multinomial logit),
 computed in log space, so log-ratios of +-1e4 stay finite.

@@ -141,6 +141,15 @@ DEVIATIONS = {
                    "k-means K = 2 as printed (the twin clusters into 3 on psi).",
     "em_init": "k-means++ on per-user MiniLM embedding of the chosen response minus the mean of the rejected "
                "ones (the twin uses the same difference on psi).",
+    "true_label_dpo": "True-label DPO is trained on the same users' data as every other method, split by their "
+                      "true type (sec. 5: 'on large data from the original labels'): it isolates the clustering "
+                      "error, not the data size.",
+    "K_main": "the main cell fits K = the number of true types (MPI 3, GlobalOpinionQA 4); App. D.3.1 picks "
+              "k = 4 by validation for both data sets (Fig. 2's sweep is `k_sweep`).",
+    "eval_examples": "Table 4's 'No. of Evaluation Examples 256' has no counterpart: evaluation is the exact "
+                     "twin metrics on `n_eval_prompts` prompts and every held-out user's pairs.",
+    "e_step_beta": "the E-step likelihood uses beta log(pi_k / pi_SFT) (App. B eq. 17); Alg. 1 line 6 prints "
+                   "exp(log pi_k / pi_SFT) without beta (pluralign.dpo, pluralign.emdpo.policy).",
 }
 """Every way this study departs from seed 001's printed setup (also written to results.json)."""
 

@@ -84,6 +84,16 @@ DEVIATIONS = {
                "nothing for the foundation model.",
     "unseen_init": "Unseen users' weights start uniform (softmax of zero logits) with a small Gaussian prior "
                    "on the logits (PALRewardModel.localize), not at a random draw (D.3.1).",
+    "seen_init": "Seen users' weights start uniform too (PALConfig.weight_init_std = 0); App. D.1: 'We "
+                 "initialize our models with random weights for all of our experiments, including the "
+                 "prototypical weight for each user' (the sim and persona studies draw N(0, 1) logits).",
+    "PAL-B scale": "PAL-B's cosine score carries a learnable scale s = exp(log_scale), initial 10 (eq. 6 prints "
+                   "<f(x), z(x_c)>), trained with the projector's learning rate and weight decay.",
+    "baseline": "sec. 3.1 compares with P-DPO (Li et al., 2024) and vanilla DPO; here the per-user-embedding "
+                "reward model UserEmb-Tiny (the users' own learned vectors, P-DPO's idea on a reward model) and "
+                "the K = 1 PAL models (a shared reward, vanilla DPO's reward model) stand in; P-DPO itself is "
+                "not run.",
+    "table3_rows": "Table 3's PAL-A-Large (K = 1) row is not run (METHODS has no PAL-A-Large-K1).",
     "sizes": "quick: 10 seen users x 40 training pairs (not >= 1,000), 31 unseen users x (40 pool + 40 test) "
              "pairs, responses of 1-3 statements, 3 replicates, PAL-A-Large and PAL-B-Large-K1 left to the paper "
              "profile, so that fine-tuning MiniLM fits 2 CPUs. With 200 steps instead of D.3's ~5,200 (1 epoch "

@@ -1,4 +1,4 @@
-"""The PAL persona experiment (seed 002: Chen et al. 2024, PAL, App. D.4) on real Anthropic persona statements.
+"""The PAL persona experiment (seed 002: PAL, App. D.4) on real Anthropic persona statements.
 
 * :mod:`~pluralign.experiments.pal_persona.data` — the statements, Table 7's personas, users and their Yes /
   No answers (:func:`load_persona`, :class:`PersonaConfig`, :func:`make_population`, :func:`answers_yes`);

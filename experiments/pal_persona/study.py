@@ -1,4 +1,4 @@
-"""The PAL persona experiment (seed 002: Chen et al. 2024, PAL, App. D.4, Figs. D.5 / D.6) on real statements.
+"""The PAL persona experiment (seed 002: PAL, App. D.4, Figs. D.5 / D.6) on real statements.
 
 The data, Table 7's personas and the users are :mod:`pluralign.experiments.pal_persona.data` (a user
 answers yes iff the statement is in S(rho_j)). Models, as App. D.4 prints them: "PAL-A-Tiny with hinge
@@ -56,6 +56,13 @@ DEVIATIONS = {
                  "for the users' logits, no weight decay, hidden width `hidden`, `epochs` passes; user logits "
                  "start N(0, 1) (App. D.1: 'random weights [...] including the prototypical weight').",
     "hinge margin": "not printed; 1.",
+    "PAL-B map input": "PAL-B's f reads the concatenation [x_c, x] of the statement and the answer (eq. 6 and "
+                       "Alg. 2 print f(x), x alone; PAL-A's f maps (x; x_c) jointly, eq. 4). Our reading: the item's "
+                       "representation includes its context, as a foundation model's embedding of (prompt, "
+                       "response) would (sec. 2 footnote 1); it makes PAL-B-Tiny's f more expressive than eq. 6's "
+                       "(pluralign.pal.models.PALB).",
+    "PAL-B scale": "PAL-B's cosine score is multiplied by a learnable scale s = exp(log_scale), initial 10 (eq. 6 "
+                   "prints <f(x), z(x_c)> in [-1, 1]; read as part of the unknown link h of eq. 3).",
     "quick profile": "N = 1 seen and 1 unseen user per group (App. D.4: 10,000) and 2 repeats (App. D.4: five), "
                      "to fit 2 shared CPUs; every grid, n_p = 1000, d = 16, K* and K as printed. Users of one "
                      "persona answer identically (noiseless), so N only changes how many statement draws a "

@@ -1,8 +1,10 @@
 """Reward aggregation by social choice: the power-mean (alpha) family, leximin and Borda (seed 003).
 
-Park et al. 2024 (seed 003, "RLHF from heterogeneous feedback via personalization and preference
-aggregation", the reward-aggregation part) aggregate N users' rewards r_1(x), ..., r_N(x) of a response x
-into one reward with the power mean
+Seed 003 (a summary of Park et al. 2024, "RLHF from heterogeneous feedback via personalization and
+preference aggregation") says only that the aggregation-based framework "uses social choice theory to
+aggregate individual reward" models and that the result should "satisfy important axioms" ("six pivotal
+axioms", not named there); it prints no rule. This module aggregates N users' rewards r_1(x), ..., r_N(x)
+of a response x into one reward with the classical power mean
 
     M_alpha(r(x)) = ( sum_i w_i r_i(x)^alpha )^(1 / alpha),       w_i >= 0, sum_i w_i = 1,
 
@@ -22,8 +24,8 @@ For alpha != 1 rewards must be non-negative: they are utilities above a disagree
 with ``baseline``; the shift is part of the rule and must be reported). The family is the one singled out
 by the classical characterization of welfare orderings (anonymity, Pareto, continuity, independence of
 unconcerned users / separability and invariance to a *common* rescaling: Roberts 1980; Moulin 1988,
-"Axioms of cooperative decision making", ch. 2), which is the characterization seed 003 appeals to; I
-do not have the paper's theorem numbering at hand, so the citations here are to the classical sources.
+"Axioms of cooperative decision making", ch. 2). Whether these are the paper's six axioms cannot be
+checked from the summary on file, so the citations here are to the classical sources.
 
 What each member satisfies (each line is a test in ``tests/pluralign/test_social_choice.py``; "x" marks
 a counterexample test):
@@ -45,7 +47,8 @@ Pigou-Dalton transfers     indiff.     yes   yes          weak     yes
 =========================  ==========  ====  ===========  =======  =======
 
 (* for strictly positive rewards; with a zero reward Nash and alpha < 0 collapse to 0.)
-Borda is anonymous and Pareto but fails independence of irrelevant alternatives (counterexample test).
+Borda is anonymous and Pareto but fails independence of irrelevant alternatives (each tested, the last by
+a counterexample).
 """
 
 from __future__ import annotations

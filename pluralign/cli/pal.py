@@ -1,4 +1,4 @@
-"""``pluralign pal ...``: the PAL reward models' studies (seed 002, Chen et al. 2024).
+"""``pluralign pal ...``: the PAL reward models' studies (seed 002, PAL).
 
 * ``sim``     — the simulation of sec. 4.2 / App. D.2 (Fig. 5 b-d, d = 2 pictures, active queries);
 * ``persona`` — the persona experiment of App. D.4 on real Anthropic persona statements (MiniLM);

@@ -1,4 +1,5 @@
-"""PAL: pluralistic alignment with a shared map and K prototypes (seed 002, Chen et al. 2024).
+"""PAL: pluralistic alignment with a shared map and K prototypes (seed 002, "PAL: Sample-Efficient Personalized
+Reward Modeling for Pluralistic Alignment", anonymous authors).
 
 * :mod:`~pluralign.pal.models` — PAL-A (eq. 4-5) and PAL-B (eq. 6-7) torch modules, the shared map.
 * :mod:`~pluralign.pal.train` — the estimator (logistic / hinge, per-group learning rates, few-shot

@@ -1,5 +1,5 @@
-"""PAL-A and PAL-B personalized reward models (seed 002: Chen et al. 2024, "PAL: Pluralistic Alignment
-Framework for Learning from Heterogeneous Preferences", sec. 3, eq. 4-7).
+"""PAL-A and PAL-B personalized reward models (seed 002: "PAL: Sample-Efficient Personalized Reward Modeling
+for Pluralistic Alignment", sec. 2, eq. 4-7).
 
 Both share a map f across users and K prototypes; a user i is a weight vector w_i on the simplex
 Delta^{K-1}, parameterized as softmax(logits_i) so that unconstrained optimizers keep it on the simplex.

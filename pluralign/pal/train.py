@@ -1,4 +1,4 @@
-"""Training PAL-A / PAL-B on pairwise or k-wise choices (seed 002, PAL, sec. 3, eq. 4-7; App. D).
+"""Training PAL-A / PAL-B on pairwise or k-wise choices (seed 002, PAL, sec. 2, eq. 4-7; App. D).
 
 :class:`PALRewardModel` is the estimator: ``fit(choices)`` learns the shared map, the K prototypes and the
 seen users' simplex weights jointly, with one learning rate per parameter group (map, prototypes,

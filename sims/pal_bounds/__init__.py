@@ -1,4 +1,4 @@
-"""Empirical check of seed 002's Thm. 1 / Thm. 2 against Prop. C.4 (Chen et al. 2024, PAL, sec. 4.1,
+"""Empirical check of seed 002's Thm. 2 against Prop. C.4 (PAL, sec. 4.1,
 App. C; Prop. C.4 after Canal et al.): how many comparisons a user needs as the item dimension D grows
 with the number of prototypes K fixed.
 

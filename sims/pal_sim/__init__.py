@@ -1,4 +1,4 @@
-"""The PAL simulation (seed 002: Chen et al. 2024, PAL, sec. 4.2, Fig. 5, App. D.1 / D.2 / D.3.1).
+"""The PAL simulation (seed 002: PAL, sec. 4.2, Fig. 5, App. D.1 / D.2 / D.3.1).
 
 The study is :mod:`pluralign.sims.pal_sim.study`, the command ``pluralign pal sim`` and the figure
 :mod:`pluralign.paper_figures.pal_sim`.

@@ -1,4 +1,4 @@
-"""The PAL simulation (seed 002: Chen et al. 2024, PAL, sec. 4.2, Fig. 5, App. D.1 / D.2 / D.3.1).
+"""The PAL simulation (seed 002: PAL, sec. 4.2, Fig. 5, App. D.1 / D.2 / D.3.1).
 
 A known ground truth (:mod:`pluralign.sims.pal_sim.problem`: items ~ N(0, I/d), linear f*, K* separated prototypes,
 mixture or partition users) and PAL-A with a linear map learned from the comparisons, at App. D.2's printed
@@ -111,6 +111,12 @@ DEVIATIONS = {
                              "(d) uses N = 250 seen users (not printed for (d)) and 50 unseen users.",
     "user-weight init": "App. D.2: 'We randomly initialize [...] prototypical user groups and user weights'; the "
                         "distribution is not printed: logits N(0, 1), prototypes N(0, I/d) (the items' law).",
+    "unseen users": "localized from uniform weights (App. D.1: 'For the unseen user, we initialize its "
+                    "prototypical weight randomly') by Adam, lr 0.1, 300 full-batch epochs, a Gaussian prior "
+                    "1e-2 ||logits||^2 / records (PALRewardModel.localize; none of it printed).",
+    "loss and batches": "App. D.2 prints neither: the logistic (BTL) loss and full-batch Adam steps, so '1000 "
+                        "epochs' are 1000 steps; the score is -||f(x) - f(a)||^2, squared as eq. 4 prints (D.2 "
+                        "writes the unsquared distance; the choice sign is the same).",
     "prototype recovery (panel r) and active queries": "beyond the seed: measured on the D.2 base population "
                                                        "(d = 16, K* = 3, N = 100, n = 100).",
     "quick profile": "every printed grid and hyper-parameter (1000 epochs, the learning rates, d, K*, n, n_new), "

@@ -147,10 +147,13 @@ def test_saturated_closed_form_solves_the_population_score_equation(d, G, seed):
     np.testing.assert_allclose(pooled_bt_population_mle(X, B, pi, q=q), theta, atol=1e-6)
 
 
-def test_opposed_groups_at_50_50_land_on_the_centroid_for_any_design():
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_opposed_groups_at_50_50_land_on_the_centroid_for_any_design(symmetric):
+    """Every comparison is won with probability 1/2 by the pooled population, so theta = 0 solves the score
+    equation whatever the design (a symmetric one and a skewed, shifted one)."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 3))
-    X = np.vstack([X, -X])  # a symmetric design
+    X = np.vstack([X, -X]) if symmetric else rng.exponential(size=(400, 3)) + np.array([1.0, -0.5, 0.2])
     b = np.array([2.0, -1.0, 0.5])
     theta = pooled_bt_population_mle(X, np.stack([b, -b]), np.array([0.5, 0.5]))
     np.testing.assert_allclose(theta, 0.0, atol=1e-7)

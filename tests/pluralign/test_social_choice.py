@@ -270,3 +270,78 @@ def test_log_power_mean_at_infinite_alpha_is_the_log_max_and_min_over_the_users_
     np.testing.assert_allclose(log_power_mean(u, "maximin"), np.log(u.min(axis=-1)), rtol=1e-13)
     np.testing.assert_allclose(log_power_mean(np.moveaxis(u, -1, 0), np.inf, axis=0), np.log(u.max(axis=-1)),
                                rtol=1e-13)
+
+
+# --------------------------------------------------------------------------- the table's remaining cells
+def _prefers_first(R, rule) -> int:
+    """+1 / -1: ``rule`` strictly ranks item 0 above / below item 1 of the (users, 2) matrix R (0: a tie)."""
+    if rule == "leximin":
+        return leximin_compare(R[:, 0], R[:, 1])
+    s = aggregate_rewards(R, rule)
+    return 0 if abs(s[0] - s[1]) < 1e-9 * max(abs(s).max(), 1.0) else int(np.sign(s[0] - s[1]))
+
+
+@pytest.mark.parametrize("rule, R, D", [
+    (0.5, [[5.0, 3.0], [2.0, 5.0]], [3.0, 1.0]),
+    (-1.0, [[1.0, 3.0], [2.0, 1.0]], [4.0, 1.0]),
+    ("leximin", [[4.0, 1.0], [2.0, 4.0]], [4.0, 1.0]),
+])
+def test_per_user_rescaling_counterexamples_power_means_and_leximin(rule, R, D):
+    """The 'x' of per-user scale invariance for alpha in (-inf, 1) \\ {0} and leximin: rescaling one user's
+    utilities reverses a strict choice."""
+    R = np.asarray(R)
+    before, after = _prefers_first(R, rule), _prefers_first(np.asarray(D)[:, None] * R, rule)
+    assert before != 0 and after == -before
+
+
+@pytest.mark.parametrize("rule, R, c", [
+    (0.5, [[4.0, 5.0], [4.0, 3.0]], [0.0, 5.0]),
+    (-1.0, [[6.0, 3.0], [2.0, 5.0]], [0.0, 2.0]),
+    ("maximin", [[3.0, 4.0], [4.0, 2.0]], [0.0, 5.0]),
+    ("leximin", [[3.0, 5.0], [2.0, 1.0]], [0.0, 8.0]),
+])
+def test_per_user_shift_counterexamples(rule, R, c):
+    """The 'x' of per-user shift invariance for alpha in (-inf, 1) \\ {0}, maximin and leximin."""
+    R = np.asarray(R)
+    before, after = _prefers_first(R, rule), _prefers_first(R + np.asarray(c)[:, None], rule)
+    assert before != 0 and after == -before
+
+
+@settings(max_examples=15)
+@given(profiles, profiles, st.floats(0.01, 100.0), st.data())
+def test_leximin_common_scale_invariance_and_weak_monotonicity(u, v, c, data):
+    n = min(u.size, v.size)
+    u, v = u[:n], v[:n]
+    assert leximin_compare(c * u, c * v) == leximin_compare(u, v)
+    k = data.draw(st.integers(0, n - 1))
+    w = u.copy()
+    w[k] += data.draw(st.floats(0.0, 5.0))
+    assert leximin_compare(w, u) >= 0  # raising one user's utility never makes the profile worse
+
+
+@settings(max_examples=15)
+@given(profiles, st.data())
+def test_maximin_pigou_dalton_only_weak(u, data):
+    """A transfer from the best-off to the worst-off user never lowers the minimum (weak); one between
+    two users above the minimum leaves it unchanged (not strict)."""
+    i, j = int(np.argmin(u)), int(np.argmax(u))
+    if u[j] - u[i] < 1e-6:
+        return
+    delta = data.draw(st.floats(0.01, 0.49)) * (u[j] - u[i])
+    v = u.copy()
+    v[i] += delta
+    v[j] -= delta
+    assert power_mean(v, "maximin") >= power_mean(u, "maximin")
+    w = np.array([1.0, 2.0, 6.0])
+    assert power_mean(np.array([1.0, 3.0, 5.0]), "maximin") == power_mean(w, "maximin")  # a transfer 6 -> 2
+
+
+@settings(max_examples=15)
+@given(matrices, st.data())
+def test_borda_is_pareto(R, data):
+    """If every user strictly prefers item a to item b, Borda ranks a strictly above b."""
+    a, b = 0, 1
+    R = R.copy()
+    R[:, a] = np.maximum(R[:, a], R[:, b]) + data.draw(st.floats(0.01, 1.0))
+    s = borda_scores(R)
+    assert s[a] > s[b]
