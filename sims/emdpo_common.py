@@ -101,11 +101,13 @@ def fit_all_methods(tb: TabularTestbed, policy: LogLinearPolicy, sample, s: EMDP
                     rep: int) -> dict[str, PolicyFit]:
     """EM-DPO, Cluster DPO, vanilla DPO and True-label DPO on one data set (replicate ``rep`` of ``seed``)."""
     ch = sample.choices
-    feats = tb.user_features(ch)
-    em = fit_em_dpo(tb, policy, ch, s, seed, rep, feats)
+    em = fit_em_dpo(tb, policy, ch, s, seed, rep, tb.user_features(ch))
+    # Cluster DPO (App. D.2): k-means on each user's mean psi of the preferred responses; K = tb.K here
+    # (the seed prints 2 sub-groups; the figure registry names the difference)
     out = {
         "em_dpo": em.as_fit(),
-        "cluster_dpo": cluster_dpo(policy, ch, feats, tb.K, seed=derive_int(seed, rep, "cluster_dpo")),
+        "cluster_dpo": cluster_dpo(policy, ch, tb.preferred_features(ch), tb.K,
+                                   seed=derive_int(seed, rep, "cluster_dpo")),
         "vanilla_dpo": vanilla_dpo(policy, ch),
         "true_label_dpo": true_label_dpo(policy, ch, sample.types, tb.K),
     }

@@ -386,7 +386,7 @@ def test_every_aggregator_check_can_fail(axiom):
 def test_the_custom_minimax_regret_axiom_can_fail():
     """MMRA-AE's claim on a rule that always mixes uniformly (not min-max-regret optimal)."""
     case = AggregatorCase(aggregate=lambda P: P[0], sample=_logpis, outcome="policy",
-                          custom={"minimax_regret": minimax_regret_axiom(lambda P: np.full(3, 1 / 3), 0.5)})
+                          custom={"minimax_regret": minimax_regret_axiom(lambda P: np.full(3, 1 / 3), np.zeros((2, 3)), 0.5)})
     with pytest.raises(AssertionError, match="minimax_regret: the mixture's max regret"):
         run_axiom(case, "minimax_regret", seed=0)
 

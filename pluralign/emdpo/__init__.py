@@ -6,7 +6,16 @@ engine :class:`pluralign.em.MixtureEM`), baselines ``vanilla_dpo``, ``cluster_dp
 the MPI item loader.
 """
 
-from pluralign.emdpo.model import EMDPO, EMDPOModel, PolicyFit, cluster_dpo, match_types, true_label_dpo, vanilla_dpo
+from pluralign.emdpo.model import (
+    EMDPO,
+    EMDPOModel,
+    PolicyFit,
+    cluster_dpo,
+    match_types,
+    true_label_dpo,
+    user_preferred_features,
+    vanilla_dpo,
+)
 from pluralign.emdpo.mpi import load_mpi_items, mpi_testbed, paraphrase_prompts
 from pluralign.emdpo.policy import LogLinearPolicy
 from pluralign.emdpo.tabular import SampledChoices, TabularTestbed
@@ -18,6 +27,7 @@ __all__ = [
     "cluster_dpo",
     "match_types",
     "true_label_dpo",
+    "user_preferred_features",
     "vanilla_dpo",
     "LogLinearPolicy",
     "SampledChoices",

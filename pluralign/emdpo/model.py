@@ -22,7 +22,8 @@ from pluralign.data import Choices
 from pluralign.em import EMConfig, MixtureEM, match_components
 from pluralign.emdpo.policy import LogLinearPolicy
 
-__all__ = ["EMDPOModel", "EMDPO", "PolicyFit", "vanilla_dpo", "cluster_dpo", "true_label_dpo", "match_types"]
+__all__ = ["EMDPOModel", "EMDPO", "PolicyFit", "vanilla_dpo", "cluster_dpo", "true_label_dpo", "match_types",
+           "user_preferred_features"]
 
 
 class EMDPOModel:
@@ -110,8 +111,30 @@ def vanilla_dpo(policy: LogLinearPolicy, choices) -> PolicyFit:
     return _hard_fit(policy, choices, np.zeros(choices.n_users, dtype=int), 1)
 
 
+def user_preferred_features(choices, response_emb) -> np.ndarray:
+    """(N, d) per user: the mean embedding of the user's preferred (chosen) responses, Cluster DPO's
+    feature (seed 001 App. D.2: "k-means clustering on the average embedding of all the preferred texts
+    of that user").  ``response_emb``: (n_responses, d), one embedding per option id (the LM path's text
+    embeddings), or (X, Y, d), one per (prompt, response) (the tabular psi; indexed by ``choices.context``).
+    A user without records gets zeros."""
+    E = np.asarray(response_emb, dtype=float)
+    picked = choices.options[np.arange(len(choices.chosen)), choices.chosen]
+    if E.ndim == 2:
+        rows = E[picked]
+    elif E.ndim == 3:
+        rows = E[choices.context, picked]
+    else:
+        raise ValueError(f"response_emb: expected (n_responses, d) or (X, Y, d) embeddings, got shape {E.shape}")
+    out = np.zeros((choices.n_users, rows.shape[1]))
+    cnt = np.zeros(choices.n_users)
+    np.add.at(out, choices.user, rows)
+    np.add.at(cnt, choices.user, 1.0)
+    return out / np.maximum(cnt, 1.0)[:, None]
+
+
 def cluster_dpo(policy: LogLinearPolicy, choices, user_features, n_clusters: int, seed: int = 0) -> PolicyFit:
-    """k-means (k-means++, 10 inits) on per-user response features, then DPO per cluster."""
+    """k-means (k-means++, 10 inits) on per-user features, then DPO per cluster; App. D.2's feature is
+    :func:`user_preferred_features` (:meth:`TabularTestbed.preferred_features` on the testbed)."""
     X = np.asarray(user_features, dtype=float)
     if X.shape[0] != choices.n_users:
         raise ValueError(f"user_features: expected {choices.n_users} rows, got {X.shape[0]}")

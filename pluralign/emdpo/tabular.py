@@ -5,12 +5,18 @@ reference policy pi_ref(y | x); latent annotator types k = 0..K-1 with prior pro
 rewards r_k(x, y) = beta_k^T psi(x, y).  A type-k annotator shown a prompt and n responses picks one by the
 multinomial logit on r_k (Bradley-Terry for n = 2).  Everything the seed evaluates has a closed form here:
 
-* the KL-regularised optimum pi_k^*(y | x) ∝ pi_ref(y | x) exp(r_k(x, y) / beta)   (the DPO target);
-* J_k(pi) = E_x [ E_{y ~ pi(.|x)} r_k(x, y) - beta KL(pi(.|x) || pi_ref(.|x)) ]  (prompts uniform), with
-  J_k(pi_k^*) = beta E_x log sum_y pi_ref(y|x) exp(r_k(x, y) / beta);
-* the regret R_k(pi) = J_k(pi_k^*) - J_k(pi) >= 0 and the max regret max_k R_k (seed 001 eq. 3, as we read
-  it: the regret of a policy for group k in the KL-regularised objective; for a randomised mixture of
-  policies J_k is linear in the mixture weights);
+* the KL-regularised optimum pi_k^*(y | x) ∝ pi_ref(y | x) exp(r_k(x, y) / beta)   (the DPO target; seed
+  001 sec. 3.2: "pi_k^* = argmax_pi E_pi[r^*(y, x; z_k)] - beta D_KL(pi || pi_SFT)");
+* the TRUE regret of seed 001 eq. 3 (sec. 3.2), "R_k(pi) := E_{pi_k^*}[r^*(y, x; z_k)] -
+  E_pi[r^*(y, x; z_k)]", with r^* = r_k and prompts uniform:
+  R_k(pi) = E_x [ E_{y ~ pi_k^*} r_k(x, y) - E_{y ~ pi} r_k(x, y) ]  (:meth:`TabularTestbed.regrets`),
+  the shortfall in UNREGULARISED expected reward.  R_k(pi_k^*) = 0, but R_k can be negative: a policy
+  greedier than pi_k^* (e.g. argmax_y r_k) earns more raw reward.  The max regret is sec. 5's "Max-regret
+  = max_k R_k(pi)" (no [.]^+).  R_k is linear in the policy, so a randomised mixture's regret is the
+  w-average of its components' (:meth:`TabularTestbed.reward_matrix` is the L of
+  :func:`theory.zero_sum.regret_matrix` with the true rewards).  The gap in the KL-regularised value
+  J_k(pi) = E_x[E_pi r_k - beta KL(pi || pi_ref)], beta E_x KL(pi || pi_k^*) >= 0, is NOT the printed
+  regret: R_k(pi) = beta E_x [KL(pi || pi_k^*) + KL(pi_k^* || pi_ref) - KL(pi || pi_ref)];
 * pairwise accuracy and reward margin of a policy's implicit reward beta log(pi / pi_ref) on all response
   pairs that type k strictly ranks (the seed's accuracy; the margin is trl's ``rewards/margins``).
 
@@ -22,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
+from scipy.special import log_softmax
 
 from pluralign.choice import sample_choice
 from pluralign.data import Choices
@@ -99,9 +105,10 @@ class TabularTestbed:
         """(K, X, Y) log pi_k^*: pi_ref exp(r_k / beta), normalised per prompt."""
         return log_softmax(self.log_ref[None] + self.rewards() / self.beta, axis=2)
 
-    def optimal_values(self) -> np.ndarray:
-        """(K,) J_k(pi_k^*) = beta E_x log sum_y pi_ref exp(r_k / beta) (closed form)."""
-        return self.beta * logsumexp(self.log_ref[None] + self.rewards() / self.beta, axis=2).mean(axis=1)
+    def optimal_expected_rewards(self) -> np.ndarray:
+        """(K,) E_x E_{y ~ pi_k^*} r_k: type k's expected true reward under its own optimum (eq. 3's first term)."""
+        opt = self.optimal_logpolicies()
+        return np.einsum("kxy,kxy->k", np.exp(opt), self.rewards()) / self.n_prompts
 
     # ------------------------------------------------------------------ data
     def sample(self, n_users: int, n_options: int, rng: np.random.Generator, choice_scale: float = 1.0,
@@ -132,21 +139,20 @@ class TabularTestbed:
             raise ValueError(f"logpi: expected shape {(self.n_prompts, self.n_responses)}, got {logpi.shape}")
         return log_softmax(logpi, axis=1)
 
-    def values(self, logpi) -> np.ndarray:
-        """(K,) J_k(pi) for every type."""
-        lp = self._check_policy(logpi)
-        pi = np.exp(lp)
-        kl = np.sum(pi * (lp - self.log_ref), axis=1)  # (X,)
-        er = np.einsum("xy,kxy->kx", pi, self.rewards())
-        return (er - self.beta * kl[None]).mean(axis=1)
+    def expected_rewards(self, logpi) -> np.ndarray:
+        """(K,) E_x E_{y ~ pi} r_k for every type (eq. 3's second term)."""
+        pi = np.exp(self._check_policy(logpi))
+        return np.einsum("xy,kxy->k", pi, self.rewards()) / self.n_prompts
 
     def regrets(self, logpi) -> np.ndarray:
-        """(K,) R_k(pi) = J_k(pi_k^*) - J_k(pi) (seed 001 eq. 3)."""
-        return self.optimal_values() - self.values(logpi)
+        """(K,) the true regret of seed 001 eq. 3, R_k(pi) = E_x[E_{pi_k^*} r_k - E_pi r_k] (unregularised;
+        0 at pi_k^*, negative for a policy that earns more raw reward than pi_k^*)."""
+        return self.optimal_expected_rewards() - self.expected_rewards(logpi)
 
-    def value_matrix(self, logpis) -> np.ndarray:
-        """(K, J) J_k(pi_j) for a stack of J policies (the payoff matrix of MMRA, true rewards)."""
-        return np.stack([self.values(lp) for lp in np.asarray(logpis)], axis=1)
+    def reward_matrix(self, logpis) -> np.ndarray:
+        """(K, J) E_x E_{pi_j} r_k for a stack of J policies: the L of :func:`theory.zero_sum.regret_matrix`
+        with the true rewards (for the J = K optima, regret_matrix(L)[1 + k, j] = R_k(pi_j^*))."""
+        return np.stack([self.expected_rewards(lp) for lp in np.asarray(logpis)], axis=1)
 
     def _pairs(self, k: int):
         r = self.rewards()[k]
@@ -175,13 +181,23 @@ class TabularTestbed:
         return float((np.sign(diff) * d_hat)[sel].mean()) if sel.any() else float("nan")
 
     def type_metrics(self, logpi, k: int) -> dict:
-        """Type k's metrics of one policy: ``accuracy``, ``reward_margin`` and ``regret`` R_k (eq. 3)."""
+        """Type k's metrics of one policy: ``accuracy``, ``reward_margin`` and the true ``regret`` R_k
+        (eq. 3, unregularised: can be negative)."""
         return {"accuracy": self.accuracy(logpi, k), "reward_margin": self.reward_margin(logpi, k),
                 "regret": float(self.regrets(logpi)[k])}
 
+    def preferred_features(self, choices: Choices) -> np.ndarray:
+        """(N, d) Cluster DPO's per-user feature (seed 001 App. D.2, "the average embedding of all the
+        preferred texts of that user"): the mean psi of the user's chosen responses
+        (:func:`pluralign.emdpo.user_preferred_features` with psi as the embedding)."""
+        from pluralign.emdpo.model import user_preferred_features
+
+        return user_preferred_features(choices, self.psi)
+
     def user_features(self, choices: Choices) -> np.ndarray:
-        """Per-user 'response embedding' for k-means: mean over the user's records of
-        psi(chosen) - mean psi(other options)."""
+        """(N, d) EM-DPO's k-means++ initialisation feature: mean over the user's records of
+        psi(chosen) - mean psi(other options) (the LM path's ``user_response_features``); not Cluster
+        DPO's App. D.2 feature, which is :meth:`preferred_features`."""
         F = self.psi[choices.context[:, None], choices.options]  # (M, n, d)
         n = F.shape[1]
         rows = np.arange(len(choices.chosen))

@@ -41,6 +41,7 @@ import torch
 
 from pluralign.dpo import kwise_dpo_logprobs, weighted_kwise_dpo_loss
 from pluralign.em import EMConfig, MixtureEM
+from pluralign.emdpo.model import user_preferred_features  # Cluster DPO's App. D.2 feature, shared with the tabular path
 from pluralign.llm.adapters import AdapterPolicies
 from pluralign.seeding import derive_int, torch_generator
 
@@ -369,9 +370,4 @@ def user_response_features(choices, response_emb) -> np.ndarray:
     return _per_user_mean(ch - rest, choices.user, choices.n_users)
 
 
-def user_preferred_features(choices, response_emb) -> np.ndarray:
-    """(N, d) per user: the mean embedding of the user's preferred texts (Cluster DPO, App. D.2)."""
-    E = np.asarray(response_emb, dtype=float)
-    return _per_user_mean(E[choices.options[np.arange(len(choices.chosen)), choices.chosen]], choices.user,
-                          choices.n_users)
 

@@ -455,20 +455,21 @@ def individual_rationality(case: AggregatorCase, rng) -> None:
                   f"{outside[b]:.6g}, its utility of the outcome chosen without it", T[b])
 
 
-def minimax_regret_axiom(weights_of: Callable[[np.ndarray], np.ndarray], beta: float):
+def minimax_regret_axiom(weights_of: Callable[[np.ndarray], np.ndarray], log_ref, beta: float):
     """The claim of MMRA-AE (seed 001 Alg. 4, eq. 39) as a custom axiom: on random (K, X, Y) policy
-    profiles, the max regret of the mixture ``weights_of(profile)`` is <= that of every candidate policy,
-    of the uniform mixture and of random mixtures (LP optimality on the exact regret table)."""
+    profiles, the max regret [max_k R̂_k]^+ (eq. 4's regret against the reference ``log_ref``, (X, Y);
+    the [.]^+ is eq. 39's null row z0) of the mixture ``weights_of(profile)`` is <= that of every
+    candidate policy, of the uniform mixture and of random mixtures (LP optimality on the exact table)."""
     from pluralign.mmra import estimated_regret_table, mixture_regrets
 
     def check(case: AggregatorCase, rng) -> None:
         for _ in range(case.n_instances):
             P = _sample(case, rng)
-            T = estimated_regret_table(P, beta)
-            mine = float(np.max(mixture_regrets(T, weights_of(P))))
+            T = estimated_regret_table(P, log_ref, beta)
+            mine = max(0.0, float(np.max(mixture_regrets(T, weights_of(P)))))
             K = P.shape[0]
             others = np.vstack([np.eye(K), np.full((1, K), 1.0 / K), rng.dirichlet(np.ones(K), size=8)])
-            best = min(float(np.max(mixture_regrets(T, w))) for w in others)
+            best = min(max(0.0, float(np.max(mixture_regrets(T, w)))) for w in others)
             if mine > best + 1e-7:
                 _fail("minimax_regret", f"the mixture's max regret {mine:.9g} exceeds another mixture's {best:.9g}", P)
 

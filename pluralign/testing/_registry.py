@@ -348,11 +348,14 @@ def _mmra(method: str):
     from pluralign import mmra
 
     if method == "ae":
+        log_ref = np.log(np.full((2, 3), 1.0 / 3))  # uniform pi_SFT: relabelling the items leaves it alone
+
         def agg(P):
-            return mmra.mixture_logpolicy(P, mmra.mmra_ae(P, _BETA).w)
+            return mmra.mixture_logpolicy(P, mmra.mmra_ae(P, log_ref, _BETA).w)
 
         return AggregatorCase(aggregate=agg, sample=_logpis, outcome="policy", atol=1e-7, n_instances=8,
-                              custom={"minimax_regret": minimax_regret_axiom(lambda P: mmra.mmra_ae(P, _BETA).w, _BETA)})
+                              custom={"minimax_regret": minimax_regret_axiom(
+                                  lambda P: mmra.mmra_ae(P, log_ref, _BETA).w, log_ref, _BETA)})
     if method == "original":
         log_ref = np.log(np.full((2, 3), 1.0 / 3))
         return AggregatorCase(aggregate=lambda P: mmra.mmra_original(P, log_ref, _BETA, n_iter=30).logpi,
@@ -366,7 +369,7 @@ def _mmra(method: str):
 
     def agg(profile):
         P, G = profile
-        lp = mmra.mmra_lw(P, policy, ch, G, _BETA, n_iter=4).logpi
+        lp = mmra.mmra_lw(P, tb.log_ref, policy, ch, G, _BETA, n_iter=4).logpi
         return lp - logsumexp(lp, axis=1, keepdims=True)
 
     return AggregatorCase(aggregate=agg, sample=sample, outcome="policy", atol=1e-6, n_instances=3,

@@ -5,8 +5,10 @@ Per seed: ternary preferences from the three MPI personalities (one per user by 
 ``--prefs-per-user`` for annotators who label several items), EM-DPO (K = 3) and vanilla DPO; then the K
 EM-DPO policies are aggregated by MMRA-AE (the zero-sum game of App. C eq. 39 on the *estimated* regret
 table, solved by :mod:`theory.zero_sum` by LP and by optimistic Hedge's certified last iterate), MMRA
-original (Alg. 3, exact expectations), MMRA-LW (Alg. 2) and the uniform mixture.  Every output is scored by
-its TRUE regrets R_k (eq. 3, closed form here).  Rows beyond the seed:
+original (Alg. 3, exact expectations), MMRA-LW (Alg. 2) and the uniform mixture, all on eq. 4's estimated
+regret R̂_k (r̂_k = beta log(pi_k / pi_ref), :mod:`pluralign.mmra`).  Every output is scored by its TRUE
+regrets, eq. 3 "R_k(pi) := E_{pi_k^*}[r^*] - E_pi[r^*]" with the true r_k (unregularised, exact here:
+:meth:`TabularTestbed.regrets`; can be negative), and by sec. 5's max_k R_k.  Rows beyond the seed:
 
 * ``mmra_ae_with_vanilla`` — AE with vanilla DPO's policy as a fourth candidate;
 * ``best_mixture`` — the best mixture of the learned policies under the TRUE regret table (what AE would
@@ -23,8 +25,8 @@ entry error of the estimated table, :func:`pluralign.mmra.ae_regret_bound`), and
 beat vanilla DPO at all.  On MPI, P2 = -P1 makes the game flat: every mixture with equal weight on P1's
 and P2's policies has P1 / P2 regret ~3, so the optimal weights are far from unique
 (:func:`theory.zero_sum.optimal_weight_ranges`, reported) and table errors move AE's weights freely.
-Mixtures are scored as in the game (linear in w, the policy drawn once per prompt and KL paid per
-policy) and, in ``deployed_mixture``, as the policy sum_j w_j pi_j itself (its KL is smaller).
+Mixtures are scored as in the game (linear in w) and, in ``deployed_mixture``, as the policy sum_j w_j pi_j
+itself; with the printed (unregularised) regret the two agree up to rounding (kept as a check).
 
 Seeds (:mod:`pluralign.seeding`): the MPI testbed of base seed s is the one of :mod:`pluralign.sims.mpi`
 (``derive_int(s, "testbed")``), the random testbed of replicate r is seeded by ``derive_int(s, r, "testbed")``;
@@ -123,19 +125,19 @@ def one_seed(tb, policy, s: MMRASettings, seed: int, rep: int) -> dict:
     van = policy.logprobs(vanilla_dpo(policy, ch).thetas[0])
     cands = np.concatenate([logpis, van[None]])
     T = np.stack([tb.regrets(lp) for lp in cands], axis=1)  # T[k, j] = true R_k(candidate j), type k
-    T_hat = estimated_regret_table(logpis, tb.beta, cands)  # rows = learned components
+    T_hat = estimated_regret_table(logpis, tb.log_ref, tb.beta, cands)  # rows = learned components
     match = match_types(sample.types, em.responsibilities_, tb.K)  # true type k <-> component match[k]
     K = tb.K
-    ae_lp = mmra_ae(logpis, tb.beta, method="lp")
-    ae_oh = mmra_ae(logpis, tb.beta, method="optimistic_hedge", tol=s.hedge_tol, max_iter=s.hedge_max_iter,
+    ae_lp = mmra_ae(logpis, tb.log_ref, tb.beta, method="lp")
+    ae_oh = mmra_ae(logpis, tb.log_ref, tb.beta, method="optimistic_hedge", tol=s.hedge_tol, max_iter=s.hedge_max_iter,
                     iterate="last")
-    ae_v = mmra_ae(logpis, tb.beta, method="lp", candidates=cands)
+    ae_v = mmra_ae(logpis, tb.log_ref, tb.beta, method="lp", candidates=cands)
     orig = mmra_original(logpis, tb.log_ref, tb.beta, n_iter=s.orig_iter)
-    lw = mmra_lw(logpis, policy, ch, em.responsibilities_, tb.beta, n_iter=s.lw_iter, eta=s.lw_eta)
+    lw = mmra_lw(logpis, tb.log_ref, policy, ch, em.responsibilities_, tb.beta, n_iter=s.lw_iter, eta=s.lw_eta)
     best = min_max_regret(np.vstack([np.zeros((1, K)), T[:, :K]]), method="lp")
-    # oracle: the exact optima and the true-reward game (L[k, j] = J_k(pi_j^*))
+    # oracle: the exact optima and the true-reward game (L[k, j] = E_{pi_j^*} r_k)
     opt = tb.optimal_logpolicies()
-    oracle = min_max_regret(regret_matrix(tb.value_matrix(opt)), method="lp")
+    oracle = min_max_regret(regret_matrix(tb.reward_matrix(opt)), method="lp")
     T_opt = np.stack([tb.regrets(lp) for lp in opt], axis=1)
     u = np.full(K, 1.0 / K)
     regrets = {

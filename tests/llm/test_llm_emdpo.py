@@ -106,3 +106,10 @@ def test_baselines_fit_one_adapter_per_group(tiny_model_path):
     lp1 = pol.pair_logprobs(1, t.states[1]) - pol.ref_logprobs()
     first = torch.as_tensor(pol.pairs[:, 1] < 3)
     assert (lp0[first].mean() - lp0[~first].mean()) > 0 > (lp1[first].mean() - lp1[~first].mean())
+
+
+def test_cluster_dpo_feature_is_shared_with_the_tabular_path():
+    """App. D.2's feature (mean embedding of the user's preferred texts) is one function for both paths."""
+    from pluralign.emdpo import user_preferred_features as tabular_pref
+
+    assert user_preferred_features is tabular_pref

@@ -35,21 +35,52 @@ def _testbed(seed, X=3, Y=5, d=2, K=2, beta=0.5):
 
 @settings(max_examples=30)
 @given(st.integers(0, 10_000), st.floats(0.05, 3.0))
-def test_optimum_closed_form_and_regret_nonnegative(seed, beta):
+def test_true_regret_is_the_printed_unregularised_shortfall(seed, beta):
+    """Seed 001 eq. 3: R_k(pi) = E_{pi_k^*}[r_k] - E_pi[r_k] (prompts uniform), pi_k^* ∝ pi_ref exp(r_k / beta);
+    computed here by loops from the tables.  R_k(pi_k^*) = 0; it is not the KL-regularised gap
+    beta E_x KL(pi || pi_k^*) but that plus beta E_x [KL(pi_k^* || pi_ref) - KL(pi || pi_ref)]."""
     tb = _testbed(seed, beta=beta)
+    r = tb.rewards()
+    X, Y = tb.n_prompts, tb.n_responses
     opt = tb.optimal_logpolicies()
-    # J_k(pi_k^*) computed directly equals the log-partition closed form
-    direct = np.array([tb.values(opt[k])[k] for k in range(tb.K)])
-    assert np.allclose(direct, tb.optimal_values(), atol=1e-10)
+    ref = np.exp(tb.log_ref)
+    for k in range(tb.K):
+        for x in range(X):
+            w = ref[x] * np.exp(r[k, x] / beta)
+            np.testing.assert_allclose(np.exp(opt[k, x]), w / w.sum(), rtol=1e-10)
     assert np.allclose([tb.regrets(opt[k])[k] for k in range(tb.K)], 0.0, atol=1e-10)
+
+    def direct(lp):
+        p = np.exp(lp)
+        return np.array([np.mean([sum((np.exp(opt[k, x, y]) - p[x, y]) * r[k, x, y] for y in range(Y))
+                                  for x in range(X)]) for k in range(tb.K)])
+
+    def kl(a, b):
+        return np.mean(np.sum(np.exp(a) * (a - b), axis=1))
+
     rng = np.random.default_rng(seed + 1)
     for _ in range(5):
-        lp = log_softmax(rng.standard_normal((tb.n_prompts, tb.n_responses)) * 3, axis=1)
+        lp = log_softmax(rng.standard_normal((X, Y)) * 3, axis=1)
         reg = tb.regrets(lp)
-        assert np.all(reg >= -1e-12)
-        # regret = beta * E_x KL(pi || pi_k^*) (Gibbs variational identity)
-        kl = np.array([np.mean(np.sum(np.exp(lp) * (lp - opt[k]), axis=1)) for k in range(tb.K)])
-        assert np.allclose(reg, tb.beta * kl, atol=1e-10)
+        np.testing.assert_allclose(reg, direct(lp), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(tb.expected_rewards(lp), np.einsum("xy,kxy->k", np.exp(lp), r) / X, rtol=1e-10)
+        decomposed = [beta * (kl(lp, opt[k]) + kl(opt[k], tb.log_ref) - kl(lp, tb.log_ref)) for k in range(tb.K)]
+        np.testing.assert_allclose(reg, decomposed, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(tb.reward_matrix(opt), np.stack([tb.expected_rewards(o) for o in opt], axis=1))
+
+
+def test_true_regret_can_be_negative():
+    """A policy greedier than pi_k^* (here argmax_y r_k, nearly deterministic) earns more raw reward than
+    the KL-regularised optimum: negative regret (eq. 3 has no KL term), and the printed max regret
+    max_k R_k of a one-type testbed is then negative."""
+    tb = _testbed(7, K=1, beta=1.0)
+    greedy = log_softmax(tb.rewards()[0] * 1e3, axis=1)
+    reg = tb.regrets(greedy)
+    assert reg[0] < -0.05
+    assert tb.type_metrics(greedy, 0)["regret"] == pytest.approx(reg[0])
+    # and the regularised-gap reading (beta E_x KL(pi || pi_k^*) >= 0) would have called it positive
+    opt = tb.optimal_logpolicies()[0]
+    assert tb.beta * np.mean(np.sum(np.exp(greedy) * (greedy - opt), axis=1)) > 0.05
 
 
 def test_accuracy_and_margin_of_optimum():
@@ -198,3 +229,52 @@ def test_bad_input():
         EMDPO(LogLinearPolicy(tb.psi, tb.log_ref, 1.0), 2, init="spectral")
     with pytest.raises(ValueError, match="type_probs"):
         TabularTestbed(tb.psi, tb.log_ref, tb.betas, [0.5, 0.6])
+
+
+def test_cluster_dpo_feature_is_the_mean_psi_of_the_users_preferred_responses():
+    """Seed 001 App. D.2: "k-means clustering on the average embedding of all the preferred texts of that
+    user": per user, the mean of psi(x, chosen) over the user's records (loops here); not the EM-init
+    contrast psi(chosen) - mean psi(rejected)."""
+    from pluralign.emdpo import user_preferred_features
+
+    tb = _testbed(5, X=4, Y=6, d=3, K=2)
+    ch = tb.sample(30, 3, np.random.default_rng(0), per_user=3).choices
+    want = np.zeros((ch.n_users, tb.d))
+    for i in range(ch.n_users):
+        recs = np.flatnonzero(ch.user == i)
+        want[i] = np.mean([tb.psi[ch.context[r], ch.options[r, ch.chosen[r]]] for r in recs], axis=0)
+    np.testing.assert_allclose(tb.preferred_features(ch), want, rtol=1e-12)
+    assert not np.allclose(tb.user_features(ch), want, atol=1e-3)  # the old (contrast) feature differs
+    # the LM path's form: one embedding per option id (context-free), as for text embeddings
+    emb = np.random.default_rng(1).standard_normal((tb.n_responses, 2))
+    want2 = np.array([np.mean([emb[ch.options[r, ch.chosen[r]]] for r in np.flatnonzero(ch.user == i)], axis=0)
+                      for i in range(ch.n_users)])
+    np.testing.assert_allclose(user_preferred_features(ch, emb), want2, rtol=1e-12)
+    with pytest.raises(ValueError, match="response_emb"):
+        user_preferred_features(ch, np.zeros(3))
+
+
+def test_the_sims_cluster_dpo_baseline_clusters_on_the_preferred_feature(monkeypatch):
+    """`fit_all_methods` (sims mpi / mmra) hands Cluster DPO the App. D.2 feature, EM-DPO the EM-init one."""
+    from types import SimpleNamespace
+
+    from pluralign.sims import emdpo_common as ec
+
+    tb = _testbed(6, X=3, Y=5, d=2, K=2)
+    sample = tb.sample(40, 3, np.random.default_rng(2))
+    seen = {}
+
+    def fake_em(tb_, policy, ch, s, seed, rep, feats=None):
+        seen["em"] = feats
+        return SimpleNamespace(as_fit=lambda: SimpleNamespace(), trace_=[{"marginal_ll": 0.0}])
+
+    def fake_cluster(policy, ch, feats, k, seed=0):
+        seen["cluster"] = feats
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(ec, "fit_em_dpo", fake_em)
+    monkeypatch.setattr(ec, "cluster_dpo", fake_cluster)
+    with pytest.raises(RuntimeError, match="stop"):
+        ec.fit_all_methods(tb, None, sample, ec.EMDPOSettings(), 0, 0)
+    np.testing.assert_allclose(seen["cluster"], tb.preferred_features(sample.choices))
+    np.testing.assert_allclose(seen["em"], tb.user_features(sample.choices))

@@ -19,18 +19,17 @@ def test_cli_smoke(tmp_path):
     cell = res["cells"][0]["metrics"]
     from pluralign.sims.mmra import ROWS
 
-    for row in ROWS:
-        assert cell[row]["max_regret"] >= -1e-9
+    for row in ROWS:  # eq. 3's regret is unregularised: a max regret may be negative
         assert len(cell[row]["regrets"]) == 3 and cell[row]["max_regret"] == max(cell[row]["regrets"])
     assert abs(sum(cell["ae"]["w_lp"]) - 1) < 1e-9 and len(cell["ae"]["w_with_vanilla"]) == 4
     # guaranteed whatever the data: AE is optimal for the table it is given, within 2 eps under the truth,
-    # and the deployed mixture policy pays no more than the linear game says
+    # and the deployed mixture policy pays exactly what the linear game says (the regret is linear)
     est = cell["estimated_max_regret"]
     assert est["mmra_ae"] <= est["uniform_mixture"] + 1e-9 and est["mmra_ae_with_vanilla"] <= est["vanilla_dpo"] + 1e-9
     assert cell["estimated_table"]["bound_holds"]
     assert cell["best_mixture"]["max_regret"] <= cell["uniform_mixture"]["max_regret"] + 1e-9
     for row in ("uniform_mixture", "mmra_ae", "mmra_ae_with_vanilla", "oracle_ae"):
-        assert cell["deployed_mixture"][row] <= cell[row]["max_regret"] + 1e-9
+        assert abs(cell["deployed_mixture"][row] - cell[row]["max_regret"]) <= 1e-9
     cfg = json.loads((out / "config.json").read_text())
     assert cell["ae"]["hedge_converged"] == (cell["ae"]["hedge_gap"] <= cfg["config"]["hedge_tol"] + 1e-12)
     assert res["summary"]["n_seeds"] == 1
