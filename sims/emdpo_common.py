@@ -27,6 +27,7 @@ from pluralign.emdpo import (
     true_label_dpo,
     vanilla_dpo,
 )
+from pluralign.emdpo.tabular import REGRET_DEFINITION, check_regret_definition
 from pluralign.runs import Profile
 from pluralign.seeding import derive_int
 
@@ -57,8 +58,11 @@ class EMDPOSettings:
     """MPI item inventory: 120 (mpi_120.csv) or 1k (mpi_1k.csv, de-duplicated)."""
     data_dir: Path | None = None
     """Folder with the MPI csv files (None: $PLURALIGN_MPI_DIR, else mpi/ under $PLURALIGN_DATA, else shipped)."""
+    regret: str = REGRET_DEFINITION
+    """The regret the cells hold (:data:`pluralign.emdpo.tabular.REGRET_DEFINITION`; only "eq3")."""
 
     def __post_init__(self):
+        check_regret_definition(self.regret)
         if int(self.n_users) < 10:
             raise ValueError(f"n_users: need >= 10 users, got {self.n_users}")
         if int(self.n_seeds) < 1:

@@ -88,6 +88,7 @@ import torch
 
 from pluralign.em import adjusted_rand_index
 from pluralign.emdpo import TabularTestbed, match_types
+from pluralign.emdpo.tabular import REGRET_DEFINITION, check_regret_definition
 from pluralign.llm import (
     AdapterPolicies,
     DPOSettings,
@@ -229,8 +230,11 @@ class EMDPOLLMSettings:
     """auto (CUDA when present), cpu or cuda."""
     cache_dir: str | None = None
     """Cache root for the built model and the embeddings (None: $PLURALIGN_CACHE or ~/.cache/pluralign)."""
+    regret: str = REGRET_DEFINITION
+    """The regret the cells hold (:data:`pluralign.emdpo.tabular.REGRET_DEFINITION`; only "eq3")."""
 
     def __post_init__(self):
+        check_regret_definition(self.regret)
         if self.feedback not in FEEDBACK_OPTIONS:
             raise ValueError(f"feedback: expected one of {sorted(FEEDBACK_OPTIONS)}, got {self.feedback!r}")
         if self.dataset not in TYPE_NAMES:

@@ -34,7 +34,20 @@ from pluralign.choice import sample_choice
 from pluralign.data import Choices
 from pluralign.seeding import as_generator
 
-__all__ = ["TabularTestbed", "SampledChoices"]
+__all__ = ["REGRET_DEFINITION", "TabularTestbed", "SampledChoices", "check_regret_definition"]
+
+REGRET_DEFINITION = "eq3"
+"""Which regret a study's stored cells hold (a setting of every study that records it, so config.json says
+it): "eq3", seed 001 eq. 3's unregularised shortfall (:meth:`TabularTestbed.regrets`, since 2026-12-02).
+Folders written before hold the KL-regularised gap and have no such setting: resuming one is refused
+(pluralign.runs.prepare_run names the setting), so cells of the two never mix."""
+
+
+def check_regret_definition(value) -> str:
+    """``value`` if it is :data:`REGRET_DEFINITION` (the only regret this version computes), else ValueError."""
+    if value != REGRET_DEFINITION:
+        raise ValueError(f"regret: this version computes only {REGRET_DEFINITION!r} (seed 001 eq. 3), got {value!r}")
+    return value
 
 
 @dataclass

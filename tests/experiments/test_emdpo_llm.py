@@ -68,6 +68,13 @@ def test_bad_options_are_clean_errors(tmp_path, args, field):
     assert r.exit_code != 0 and field in r.output and "Traceback" not in r.output
 
 
+def test_regret_setting_admits_only_the_printed_regret():
+    s = settings_for(PROFILES, Profile.smoke)
+    assert s.regret == "eq3"
+    with pytest.raises(ValueError, match="regret"):
+        replace(s, regret="kl_gap")
+
+
 def test_cli_smoke_with_the_trl_m_step(tmp_path, cache):
     """``--trainer trl``: the M-steps and baselines run in trl's loop (WeightedDPOTrainer), end to end."""
     out = tmp_path / "run"

@@ -98,3 +98,22 @@ def test_k_sweep_bad_settings_name_the_field():
                       ({"n_users": 3}, "n_users")):
         with pytest.raises(ValueError, match=field):
             KSweepSettings(**kw)
+
+
+def test_a_folder_of_the_old_regret_is_refused_not_mixed(tmp_path):
+    """Cells written before the regret became seed 001 eq. 3's (config.json without ``regret``) are never
+    resumed into a run of this version: the CLI names the setting; another definition is a clean error."""
+    from dataclasses import replace
+
+    import pytest
+
+    out = tmp_path / "mpi"
+    r = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "config.json").read_text())
+    del cfg["config"]["regret"]  # as an older version wrote it
+    (out / "config.json").write_text(json.dumps(cfg))
+    r = CliRunner().invoke(app, ["sims", "mpi", "--profile", "smoke", "--out", str(out)])
+    assert r.exit_code != 0 and "regret" in r.output and "Traceback" not in r.output
+    with pytest.raises(ValueError, match="regret"):
+        replace(settings_for(PROFILES, Profile.smoke), regret="kl_gap")
