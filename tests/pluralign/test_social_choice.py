@@ -210,6 +210,10 @@ def test_pigou_dalton_transfers(u, data):
         assert power_mean(v, a) > power_mean(u, a)
     assert power_mean(v, 1.0) == pytest.approx(power_mean(u, 1.0), rel=1e-12)
     assert power_mean(v, 2.0) < power_mean(u, 2.0)  # alpha > 1 fails the principle
+    # maximin only weakly: the minimum never falls, and a transfer between two users above it (6 -> 2)
+    # leaves it unchanged
+    assert power_mean(v, "maximin") >= power_mean(u, "maximin")
+    assert power_mean(np.array([1.0, 3.0, 5.0]), "maximin") == power_mean(np.array([1.0, 2.0, 6.0]), "maximin")
     assert leximin_compare(v, u) == 1
 
 
@@ -317,23 +321,6 @@ def test_leximin_common_scale_invariance_and_weak_monotonicity(u, v, c, data):
     w = u.copy()
     w[k] += data.draw(st.floats(0.0, 5.0))
     assert leximin_compare(w, u) >= 0  # raising one user's utility never makes the profile worse
-
-
-@settings(max_examples=15)
-@given(profiles, st.data())
-def test_maximin_pigou_dalton_only_weak(u, data):
-    """A transfer from the best-off to the worst-off user never lowers the minimum (weak); one between
-    two users above the minimum leaves it unchanged (not strict)."""
-    i, j = int(np.argmin(u)), int(np.argmax(u))
-    if u[j] - u[i] < 1e-6:
-        return
-    delta = data.draw(st.floats(0.01, 0.49)) * (u[j] - u[i])
-    v = u.copy()
-    v[i] += delta
-    v[j] -= delta
-    assert power_mean(v, "maximin") >= power_mean(u, "maximin")
-    w = np.array([1.0, 2.0, 6.0])
-    assert power_mean(np.array([1.0, 3.0, 5.0]), "maximin") == power_mean(w, "maximin")  # a transfer 6 -> 2
 
 
 @settings(max_examples=15)
