@@ -141,6 +141,19 @@ def _numeric(s, col: str, name: str) -> np.ndarray:
     return a
 
 
+def _times(df, col: str, name: str):
+    """The time column ``col`` as sort keys: datetimes as they are, anything else numeric; ValueError naming
+    the column for missing, non-numeric or infinite times (a duplicate resolved by garbage times would be
+    silent garbage)."""
+    pd = _pandas()
+    t = df[col]
+    if pd.api.types.is_datetime64_any_dtype(t):
+        if t.isna().any():
+            raise ValueError(f"{name}: column {col!r} has missing times")
+        return t
+    return _numeric(t, col, name)
+
+
 def _factorize(values) -> tuple[np.ndarray, np.ndarray]:
     """Codes 0..n-1 in sorted order of the original ids (first appearance when ids of mixed types do not
     sort), and the original ids."""
@@ -199,6 +212,7 @@ def load_ratings(source, *, user: str = "user", item: str = "item", label: str =
         _column(df, col, name)
     if time is not None:
         _column(df, time, name)
+        df = df.assign(_time=_times(df, time, name))
     raw = df[label]
     if label_map is not None:
         mapped = raw.map(dict(label_map))
@@ -219,7 +233,7 @@ def load_ratings(source, *, user: str = "user", item: str = "item", label: str =
         df = df.assign(_weight=w)
     else:
         df = df.assign(_weight=1.0)
-    df = _apply_duplicates(df, [user, item], duplicates, time, name)
+    df = _apply_duplicates(df, [user, item], duplicates, None if time is None else "_time", name)
     return _ratings_from_frame(df, user, item, df["_label"].to_numpy(float), df["_weight"].to_numpy(float),
                                None, None, name)
 
@@ -263,7 +277,9 @@ def load_polis(votes, comments=None, participants=None, *, duplicates: str = "la
     bad = ~np.isin(v, (-1.0, 0.0, 1.0))
     if bad.any():
         raise ValueError(f"{name}: column 'vote' has values {np.unique(v[bad])[:5].tolist()} outside {{-1, 0, 1}}")
-    time = "timestamp" if "timestamp" in df.columns else None
+    time = None
+    if "timestamp" in df.columns:
+        df, time = df.assign(_time=_times(df, "timestamp", name)), "_time"
     df = df.assign(_vote=v)
     df = _apply_duplicates(df, ["voter-id", "comment-id"], duplicates, time, name)
     if pass_vote == "drop":

@@ -73,8 +73,12 @@ def test_user_embedding_baseline_learns_two_groups():
     m = UserEmbeddingReward(UserEmbeddingConfig(d_user=4, hidden=16, lr_map=1e-2, lr_users=5e-2, epochs=30,
                                                 batch_size=16)).fit(ch)
     assert m.accuracy(ch) > 0.9
-    V = m.localize(ch.subset(np.flatnonzero(users >= 4)), epochs=200)
+    new = ch.subset(np.flatnonzero(users >= 4))  # the two "shorter" users, as new users
+    V = m.localize(new, epochs=200)
     assert V.shape == (2, 4)
+    # localization finds them: from the seen users' mean vector (the majority's "longer") to their own
+    mean = np.repeat(m.user_vectors_.mean(0, keepdims=True), 2, axis=0)
+    assert m.accuracy(new, vectors=V) > 0.9 > m.accuracy(new, vectors=mean) + 0.3
 
 
 SETTINGS = study.LengthSettings(

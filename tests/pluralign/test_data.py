@@ -184,6 +184,29 @@ def test_fuzzed_choices_raise_only_value_error(user, options, chosen, weight):
     assert np.all((c.chosen >= 0) & (c.chosen < c.n_options))
 
 
+@st.composite
+def _valid_choice_records(draw):
+    m, n = draw(st.integers(1, 5)), draw(st.integers(2, 4))
+    raw = draw(st.lists(st.integers(0, 3), min_size=m, max_size=m))
+    user = np.unique(raw, return_inverse=True)[1].tolist()  # users 0..U-1, each with a record
+    options = [draw(st.lists(st.integers(0, 9), min_size=n, max_size=n, unique=True)) for _ in range(m)]
+    chosen = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+    weight = draw(st.one_of(st.none(), st.lists(st.floats(0.0, 5.0), min_size=m, max_size=m)))
+    return user, options, chosen, weight
+
+
+@given(_valid_choice_records())
+def test_valid_fuzzed_choices_are_accepted_as_given(rec):
+    """The other side of the fuzz above (whose draws are almost never valid): consistent records are
+    accepted and kept as given."""
+    user, options, chosen, weight = rec
+    c = Choices(user=user, options=options, chosen=chosen, weight=weight)
+    assert len(c) == len(user) and c.n_options == len(options[0])
+    np.testing.assert_array_equal(c.options, options)
+    np.testing.assert_array_equal(c.chosen, chosen)
+    np.testing.assert_allclose(c.weight, 1.0 if weight is None else weight)
+
+
 def test_chosen_may_be_any_unmasked_option_but_no_masked_one():
     """A record's chosen option must exist: with mask row [T, F, T], chosen 0 and 2 are fine, 1 is not."""
     mask = [[True, False, True], [True, True, False]]

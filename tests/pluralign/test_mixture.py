@@ -79,6 +79,9 @@ def test_load_ratings_and_estimator_reject_bad_input_with_named_value_errors(fie
         df = pd.concat([df, df.iloc[:1]])
     names = ("user", "item", "label", "source", "duplicates", "data", "segment", "weight")
     _accepts_only_named_value_errors(lambda: load_ratings(df, duplicates="error" if dup else "last"), names)
+    if field == "label" and not isinstance(bad, bool):  # not a label under any reading (True counts as 1)
+        with pytest.raises(ValueError, match="label"):
+            load_ratings(df, duplicates="keep")
     # the Ratings constructor and the estimator on raw arrays
     user = np.array([0, 0, 1, 1, 2, 2], dtype=object)
     seg = np.array([0, 1, 0, 1, 0, 1], dtype=object)
@@ -108,6 +111,12 @@ def test_load_polis_rejects_bad_votes_with_named_value_errors(field, bad, pos, d
         df = pd.concat([df, df.iloc[:1]])
     names = ("votes", "vote", "voter-id", "comment-id", "duplicates", "segment", "user", "timestamp")
     _accepts_only_named_value_errors(lambda: load_polis(df, duplicates="error" if dup else "last"), names)
+    # values no reading makes valid are refused, not loaded (ids may be any label; True counts as 1)
+    garbage = (field == "vote" and not isinstance(bad, bool) and bad not in (-1,)) or (
+        field == "timestamp" and (bad is None or isinstance(bad, str) or (isinstance(bad, float) and np.isnan(bad))))
+    if garbage:
+        with pytest.raises(ValueError, match=field):
+            load_polis(df, duplicates="keep")
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -25,7 +25,9 @@ def test_posterior_wide_at_n2_concentrated_at_n3():
     # ternary data: the posterior of the symmetric part s = (beta_1 - beta_0)/2 sits near the truth b
     assert np.linalg.norm(np.array(r3["sym_mean"]) - np.array(r3["sym_true"])) < 3 * max(r3["sym_sd"]) + 0.3
     assert set(r3["summary"]) >= {"sym[0]", "sym[1]", "w[0]", "w[1]"}
-    assert np.isfinite(r2["r_hat_max"]) and np.isfinite(r3["r_hat_max"])
+    # the sd comparison rests on chains that mixed where the model is identified (n = 3: r_hat 1.09 at
+    # seed 0 with these tiny chains); at n = 2 they wander along the unidentified ridge (1.39), as expected
+    assert np.isfinite(r2["r_hat_max"]) and r3["r_hat_max"] < 1.2
 
 
 def test_null_space_is_the_symmetric_move_of_the_pair():
