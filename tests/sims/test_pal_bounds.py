@@ -63,7 +63,14 @@ def test_rerun_recomputes_nothing_and_same_seed_same_numbers(tmp_path, monkeypat
     st = replace(settings_for(pal_bounds.PROFILES, Profile.smoke), n_seeds=2)
     first, _ = check_study_resumes(pal_bounds.study, st, 1, tmp_path)
     row = first["rows"][0]
-    assert row["n_seeds"] == 2 and len(row["pal_excess_sem"]) == len(row["m"]) and min(row["pal_excess_sem"]) >= 0
+    assert row["n_seeds"] == 2 and len(row["pal_excess_sem"]) == len(row["m"])
+    # the s.e.m. is that of the two replicates' excess risks (pluralign.runs.mean_sem: sd(ddof=1) / sqrt(n))
+    from pluralign.runs import CellStore
+
+    store = CellStore(tmp_path / "first")
+    mine = [store.load(f"D={row['D']}_K={row['K']}_rep={r}_seed=1")["metrics"] for r in (0, 1)]
+    ex = np.array([np.array(m["bayes_acc"]) - np.array(m["pal"]) for m in mine])
+    np.testing.assert_allclose(row["pal_excess_sem"], ex.std(axis=0, ddof=1) / np.sqrt(2), rtol=1e-9, atol=1e-12)
 
 
 def test_bad_settings_name_the_field():
