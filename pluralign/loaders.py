@@ -142,16 +142,23 @@ def _numeric(s, col: str, name: str) -> np.ndarray:
 
 
 def _times(df, col: str, name: str):
-    """The time column ``col`` as sort keys: datetimes as they are, anything else numeric; ValueError naming
-    the column for missing, non-numeric or infinite times (a duplicate resolved by garbage times would be
-    silent garbage)."""
+    """The time column ``col`` as sort keys: numbers (e.g. Polis' epoch milliseconds), else datetimes or
+    date strings (ISO 8601 and the like, parsed by pandas); ValueError naming the column when some value
+    is neither, or missing (duplicates resolved by garbage times would be silent garbage)."""
     pd = _pandas()
     t = df[col]
-    if pd.api.types.is_datetime64_any_dtype(t):
-        if t.isna().any():
-            raise ValueError(f"{name}: column {col!r} has missing times")
-        return t
-    return _numeric(t, col, name)
+    if not pd.api.types.is_datetime64_any_dtype(t):
+        num = pd.to_numeric(t, errors="coerce")
+        if not num.isna().any():
+            return _numeric(t, col, name)  # finite numbers (inf refused there)
+        try:
+            t = pd.to_datetime(t, errors="coerce", format="mixed")
+        except (TypeError, ValueError):
+            t = pd.Series(pd.NaT, index=t.index)
+    if t.isna().any():
+        bad = df[col][t.isna()].astype(str).unique()[:5].tolist()
+        raise ValueError(f"{name}: column {col!r} has values {bad} that are neither numbers nor dates")
+    return t
 
 
 def _factorize(values) -> tuple[np.ndarray, np.ndarray]:

@@ -181,3 +181,13 @@ def test_ratings_as_choices_with_item_features_are_a_logit_over_the_features():
     np.testing.assert_allclose(ll_choice, ll_rating, rtol=1e-12)
     with pytest.raises(ValueError, match="item_features"):
         ratings_to_choices(r, n_items, item_features=X[:3])
+
+
+def test_time_column_orders_duplicates_by_number_or_date_and_refuses_garbage():
+    df = pd.DataFrame({"user": [0, 0, 1], "item": [0, 0, 1], "label": [1.0, 0.0, 1.0],
+                       "t": ["2024-01-02", "2024-01-01", "2024-01-03"]})
+    # (user 0, item 0) twice: "last" is the later date (label 1), not the later row (label 0)
+    np.testing.assert_array_equal(load_ratings(df, time="t").ratings.label, [1.0, 1.0])
+    np.testing.assert_array_equal(load_ratings(df.assign(t=[2, 1, 3]), time="t").ratings.label, [1.0, 1.0])
+    with pytest.raises(ValueError, match="'t' has values \\['x'\\]"):
+        load_ratings(df.assign(t=["x", "2024-01-01", "2024-01-03"]), time="t")
