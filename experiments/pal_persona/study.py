@@ -56,11 +56,6 @@ DEVIATIONS = {
                  "for the users' logits, no weight decay, hidden width `hidden`, `epochs` passes; user logits "
                  "start N(0, 1) (App. D.1: 'random weights [...] including the prototypical weight').",
     "hinge margin": "not printed; 1.",
-    "PAL-B map input": "PAL-B's f reads the concatenation [x_c, x] of the statement and the answer (eq. 6 and "
-                       "Alg. 2 print f(x), x alone; PAL-A's f maps (x; x_c) jointly, eq. 4). Our reading: the item's "
-                       "representation includes its context, as a foundation model's embedding of (prompt, "
-                       "response) would (sec. 2 footnote 1); it makes PAL-B-Tiny's f more expressive than eq. 6's "
-                       "(pluralign.pal.models.PALB).",
     "PAL-B scale": "PAL-B's cosine score is multiplied by a learnable scale s = exp(log_scale), initial 10 (eq. 6 "
                    "prints <f(x), z(x_c)> in [-1, 1]; read as part of the unknown link h of eq. 3).",
     "quick profile": "N = 1 seen and 1 unseen user per group (App. D.4: 10,000) and 2 repeats (App. D.4: five), "
@@ -75,13 +70,15 @@ DEVIATIONS = {
 
 def pal_config(model: str, K: int, d_in: int, d: int, settings: "PersonaSettings", seed: int) -> PALConfig:
     """PAL-A-Tiny: 2-layer GELU MLP with a residual connection, latent = the embedding width ``d_in``, hinge
-    loss. PAL-B-Tiny: 2-layer GELU MLP into R^d on [x_c, x], prototype maps g_k(x_c), logistic loss."""
+    loss. PAL-B-Tiny: 2-layer GELU MLP into R^d on the answer x (eq. 6's f(x); on [x_c, x] with
+    ``settings.palb_map_reads_context``), prototype maps g_k(x_c), logistic loss."""
     common = dict(map="mlp", hidden=settings.hidden, n_prototypes=K, epochs=settings.epochs,
                   batch_size=settings.batch_size, lr_map=1e-3, lr_weights=5e-2, weight_init_std=1.0, seed=seed)
     if model == "A":
         return PALConfig(model="A", d_latent=d_in, residual=True, loss="hinge", margin=1.0, lr_prototypes=1e-2,
                          **common)
-    return PALConfig(model="B", d_latent=d, loss="logistic", lr_prototypes=1e-3, **common)
+    return PALConfig(model="B", d_latent=d, loss="logistic", lr_prototypes=1e-3,
+                     map_reads_context=settings.palb_map_reads_context, **common)
 
 
 @dataclass
@@ -92,6 +89,9 @@ class PersonaSettings:
     """Name of the profile these settings came from (recorded in the results and the figure)."""
     population: PersonaConfig = field(default_factory=PersonaConfig)
     """Users per group N, n_p (the largest), held-out queries, unseen pool; its K* is set per fit."""
+    palb_map_reads_context: bool = False
+    """PAL-B's f reads the answer alone (False: eq. 6's f(x), as printed; results before 2026-12-02 were made
+    with True, f on [x_c, x], and their folders are refused on resume, config.json lacking this setting)."""
     models: tuple[str, ...] = MODELS
     """Models run: 'A' (PAL-A-Tiny) and / or 'B' (PAL-B-Tiny)."""
     Kstar_grid: tuple[int, ...] = (2, 3, 4, 5, 6)

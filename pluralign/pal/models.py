@@ -6,10 +6,12 @@ Delta^{K-1}, parameterized as softmax(logits_i) so that unconstrained optimizers
 
 * :class:`PALA` — ideal-point model (eq. 4-5). Prototypes p_1..p_K live in the item space; user i's
   ideal point is a_i = sum_k w_ik p_k and its score of an item x is ``-||f(x) - f(a_i)||^2``.
-* :class:`PALB` — preference model (eq. 6-7). f maps (context, item) onto the unit sphere; K prototype
-  mappings g_k(x_c) (also on the sphere) are stacked as G(x_c) (D x K); user i's preference direction is
-  z_i = G(x_c) w_i and its score is ``s * <f(x_c, x), z_i>`` with a learnable scale s = exp(log_scale)
-  (the usual temperature of cosine scores). Without a context the g_k are free unit vectors.
+* :class:`PALB` — preference model (eq. 6-7). f maps the item onto the unit sphere (eq. 6's f(x); with
+  ``f_reads_context`` it reads [x_c, x] instead); K prototype mappings g_k(x_c) (also on the sphere) are
+  stacked as G(x_c) (D x K); user i's preference direction is z_i = G(x_c) w_i and its score is
+  ``s * <f(x), z_i>`` with a learnable scale s = exp(log_scale) (not in eq. 6: the usual temperature of
+  cosine scores, read as part of the unknown link h of eq. 3). Without a context the g_k are free unit
+  vectors.
 
 Every model exposes the same three ways of scoring a batch of choice sets ``features`` (M, n, d):
 
@@ -130,9 +132,9 @@ class PALA(_PALBase):
 
 
 class PALB(_PALBase):
-    """PAL-B (eq. 6-7): score_i(x_c, x) = s <f(x_c, x), G(x_c) w_i>, f and the g_k on the unit sphere.
+    """PAL-B (eq. 6-7): score_i(x_c, x) = s <f(x), G(x_c) w_i>, f and the g_k on the unit sphere.
 
-    ``f`` takes the concatenation [x_c, x] (or x alone when ``d_context`` is 0) and outputs D numbers;
+    ``f`` takes the item x (eq. 6), or the concatenation [x_c, x] when ``f_reads_context``, and outputs D numbers;
     ``g`` takes x_c and outputs K * D numbers (ignored, and free prototypes used, when ``d_context`` is 0).
     Free prototypes start at N(0, I), drawn from ``generator`` (default: seeded 0).
     """
@@ -147,6 +149,7 @@ class PALB(_PALBase):
         d_context: int = 0,
         init_scale: float = 10.0,
         generator: torch.Generator | None = None,
+        f_reads_context: bool = False,
     ):
         super().__init__(n_users, n_prototypes)
         if init_scale <= 0:
@@ -154,6 +157,7 @@ class PALB(_PALBase):
         self.f = f
         self.d_latent = int(d_latent)
         self.d_context = int(d_context)
+        self.f_reads_context = bool(f_reads_context) and self.d_context > 0
         if self.d_context > 0:
             if g is None:
                 raise ValueError("g: PAL-B with a context needs prototype mappings g")
@@ -169,9 +173,9 @@ class PALB(_PALBase):
         return {"map": list(self.f.parameters()) + [self.log_scale], "prototypes": protos, "weights": [self.user_logits]}
 
     def _embed(self, features, context):
-        if self.d_context > 0:
-            if context is None:
-                raise ValueError("context: PAL-B was built with context features; pass them")
+        if self.d_context > 0 and context is None:
+            raise ValueError("context: PAL-B was built with context features; pass them")
+        if self.f_reads_context:
             ctx = context[:, None, :].expand(-1, features.shape[1], -1)
             features = torch.cat([ctx, features], dim=-1)
         return nn.functional.normalize(self.f(features), dim=-1)  # (M, n, D)

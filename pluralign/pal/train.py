@@ -76,6 +76,9 @@ class PALConfig:
     """Mini-batch size in records; 0 = full batch."""
     init_scale: float = 10.0
     """PAL-B: initial cosine-score scale s."""
+    map_reads_context: bool = False
+    """PAL-B with a context: False, f reads the item alone, f(x) (eq. 6, Alg. 2, as printed); True, f reads
+    the concatenation [x_c, x] (the package's earlier reading)."""
     prototype_scale: float = 1.0
     """PAL-A: prototypes are initialized as N(0, scale^2 I / d)."""
     n_restarts: int = 1
@@ -193,10 +196,11 @@ class PALRewardModel:
             f = make_map(d_in, c.d_latent, c.map, c.hidden, generator=gen, residual=c.residual)
             model = PALA(f, d_in, n_users, c.n_prototypes, c.prototype_scale, generator=gen)
         else:
-            f = make_map(d_in + d_ctx, c.d_latent, c.map, c.hidden, generator=gen, residual=c.residual)
+            joint = bool(c.map_reads_context) and d_ctx > 0
+            f = make_map(d_in + (d_ctx if joint else 0), c.d_latent, c.map, c.hidden, generator=gen, residual=c.residual)
             g = make_map(d_ctx, c.n_prototypes * c.d_latent, c.map, c.hidden, generator=gen) if d_ctx else None
             model = PALB(f, n_users, c.n_prototypes, c.d_latent, g=g, d_context=d_ctx, init_scale=c.init_scale,
-                         generator=gen)
+                         generator=gen, f_reads_context=joint)
         if c.weight_init_std > 0:  # drawn last: a zero std leaves every other number as before
             with torch.no_grad():
                 model.user_logits.normal_(0.0, float(c.weight_init_std), generator=gen)

@@ -66,14 +66,17 @@ def test_pal_a_scores_match_brute_force(seed, K, n_opt):
 
 
 @settings(max_examples=25)
-@given(st.integers(0, 10_000), st.integers(1, 4), st.booleans(), st.integers(1, 2))
-def test_pal_b_scores_are_scaled_cosines_linear_in_w(seed, K, with_context, dc):
-    """(dc = 1 included: one context feature is a context; the mutant `d_context > 1` survived without it.)"""
+@given(st.integers(0, 10_000), st.integers(1, 4), st.booleans(), st.integers(1, 2), st.booleans())
+def test_pal_b_scores_are_scaled_cosines_linear_in_w(seed, K, with_context, dc, joint):
+    """s <f(x), G(x_c) w> (eq. 6; f on [x_c, x] when ``f_reads_context``). (dc = 1 included: one context
+    feature is a context; the mutant `d_context > 1` survived without it.)"""
     g = torch.Generator().manual_seed(seed)
     d, D, M = 3, 4, 6
+    joint = joint and with_context
     if with_context:
-        m = PALB(make_map(d + dc, D, "mlp", 8, generator=g), 3, K, D, g=make_map(dc, K * D, "mlp", 8, generator=g),
-                 d_context=dc, init_scale=3.0, generator=g)
+        m = PALB(make_map(d + dc * joint, D, "mlp", 8, generator=g), 3, K, D,
+                 g=make_map(dc, K * D, "mlp", 8, generator=g), d_context=dc, init_scale=3.0, generator=g,
+                 f_reads_context=joint)
         ctx = torch.randn(M, dc, generator=g)
     else:
         m = PALB(make_map(d, D, "linear", generator=g), 3, K, D, init_scale=3.0, generator=g)
@@ -86,7 +89,7 @@ def test_pal_b_scores_are_scaled_cosines_linear_in_w(seed, K, with_context, dc):
         umix = m.utilities_w(x, lam * w1 + (1 - lam) * w2, ctx)
         ug = m.utilities_grid(x, w1, ctx)
         # brute force: s <f / |f|, sum_k w_k g_k / |g_k|>
-        fin = torch.cat([ctx[:, None].expand(-1, 2, -1), x], -1) if with_context else x
+        fin = torch.cat([ctx[:, None].expand(-1, 2, -1), x], -1) if joint else x
         fx = m.f(fin)
         fx = fx / fx.norm(dim=-1, keepdim=True)
         G = m.prototype_matrix(ctx, M)
@@ -409,3 +412,15 @@ def test_pal_context_features_must_be_a_table_covering_every_context():
     for cf in (np.zeros(3), np.zeros((0, 2))):  # 1-d; 2-d without a row for context 0
         with pytest.raises(ValueError, match="context_features"):
             PALRewardModel(cfg, context_features=cf).fit(ch)
+
+
+def test_pal_b_map_reads_the_item_as_printed_unless_asked():
+    """Eq. 6 / Alg. 2: f(x), the item alone; PALConfig(map_reads_context=True) gives f on [x_c, x]."""
+    rng = np.random.default_rng(0)
+    ctx_feats = rng.normal(size=(5, 3)).astype(np.float32)
+    for joint, width in ((False, 4), (True, 7)):
+        est = PALRewardModel(PALConfig(model="B", n_prototypes=2, d_latent=3, map="linear",
+                                       map_reads_context=joint), context_features=ctx_feats)
+        model = est._build(4, 2, 0)
+        assert model.f_reads_context is joint
+        assert next(model.f.parameters()).shape[-1] == width  # the first layer's input width
