@@ -61,7 +61,23 @@ DEVIATIONS: dict[str, str] = {
         "change < 1e-6 or max_iter; restarts keep the best F_nu (pluralign.prec.preset)."),
     "endpoints_budget": (
         "K = 1 (pooled) and K = 30 (one decoder per user on that user's labels, sec. 4.2) are fixed "
-        "assignments trained with the Adam budget of a whole EM run (n_steps * (1 + em_max_iter))."),
+        "assignments trained with the optimiser budget of a whole EM run, n_steps * (1 + em_max_iter): Adam "
+        "steps (paper profile) or an L-BFGS iteration cap (smoke, quick, medium: 25 x 21 = 525), the cap "
+        "that bounds the K = 30 rewards on separable label sets (pipeline FINDINGS (b))."),
+    "segment_score": (
+        "Sec. 3.2 eq. 4 / sec. 3.3 eq. 6 print the segment score as the sum R = sum_t r(s_t, a_t) inside "
+        "sigma(R) (eq. 7); the decoders score the mean (1/T) sum_t r (pluralign.prec.decoders, "
+        "aggregate='mean', every profile). The label likelihood's model class is the same, but the per-step "
+        "reward PPO trains on is T = 30 times the printed form's for the same fit. Named 2026-12-02 after a "
+        "read against the seed; not changed while the medium run (whose cells use it) is in progress."),
+    "leak": "The leak coefficient's value is not printed (sec. 3.3: 'nu in [0, 1)'); every profile uses 0.1.",
+    "no_encoder_ablation": (
+        "Fig. 12's 'PREC without the SPR encoder' does not say what replaces it: the pipeline reads the "
+        "decoders on the standardized raw state-action (s, a) (pluralign.rl.reward.StandardizeFeatures); "
+        "the bandit twin on an untrained random linear encoder (pluralign.sims.prec_bandit.world)."),
+    "nash_shift": (
+        "App. C.2's Nash welfare (prod_i r_i)^(1/N) is 0 as soon as one utility is 0; when some r_i <= 0 "
+        "the pipeline reports it on r + (1 - min r) and records the shift (`nash_shift`)."),
     "offline_data": (
         "The offline data's target velocities (TARGET_VELOCITIES), training stages, episodes per stage and "
         "the random-policy share are not printed; neither is the PCA features' [0, 1] scaling (min-max over "
@@ -77,8 +93,10 @@ DEVIATIONS: dict[str, str] = {
     "ppo_budget_small_profiles": (
         "quick (16k steps, 8 envs x 256-step rollouts, mini-batch 512, 5 epochs) and smoke are far below "
         "Table 2's 1.5M steps: early-training policies. medium uses Table 2's PPO at a budget read from a "
-        "measured learning curve (MEDIUM_CURVE, budget_from_curve: 491,520 steps), with quick's offline "
-        "agents' count and encoder; only the paper profile uses Table 2's 1.5M."),
+        "measured learning curve (MEDIUM_CURVE, budget_from_curve: 491,520 steps), with quick's number of "
+        "offline agents (3 target velocities), each trained by Table 2's PPO for twice that budget, and "
+        "quick's encoder sizes with 3,000 SPR updates (quick: 1,500); only the paper profile uses Table "
+        "2's 1.5M (its offline agents: 1M steps, 8 envs x 256-step rollouts, not printed)."),
     "sizes_smoke": "smoke shrinks N, M, T, the K grid and every budget (CI only; its numbers mean nothing).",
     "reference_policies": (
         "Not in seed 000: every run also scores a random policy, the untrained PPO policy and PPO on the users' "

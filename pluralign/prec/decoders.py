@@ -2,9 +2,13 @@
 
 Each cluster k has a reward decoder r_k that maps the frozen encoder feature e_t of a step (the shared
 self-predictive encoder of seed 000 is trained without labels and then frozen) to a per-step reward.
-A segment sigma = (e_1, ..., e_T) gets the segment score (eq. 6)
+A segment sigma = (e_1, ..., e_T) gets the segment score
 
-    S_k(sigma) = (1/T) sum_t r_k(e_t)        (``aggregate="mean"``; ``"sum"`` drops the 1/T),
+    S_k(sigma) = (1/T) sum_t r_k(e_t)        (``aggregate="mean"``, the default; ``"sum"`` drops the 1/T),
+
+eq. 4 / eq. 6 print the sum (``"sum"``); the mean is the pipeline's reading, named in
+:data:`pluralign.experiments.prec.config.DEVIATIONS` ("segment_score"): the same label model, a per-step
+reward T times larger for the same fit.
 
 and the probability that a user of cluster k calls it good is sigma(S_k - tau) (threshold-logistic, the
 rating model of :func:`pluralign.choice.rating_loglik`; tau is fixed, the decoder's bias absorbs it).
@@ -57,7 +61,8 @@ class DecoderConfig:
     n_hidden: int = 32
     """Width of the hidden layer; 0 = a linear (convex) decoder r_k(e) = a_k . e + b_k."""
     aggregate: Literal["mean", "sum"] = "mean"
-    """Segment score of eq. 6: mean (default) or sum of the per-step rewards."""
+    """Segment score: mean (default, the pipeline's reading) or sum (eq. 4 / eq. 6 as printed) of the
+    per-step rewards."""
     tau: float = 0.0
     """Threshold of P(good) = sigma(S - tau)."""
     optimizer: Literal["adam", "lbfgs"] = "adam"

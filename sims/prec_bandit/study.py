@@ -91,7 +91,8 @@ class StudySettings:
     lr: float = 0.03
     """Adam learning rate."""
     weight_decay: float = 1e-3
-    """Decoupled weight decay of the decoders."""
+    """Decoupled weight decay of the decoders (not in seed 000's eq. 13: an L2 term on top of the leaky
+    M-step objective, so the M-step is not its exact maximiser; the MuJoCo pipeline's decoders use none)."""
     n_steps: int = 40
     """Adam steps per M-step (warm-started)."""
     max_iter: int = 4
