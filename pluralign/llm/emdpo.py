@@ -368,6 +368,3 @@ def user_response_features(choices, response_emb) -> np.ndarray:
     m = choices.mask.astype(float)
     rest = ((E * m[:, :, None]).sum(axis=1) - ch) / np.maximum(m.sum(axis=1) - 1, 1)[:, None]
     return _per_user_mean(ch - rest, choices.user, choices.n_users)
-
-
-
