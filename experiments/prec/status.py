@@ -36,21 +36,28 @@ def _store(root: Path) -> CellStore | None:
     return CellStore(root) if (Path(root) / "cells").is_dir() else None
 
 
+def _run(run_dir: Path):
+    """``(config, base seed, offline cache folder)`` of the run in ``run_dir``; the config validated, so it
+    carries the names the pipeline keys its cells by (noise '2' -> 'noise2')."""
+    from pluralign.experiments.prec.diagnose import run_config
+    from pluralign.experiments.prec.offline import cache_key
+
+    config, seed = run_config(Path(run_dir))
+    config = config.validate()
+    return config, seed, Path(config.cache_dir) / cache_key(config.env, config, seed)
+
+
 def status(run_dir: Path, cpus: int = 2) -> dict:
     """What is finished in the run folder ``run_dir`` and what is left (module docstring); ``cpus``: the
     CPUs the wall-time estimate assumes (one PPO task per CPU)."""
-    from pluralign.experiments.prec.diagnose import run_config
-    from pluralign.experiments.prec.offline import cache_key
     from pluralign.experiments.prec.pipeline import REFERENCES, TRAINED_REFERENCES, cell_key, reference_key
 
     if int(cpus) < 1:
         raise ValueError(f"cpus: must be >= 1, got {cpus}")
     run_dir = Path(run_dir)
-    config, seed = run_config(run_dir)
-    config = config.validate()  # the names the pipeline keys its cells by (noise '2' -> 'noise2')
+    config, seed, cache = _run(run_dir)
     env, teacher = config.env, config.noise
     steps = config.ppo.total_timesteps
-    cache = Path(config.cache_dir) / cache_key(env, config, seed)
     n_agents = len(config.offline.target_velocities)
     build = read_json(cache / "build.json") if (cache / "build.json").exists() else {}
     data_built = (cache / "offline.npz").exists()
@@ -139,14 +146,10 @@ def finished_table(run_dir: Path) -> dict:
     """Per K and per reference policy, the measures over the replicates finished so far in ``run_dir``
     (``table``, ``references``: :func:`pipeline.summarize` and :func:`pipeline.reference_summary` of the
     stored cells, each row with its ``n_seeds``), and ``n_cells`` / ``n_cells_expected``. Reads only."""
-    from pluralign.experiments.prec.diagnose import run_config
-    from pluralign.experiments.prec.offline import cache_key
     from pluralign.experiments.prec.pipeline import reference_summary, summarize
 
-    run_dir = Path(run_dir)
-    config, seed = run_config(run_dir)
-    config = config.validate()
-    store, rstore = _store(run_dir), _store(Path(config.cache_dir) / cache_key(config.env, config, seed) / "references")
+    config, seed, cache = _run(run_dir)
+    store, rstore = _store(Path(run_dir)), _store(cache / "references")
     summary = summarize(store, config, seed) if store is not None else {
         "table": {}, "n_cells": 0, "n_cells_expected": len(config.Ks) * config.n_seeds}
     refs = reference_summary(rstore, config, seed)[0] if rstore is not None else {}
