@@ -64,12 +64,11 @@ DEVIATIONS: dict[str, str] = {
         "assignments trained with the optimiser budget of a whole EM run, n_steps * (1 + em_max_iter): Adam "
         "steps (paper profile) or an L-BFGS iteration cap (smoke, quick, medium: 25 x 21 = 525), the cap "
         "that bounds the K = 30 rewards on separable label sets (pipeline FINDINGS (b))."),
-    "segment_score": (
-        "Sec. 3.2 eq. 4 / sec. 3.3 eq. 6 print the segment score as the sum R = sum_t r(s_t, a_t) inside "
-        "sigma(R) (eq. 7); the decoders score the mean (1/T) sum_t r (pluralign.prec.decoders, "
-        "aggregate='mean', every profile). The label likelihood's model class is the same, but the per-step "
-        "reward PPO trains on is T = 30 times the printed form's for the same fit. Named 2026-12-02 after a "
-        "read against the seed; not changed while the medium run (whose cells use it) is in progress."),
+    "segment_score_before_20261202": (
+        "Not a deviation now: the decoders score a segment by eq. 4 / eq. 6's sum R = sum_t r(s_t, a_t) "
+        "(pluralign.prec.decoders, aggregate='sum', every profile). Every run before 2026-12-02, and so every "
+        "number in pipeline.FINDINGS, used the mean (1/T) sum_t r: the same label model, a per-step reward T = "
+        "30 times the printed one for the same fit. `prec run --segment-score mean` reruns that reading."),
     "leak": "The leak coefficient's value is not printed (sec. 3.3: 'nu in [0, 1)'); every profile uses 0.1.",
     "no_encoder_ablation": (
         "Fig. 12's 'PREC without the SPR encoder' does not say what replaces it: the pipeline reads the "

@@ -119,7 +119,7 @@ def separability(config, seed: int) -> list[dict]:
     out = []
     for r in range(config.n_seeds):
         pr = make_problem(bundle, config, seed, features, r)
-        X = pr.segment_features.mean(axis=1)  # (S, d): what a linear mean-aggregated decoder scores
+        X = pr.segment_features.mean(axis=1)  # (S, d): a linear decoder's score, sum or mean, is affine in it
         R = pr.ratings
         keep = (R.weight > 0) & (R.label != 0.5)  # skipped queries carry no label; "equal" (1/2) is soft
         y = (R.label == 1.0).astype(int)

@@ -40,7 +40,10 @@ policy ``name`` of replicate r is seeded by ``(s, r, "reference", name)`` (evalu
 ``"evaluation"``).
 
 FINDINGS (2026-12-01, quick profile, 3 replicates, base seed 0, a shared 2-CPU machine; tables in the
-closing note of that day and in ``results/prec/quick/*/results.json``):
+closing note of that day and in ``results/prec/quick/*/results.json``).  Every number in these bullets was
+measured with the decoders scoring a segment by the mean (1/T) sum_t r, not eq. 4 / eq. 6's printed sum
+(``prec run --segment-score mean`` reruns that reading; config DEVIATIONS "segment_score_before_20261202");
+the reruns under the printed sum are in the last bullet:
 
 * HalfCheetah (oracle, noise 1, noise 2; populations broad / bimodal / trimodal / polarized): utilitarian
   welfare is flat in K = 1..10 within the error bars (.683-.692; bimodal .718-.723) and lowest at K = 30

@@ -54,6 +54,7 @@ def run(
     encoder: Annotated[bool, typer.Option("--encoder/--no-encoder", help="--no-encoder: Fig. 12 ablation.")] = True,
     population: Annotated[str | None, typer.Option("--population", help="User population (labelers.POPULATIONS).")] = None,
     normalize_reward: Annotated[bool, typer.Option("--normalize-reward", help="PPO on the learned reward scaled by a running std of the return (SB3 VecNormalize, reward only; not in Table 2, off in every profile): a what-if for rewards whose scale stalls PPO (see pluralign.experiments.prec.diagnose).")] = False,
+    segment_score: Annotated[str, typer.Option("--segment-score", help="sum (eq. 4 / eq. 6 as printed, every profile) or mean ((1/T) sum_t r: the reading of every run before 2026-12-02, whose numbers pipeline.FINDINGS holds).")] = "sum",
     backend: BackendOpt = "local",
     address: AddressOpt = None,
 ) -> None:
@@ -74,13 +75,14 @@ def run(
             settings = replace(settings, population=population)
         if normalize_reward:
             settings = replace(settings, ppo=replace(settings.ppo, normalize_reward=True))
-        settings = settings.validate()
+        settings = replace(settings, decoder=replace(settings.decoder, aggregate=segment_score)).validate()
     except ValueError as exc:
         fail(str(exc))
     env, teacher = settings.env, settings.noise
     from pluralign.prec.labelers import DEFAULT_POPULATION
 
     suffix = (("" if settings.use_encoder else "_noenc") + ("_normrew" if settings.ppo.normalize_reward else "")
+              + ("" if settings.decoder.aggregate == "sum" else f"_score-{settings.decoder.aggregate}")
               + ("" if settings.population == DEFAULT_POPULATION else f"_pop-{settings.population}"))
     if out is None:
         out = Path("results/prec") / settings.profile / f"{env}_{teacher}{suffix}"

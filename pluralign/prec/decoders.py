@@ -4,11 +4,12 @@ Each cluster k has a reward decoder r_k that maps the frozen encoder feature e_t
 self-predictive encoder of seed 000 is trained without labels and then frozen) to a per-step reward.
 A segment sigma = (e_1, ..., e_T) gets the segment score
 
-    S_k(sigma) = (1/T) sum_t r_k(e_t)        (``aggregate="mean"``, the default; ``"sum"`` drops the 1/T),
+    S_k(sigma) = sum_t r_k(e_t)              (``aggregate="sum"``, the default: eq. 4 / eq. 6 as printed),
 
-eq. 4 / eq. 6 print the sum (``"sum"``); the mean is the pipeline's reading, named in
-:data:`pluralign.experiments.prec.config.DEVIATIONS` ("segment_score"): the same label model, a per-step
-reward T times larger for the same fit.
+("R_psi_k(tau_i,m) = sum_{t=1}^T r_psi_k(s_t, a_t)", sec. 3.3 eq. 6; eq. 4 the same for one decoder).
+``aggregate="mean"`` scores (1/T) sum_t r_k instead: the same label model, whose per-step reward is T times
+the printed one for the same fit (every MuJoCo PREC run before 2026-12-02 used it; kept for reruns of
+those).
 
 and the probability that a user of cluster k calls it good is sigma(S_k - tau) (threshold-logistic, the
 rating model of :func:`pluralign.choice.rating_loglik`; tau is fixed, the decoder's bias absorbs it).
@@ -25,7 +26,7 @@ one-hot), y_j in {0, 1/2, 1} the label (1/2 = B-Pref "equal") and c_j >= 0 the r
 All K decoders are evaluated in ONE batched tensor computation, never a Python loop over clusters: the
 hidden weights of all clusters, a (K, d_in, d_hidden) tensor, are stacked into one (d_in, K * d_hidden)
 matrix and applied to all steps of all segments in a single GEMM; the output layer is an einsum over the
-(K, d_hidden) output weights. Because the output layer is linear, the mean over the T steps of eq. 6 is
+(K, d_hidden) output weights. Because the output layer is linear, the sum over the T steps of eq. 6 is
 taken on the hidden activations first (exactly equal, T times fewer output products). When most
 (record, cluster) weights are zero (hard assignment, one decoder per user) the M-step instead evaluates
 only the weighted pairs with one ``torch.bmm``. ``benchmarks/decoders.py`` measures the gain over
@@ -60,9 +61,8 @@ class DecoderConfig:
 
     n_hidden: int = 32
     """Width of the hidden layer; 0 = a linear (convex) decoder r_k(e) = a_k . e + b_k."""
-    aggregate: Literal["mean", "sum"] = "mean"
-    """Segment score: mean (default, the pipeline's reading) or sum (eq. 4 / eq. 6 as printed) of the
-    per-step rewards."""
+    aggregate: Literal["mean", "sum"] = "sum"
+    """Segment score: sum (default; eq. 4 / eq. 6 as printed) or mean of the per-step rewards."""
     tau: float = 0.0
     """Threshold of P(good) = sigma(S - tau)."""
     optimizer: Literal["adam", "lbfgs"] = "adam"
@@ -166,11 +166,11 @@ class ClusterDecoders(torch.nn.Module):
             r = torch.einsum("mtd,kd->kmt", x, a)
         return r + self.b2
 
-    def segment_scores(self, x: torch.Tensor, aggregate: str = "mean") -> torch.Tensor:
-        """Segment scores S_k (K, M) of eq. 6 (mean or sum over the T steps).
+    def segment_scores(self, x: torch.Tensor, aggregate: str = "sum") -> torch.Tensor:
+        """Segment scores S_k (K, M) of eq. 6 (the sum over the T steps; ``"mean"``: the mean).
 
         The output layer is linear, so the mean over steps is taken on the hidden activations first
-        (exactly equal, T times cheaper).
+        (exactly equal, T times cheaper); the sum is T times that mean.
         """
         self._check(x)
         T = x.shape[1]
@@ -182,7 +182,7 @@ class ClusterDecoders(torch.nn.Module):
         s = torch.einsum("mkh,kh->km", hm, a) + self.b2[:, :, 0]
         return s if aggregate == "mean" else T * s
 
-    def pair_scores(self, x: torch.Tensor, cluster: torch.Tensor, aggregate: str = "mean") -> torch.Tensor:
+    def pair_scores(self, x: torch.Tensor, cluster: torch.Tensor, aggregate: str = "sum") -> torch.Tensor:
         """Scores (P,) of segment x[p] (P, T, d_in) under decoder cluster[p] — one batched GEMM (bmm);
         used when most (record, cluster) weights are zero (hard assignment, one decoder per user)."""
         self._check(x)

@@ -28,14 +28,20 @@ def test_batched_equals_one_decoder_at_a_time(K, h, M, T, seed):
     g = torch.Generator().manual_seed(seed)
     dec = ClusterDecoders(K, 3, h, g, torch.float64)
     x = torch.randn(M, T, 3, generator=g, dtype=torch.float64)
-    S = dec.segment_scores(x)
+    S = dec.segment_scores(x)  # the default: eq. 6's sum
     R = dec.step_rewards(x)
-    torch.testing.assert_close(R.mean(2), S)
-    torch.testing.assert_close(dec.segment_scores(x, "sum"), R.sum(2))
+    torch.testing.assert_close(R.sum(2), S)
+    torch.testing.assert_close(dec.segment_scores(x, "mean"), R.mean(2))
     for k in range(K):
         torch.testing.assert_close(_single(dec, k).segment_scores(x)[0], S[k])
     c = torch.randint(0, K, (M,), generator=g)
     torch.testing.assert_close(dec.pair_scores(x, c), S[c, torch.arange(M)])
+    torch.testing.assert_close(dec.pair_scores(x, c, "mean"), R.mean(2)[c, torch.arange(M)])
+
+
+def test_decoder_config_default_is_the_printed_sum():
+    """Seed 000 eq. 4 / eq. 6: the segment score is sum_t r(s_t, a_t)."""
+    assert DecoderConfig().aggregate == "sum"
 
 
 def _data(seed=0, M=30, K=3):
