@@ -193,3 +193,31 @@ def test_ppo_config_validation():
         PPOConfig(n_envs=1, n_steps=32, batch_size=64)
     with pytest.raises(ValueError, match="n_envs"):
         PPOConfig(n_envs=0)
+
+
+def test_mujoco_warnings_go_through_python_warnings_once(monkeypatch):
+    """MuJoCo's own warnings (MuJoCo 4 warns at every load of gymnasium's HalfCheetah model) become one
+    MujocoWarning per distinct message under Python's default filter; a user's own handler is kept."""
+    import warnings
+
+    import mujoco
+
+    from pluralign.rl.envs import MujocoWarning, route_mujoco_warnings
+
+    old = mujoco.get_mju_user_warning()
+    try:
+        mujoco.set_mju_user_warning(None)
+        route_mujoco_warnings()
+        handler = mujoco.get_mju_user_warning()
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("default")
+            for _ in range(5):
+                handler("a planted warning\n")
+        assert [(w.category, str(w.message)) for w in got] == [(MujocoWarning, "a planted warning")]
+        mine = []
+        mujoco.set_mju_user_warning(mine.append)
+        route_mujoco_warnings()  # leaves the user's handler alone
+        mujoco.get_mju_user_warning()("x")
+        assert mine == ["x"]
+    finally:
+        mujoco.set_mju_user_warning(old)
