@@ -17,7 +17,7 @@ from pluralign.seeding import derive_int
 
 SUPPORTED_ENVS = ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
 
-__all__ = ["SUPPORTED_ENVS", "MujocoWarning", "TargetVelocity", "check_env_id", "collect_episodes", "make_env",
+__all__ = ["PHYSICS_NOTE", "SUPPORTED_ENVS", "MujocoWarning", "physics_version", "TargetVelocity", "check_env_id", "collect_episodes", "make_env",
            "route_mujoco_warnings"]
 
 
@@ -43,6 +43,22 @@ class TargetVelocity(gym.Wrapper):
         r = -abs(float(info["x_velocity"]) - self.target)
         r += float(info.get("reward_ctrl", 0.0)) + float(info.get("reward_survive", 0.0))
         return obs, r, terminated, truncated, info
+
+
+PHYSICS_NOTE = (
+    "The environments are gymnasium's v5 models simulated by MuJoCo, and a MuJoCo release can change them: "
+    "measured 2026-12-02 (gymnasium 1.4.0), 300 seeded uniform-random actions from reset(seed=0) give the same "
+    "trajectory under MuJoCo 3.17.0 and 4.0.0 for Hopper-v5 and Walker2d-v5, and other ones for HalfCheetah-v5 "
+    "(return -101.9 vs -71.7) and Ant-v5 (terminated at step 38 vs 46). The rl extra pins mujoco < 4, and every "
+    "PREC run and cache records and keys on physics_version().")
+"""Why the rl extra pins MuJoCo below 4 (pyproject.toml) and why :func:`physics_version` keys PREC's caches."""
+
+
+def physics_version() -> str:
+    """The simulator the numbers come from: ``"mujoco X, gymnasium Y"`` (:data:`PHYSICS_NOTE`)."""
+    import mujoco
+
+    return f"mujoco {mujoco.__version__}, gymnasium {gym.__version__}"
 
 
 class MujocoWarning(UserWarning):

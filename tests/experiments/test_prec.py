@@ -605,3 +605,22 @@ def test_learning_curve_rows():
     assert [r["eval_return"] for r in again] == [r["eval_return"] for r in rows]  # same seed, same curve
     with pytest.raises(ValueError, match="eval_every"):
         learning_curve(ENV, ppo, seed=0, eval_every=0)
+
+
+def test_a_run_of_another_physics_is_refused_where_it_would_resimulate(tmp_path):
+    """config.json records the simulator: resuming it, or diagnosing it (which re-rolls episodes), under
+    another MuJoCo is refused naming ``physics``; ``prec status`` (files only) reads it under its own; the
+    options a run may carry (segment score, reward normalization) are rebuilt, not refused."""
+    from pluralign.experiments.prec.diagnose import run_config
+    from pluralign.runs import CellStore
+
+    cfg = replace(make_config("smoke", ENV), physics="mujoco 0.0 (planted), gymnasium 0.0")
+    cfg = replace(cfg, decoder=replace(cfg.decoder, aggregate="mean"), ppo=replace(cfg.ppo, normalize_reward=True))
+    out = prepare_run("prec run", tmp_path / "run", "smoke", 0, cfg.to_dict())
+    with pytest.raises(ValueError, match="physics"):
+        run_config(out)
+    got, seed = run_config(out, same_physics=False)
+    assert (got.physics, got.decoder.aggregate, got.ppo.normalize_reward, seed) == (cfg.physics, "mean", True, 0)
+    CellStore(out).save("K=1", {"K": 1}, {})
+    with pytest.raises(ValueError, match="config.physics"):
+        prepare_run("prec run", out, "smoke", 0, make_config("smoke", ENV).to_dict())
