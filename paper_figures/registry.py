@@ -122,6 +122,9 @@ class Study:
 
 PREC_DEFAULT_POPULATION = DEFAULT_POPULATION
 """The population of a `pluralign prec run` without --population (PrecConfig.population)."""
+RUN_FIRST = "; run it first, and this command then draws the figure from its results"
+"""Tail of the skip message of a study this command does not run itself (a long or data-gated run)."""
+
 PREC_POPULATIONS = ("broad", "bimodal", "trimodal", "polarized")
 """Fig. 3's populations, broadly mixed (left) to polarized (right) (pluralign.prec.labelers.POPULATIONS)."""
 PREC_POPULATION_TEACHER = "oracle"
@@ -140,7 +143,7 @@ def _prec_pop(env: str, pop: str, teacher: str = PREC_POPULATION_TEACHER) -> Stu
     cmd = f"prec run --env {env} --noise {teacher} --population {pop}{out}"
     return Study(f"prec:{env}:{teacher}:pop={pop}", "pluralign.experiments.prec.pipeline", cmd, needs=RL_MODULES,
                  prec=(env, teacher, True, pop), runs_here=False,
-                 made_by=f"needs the MuJoCo run `pluralign {cmd} --profile {{profile}}` (15-30 min at quick); the lead runs it")
+                 made_by=f"needs the MuJoCo run `pluralign {cmd} --profile {{profile}}` (15-30 min at quick)" + RUN_FIRST)
 
 
 STUDIES: dict[str, Study] = {s.key: s for s in [
@@ -168,19 +171,19 @@ STUDIES: dict[str, Study] = {s.key: s for s in [
             folder_name=f"emdpo-goqa-{fb}", runs_here=False,
             made_by=f"needs the language-model GlobalOpinionQA run `pluralign emdpo run --dataset goqa --feedback {fb} "
                     f"--profile {{profile}} --out results/emdpo-goqa-{fb}/{{profile}}` (about 15-30 min at quick on 2 "
-                    "CPUs; the GlobalOpinionQA json, never shipped, in $PLURALIGN_GLOBALOPINIONQA_DIR); the lead runs it")
+                    "CPUs; the GlobalOpinionQA json, never shipped, in $PLURALIGN_GLOBALOPINIONQA_DIR)" + RUN_FIRST)
       for fb in ("binary", "ternary")],
     *[Study(f"emdpo_llm_mpi_{fb}", "pluralign.experiments.emdpo_llm", f"emdpo run --dataset mpi --feedback {fb} --n-seeds 3 --out results/emdpo-mpi-{fb}/{{profile}}",
             folder_name=f"emdpo-mpi-{fb}", runs_here=False,
             made_by=f"needs the language-model MPI run `pluralign emdpo run --dataset mpi --feedback {fb} --n-seeds 3 "
                     f"--profile {{profile}} --out results/emdpo-mpi-{fb}/{{profile}}` (about 5 CPU-min per replicate "
-                    "at quick); the lead runs it")
+                    "at quick)" + RUN_FIRST)
       for fb in ("binary", "ternary")],
     Study("emdpo_llm_mmra", "pluralign.experiments.emdpo_llm.mmra", "emdpo mmra --run results/emdpo-mpi-ternary/{profile} --method lw --out results/emdpo-mmra/{profile}",
           folder_name="emdpo-mmra", runs_here=False,
           made_by="needs MMRA over the ternary LM run: `pluralign emdpo mmra --run results/emdpo-mpi-ternary/{profile} "
                   "--method lw --profile {profile} --out results/emdpo-mmra/{profile}` (about 3 CPU-min per replicate "
-                  "at quick); the lead runs it"),
+                  "at quick)" + RUN_FIRST),
     Study("pal_length", "pluralign.experiments.pal_length", "pal length"),
 ]}
 """Every study a figure reads, by key."""

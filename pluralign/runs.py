@@ -105,15 +105,38 @@ def _differences(old, new, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".") or "config"]
 
 
+RECORDED_PACKAGES = ("pluralign", "numpy", "scipy", "torch", "mujoco", "gymnasium", "stable-baselines3",
+                     "transformers", "peft", "trl", "sentence-transformers", "cvxpy", "pymc")
+"""Packages whose installed versions every run records (``config.json["versions"]``): the same seed gives the
+same numbers only under the same versions (a new MuJoCo can move every PREC number)."""
+
+
+def package_versions() -> dict[str, str]:
+    """Python's and the installed :data:`RECORDED_PACKAGES`' versions (packages not installed are left out)."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
 def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: int, config: dict) -> Path:
-    """Create the output folder of a run and write ``config.json`` (command, profile, seed, config).
+    """Create the output folder of a run and write ``config.json`` (command, profile, seed, config and the
+    :func:`package_versions` it runs under).
 
     A folder that already holds finished cells of a run with other settings (command, seed or any
     setting but the execution-only :data:`RESUME_FREE` ones) is refused with a ``ValueError`` naming
-    ``out`` and the settings that differ: resuming must never mix cells of two different runs."""
+    ``out`` and the settings that differ: resuming must never mix cells of two different runs. A resume
+    under other package versions is allowed, and kept on record: ``versions`` stays the first sitting's and
+    ``resumed_under`` lists each later set of versions that differed, with a warning naming the packages."""
     out = Path(out) if out is not None else default_out(command, profile)
     record = _to_jsonable({"command": command, "profile": profile_name(profile), "seed": int(seed),
-                           "config": config})
+                           "config": config, "versions": package_versions()})
     old_path = out / "config.json"
     if old_path.exists() and any((out / "cells").glob("*.json")):
         try:
@@ -126,6 +149,18 @@ def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: in
         if diff:
             raise ValueError(f"out: {out} holds finished cells of a run with other settings (differs in: "
                              f"{', '.join(diff[:6])}); use another --out folder or delete this one")
+        if old.get("versions") is not None:
+            record["resumed_under"] = list(old.get("resumed_under", []))
+            changed = sorted(k for k in set(old["versions"]) | set(record["versions"])
+                             if old["versions"].get(k) != record["versions"].get(k))
+            if changed:
+                import warnings
+
+                warnings.warn(f"{out}: resuming cells made under other package versions ("
+                              + ", ".join(f"{k} {old['versions'].get(k)} -> {record['versions'].get(k)}"
+                                          for k in changed) + ")", RuntimeWarning, stacklevel=2)
+                record["resumed_under"].append(record["versions"])
+            record["versions"] = old["versions"]
     out.mkdir(parents=True, exist_ok=True)
     write_json(old_path, record)
     return out

@@ -84,9 +84,10 @@ DEVIATIONS = {
                "nothing for the foundation model.",
     "unseen_init": "Unseen users' weights start uniform (softmax of zero logits) with a small Gaussian prior "
                    "on the logits (PALRewardModel.localize), not at a random draw (D.3.1).",
-    "seen_init": "Seen users' weights start uniform too (PALConfig.weight_init_std = 0); App. D.1: 'We "
-                 "initialize our models with random weights for all of our experiments, including the "
-                 "prototypical weight for each user' (the sim and persona studies draw N(0, 1) logits).",
+    "seen_init": "Seen users' softmax logits start N(0, 1) (LengthSettings.weight_init_std); App. D.1 prints "
+                 "'random weights for all of our experiments, including the prototypical weight for each user' "
+                 "without the law (as in the sim and persona studies). Runs before 2026-12-02 started them "
+                 "uniform (weight_init_std = 0, still accepted).",
     "PAL-B scale": "PAL-B's cosine score carries a learnable scale s = exp(log_scale), initial 10 (eq. 6 prints "
                    "<f(x), z(x_c)>), trained with the projector's learning rate and weight decay.",
     "baseline": "sec. 3.1 compares with P-DPO (Li et al., 2024) and vanilla DPO; here the per-user-embedding "
@@ -138,6 +139,8 @@ class LengthSettings:
     """User-weight learning rate (Table 4: 5e-3)."""
     lr_prototypes: float = 5e-3
     """Prototype learning rate (not printed for D.3; D.2's 5e-3)."""
+    weight_init_std: float = 1.0
+    """Std of the seen users' initial softmax logits (App. D.1: random; 0 = uniform, DEVIATIONS['seen_init'])."""
     epochs_tiny: int = 1
     """Epochs of a Tiny fit (Table 4: 1)."""
     epochs_large: int = 1
@@ -165,6 +168,8 @@ class LengthSettings:
         for name in ("lr_encoder", "lr_map", "lr_weights", "lr_prototypes"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name}: must be > 0, got {getattr(self, name)}")
+        if not float(self.weight_init_std) >= 0:
+            raise ValueError(f"weight_init_std: must be >= 0, got {self.weight_init_std}")
         if self.weight_decay_map < 0:
             raise ValueError(f"weight_decay_map: must be >= 0, got {self.weight_decay_map}")
         if not self.m_grid or any(int(m) < 1 or int(m) > self.task.n_pool for m in self.m_grid):
@@ -201,7 +206,8 @@ def _pal_config(settings: LengthSettings, method: str, epochs: int, seed: int) -
     return PALConfig(model=spec["model"], n_prototypes=spec["K"], map="mlp", hidden=settings.hidden,
                      d_latent=settings.d_latent, loss="logistic", lr_map=settings.lr_map,
                      lr_prototypes=settings.lr_prototypes, lr_weights=settings.lr_weights,
-                     weight_decay=settings.weight_decay_map, epochs=epochs, batch_size=settings.batch_size, seed=seed)
+                     weight_decay=settings.weight_decay_map, epochs=epochs, batch_size=settings.batch_size,
+                     weight_init_std=settings.weight_init_std, seed=seed)
 
 
 def _with_features(ch: Choices, emb: np.ndarray) -> Choices:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from pluralign.prec.decoders import DecoderConfig
 from pluralign.prec.labelers import DEFAULT_POPULATION
+from pluralign.rl.envs import physics_version
 from pluralign.rl.ppo import PPOConfig
 from pluralign.rl.spr import SPRConfig
 from pluralign.runs import Profile
@@ -195,7 +196,10 @@ class PrecConfig:
     address: str | None = None
     """Ray cluster address (None: start a local Ray instance; "auto": the running cluster)."""
     cache_dir: str = "results/prec/cache"
-    """Shared cache of offline data, preference space and encoder (keyed by env, profile, seed and config)."""
+    """Shared cache of offline data, preference space and encoder (keyed by env, profile, seed, config and physics)."""
+    physics: str = field(default_factory=physics_version)
+    """The simulator of this run (pluralign.rl.envs.physics_version, the installed one): recorded in config.json,
+    so that a resume under another MuJoCo is refused, and part of the offline cache's key (PHYSICS_NOTE)."""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -46,10 +46,11 @@ from pluralign.runs import CellStore, read_json, write_json
 __all__ = ["diagnose", "learned_reward_table", "linearly_separable", "main", "run_config", "separability", "start_sign"]
 
 
-def run_config(run_dir: Path):
+def run_config(run_dir: Path, same_physics: bool = True):
     """``(PrecConfig, base seed)`` of the run in ``run_dir``, rebuilt from its ``config.json`` (its profile's
     settings with the run's options); ValueError when the rebuilt settings differ from the stored ones (a
-    run of an older version of the profile)."""
+    run of an older version of the profile, or, with ``same_physics``, of another MuJoCo: what re-simulates
+    must run under the run's own; ``same_physics=False`` takes the run's, for what only reads its files)."""
     from pluralign.experiments.prec.config import make_config
 
     path = Path(run_dir) / "config.json"
@@ -61,6 +62,10 @@ def run_config(run_dir: Path):
         raise ValueError(f"run: {path} is not a prec run's config (command {d.get('command')!r})")
     opts = ("noise", "population", "use_encoder", "n_seeds", "cache_dir", "n_jobs", "backend", "address")
     cfg = replace(make_config(d["profile"], c["env"]), **{k: c[k] for k in opts})
+    cfg = replace(cfg, decoder=replace(cfg.decoder, aggregate=c.get("decoder", {}).get("aggregate", "mean")),
+                  ppo=replace(cfg.ppo, normalize_reward=bool(c.get("ppo", {}).get("normalize_reward", False))))
+    if not same_physics:
+        cfg = replace(cfg, physics=c.get("physics", cfg.physics))
     now = json.loads(json.dumps(cfg.to_dict(), default=str))
     diff = sorted(k for k in set(now) | set(c) if now.get(k) != c.get(k))
     if diff:

@@ -233,8 +233,8 @@ class OfflineBundle:
 
 
 def cache_key(env_id: str, config: PrecConfig, seed: int) -> str:
-    """``<env>_<profile>_seed<seed>_<hash of the offline and SPR settings and CACHE_VERSION>``."""
-    h = config_hash({"offline": config.offline, "spr": config.spr, "version": CACHE_VERSION})
+    """``<env>_<profile>_seed<seed>_<hash of the offline and SPR settings, the physics and CACHE_VERSION>``."""
+    h = config_hash({"offline": config.offline, "spr": config.spr, "physics": config.physics, "version": CACHE_VERSION})
     return f"{env_id}_{config.profile}_seed{seed}_{h}"
 
 

@@ -42,7 +42,7 @@ def _run(run_dir: Path):
     from pluralign.experiments.prec.diagnose import run_config
     from pluralign.experiments.prec.offline import cache_key
 
-    config, seed = run_config(Path(run_dir))
+    config, seed = run_config(Path(run_dir), same_physics=False)  # status reads files only
     config = config.validate()
     return config, seed, Path(config.cache_dir) / cache_key(config.env, config, seed)
 

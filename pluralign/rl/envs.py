@@ -17,7 +17,8 @@ from pluralign.seeding import derive_int
 
 SUPPORTED_ENVS = ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
 
-__all__ = ["SUPPORTED_ENVS", "TargetVelocity", "check_env_id", "make_env", "collect_episodes"]
+__all__ = ["PHYSICS_NOTE", "SUPPORTED_ENVS", "MujocoWarning", "physics_version", "TargetVelocity", "check_env_id", "collect_episodes", "make_env",
+           "route_mujoco_warnings"]
 
 
 def check_env_id(env_id: str) -> str:
@@ -44,9 +45,48 @@ class TargetVelocity(gym.Wrapper):
         return obs, r, terminated, truncated, info
 
 
+PHYSICS_NOTE = (
+    "The environments are gymnasium's v5 models simulated by MuJoCo, and a MuJoCo release can change them: "
+    "measured 2026-12-02 (gymnasium 1.4.0), 300 seeded uniform-random actions from reset(seed=0) give the same "
+    "trajectory under MuJoCo 3.17.0 and 4.0.0 for Hopper-v5 and Walker2d-v5, and other ones for HalfCheetah-v5 "
+    "(return -101.9 vs -71.7) and Ant-v5 (terminated at step 38 vs 46). The rl extra pins mujoco < 4, and every "
+    "PREC run and cache records and keys on physics_version().")
+"""Why the rl extra pins MuJoCo below 4 (pyproject.toml) and why :func:`physics_version` keys PREC's caches."""
+
+
+def physics_version() -> str:
+    """The simulator the numbers come from: ``"mujoco X, gymnasium Y"`` (:data:`PHYSICS_NOTE`)."""
+    import mujoco
+
+    return f"mujoco {mujoco.__version__}, gymnasium {gym.__version__}"
+
+
+class MujocoWarning(UserWarning):
+    """A warning MuJoCo printed (e.g. MuJoCo 4's "compiler attribute 'settotalmass' is deprecated", which
+    gymnasium's HalfCheetah-v5 model triggers at every load), routed through Python's warnings."""
+
+
+def _mujoco_warning(message: str) -> None:
+    import warnings
+
+    warnings.warn(str(message).strip(), MujocoWarning, stacklevel=2)
+
+
+def route_mujoco_warnings() -> None:
+    """Send MuJoCo's own warnings to :class:`MujocoWarning` (Python's filters then show each distinct one once
+    per process, instead of MuJoCo printing it at every environment made: hundreds of lines per PPO sweep).
+    A handler the user installed (``mujoco.set_mju_user_warning``) is left alone."""
+    import mujoco
+
+    if mujoco.get_mju_user_warning() is None:
+        mujoco.set_mju_user_warning(_mujoco_warning)
+
+
 def make_env(env_id: str, target_velocity: float | None = None, max_episode_steps: int | None = None) -> gym.Env:
-    """One environment; optional target-velocity reward and a shorter time limit (used by smoke runs)."""
+    """One environment; optional target-velocity reward and a shorter time limit (used by smoke runs).
+    MuJoCo's warnings go through Python's warnings (:func:`route_mujoco_warnings`)."""
     check_env_id(env_id)
+    route_mujoco_warnings()
     kwargs = {} if max_episode_steps is None else {"max_episode_steps": int(max_episode_steps)}
     env = gym.make(env_id, **kwargs)
     if target_velocity is not None:

@@ -46,7 +46,31 @@ def test_groups_that_have_not_landed_exit_nonzero(monkeypatch):
 def test_prepare_run_writes_config(tmp_path):
     out = prepare_run("sims demo", tmp_path / "run", Profile.smoke, 7, {"K": [1, 2]})
     cfg = json.loads((out / "config.json").read_text())
+    versions = cfg.pop("versions")
     assert cfg == {"command": "sims demo", "profile": "smoke", "seed": 7, "config": {"K": [1, 2]}}
+    import numpy as np
+    import torch
+
+    assert versions["numpy"] == np.__version__ and versions["torch"] == torch.__version__ and "pluralign" in versions
+
+
+def test_resume_under_other_package_versions_is_kept_on_record(tmp_path, monkeypatch):
+    """A resume may run under other versions; the folder keeps the first sitting's and lists the later
+    ones, and a warning names what changed (a new MuJoCo can move every number of a PREC run)."""
+    import pytest
+
+    from pluralign import runs
+
+    out = prepare_run("sims demo", tmp_path / "run", Profile.smoke, 7, {"K": [1]})
+    first = json.loads((out / "config.json").read_text())["versions"]
+    CellStore(out).save("K=1_seed=7", {"K": 1}, {"w": 1.0})
+    prepare_run("sims demo", out, Profile.smoke, 7, {"K": [1]})  # same versions: nothing to say
+    assert json.loads((out / "config.json").read_text())["resumed_under"] == []
+    monkeypatch.setattr(runs, "package_versions", lambda: {**first, "mujoco": "99.0"})
+    with pytest.warns(RuntimeWarning, match="mujoco .* -> 99.0"):
+        prepare_run("sims demo", out, Profile.smoke, 7, {"K": [1]})
+    rec = json.loads((out / "config.json").read_text())
+    assert rec["versions"] == first and rec["resumed_under"] == [{**first, "mujoco": "99.0"}]
 
 
 def test_cell_store_skips_finished_cells_and_writes_atomically(tmp_path):

@@ -60,6 +60,18 @@ def test_bad_settings_name_the_field(statements, tmp_path):
         study.LengthSettings(task=CFG, m_grid=(1, 50)).validate()
     with pytest.raises(ValueError, match="data_dir: persona data folder not found"):
         load_statements(tmp_path / "missing")
+    with pytest.raises(ValueError, match="weight_init_std"):
+        study.LengthSettings(weight_init_std=-1.0).validate()
+
+
+def test_seen_users_start_at_random_weights():
+    """App. D.1: 'random weights [...] including the prototypical weight for each user': every profile
+    draws the seen users' logits (std 1), and the setting reaches the model."""
+    assert all(s.weight_init_std == 1.0 for s in study.PROFILES.values())
+    cfg = study._pal_config(study.PROFILES[study.Profile.smoke], "PAL-B-Tiny", 1, seed=0)
+    assert cfg.weight_init_std == 1.0
+    uniform = study._pal_config(replace(study.PROFILES[study.Profile.smoke], weight_init_std=0.0), "PAL-B-Tiny", 1, 0)
+    assert uniform.weight_init_std == 0.0
 
 
 def test_user_embedding_baseline_learns_two_groups():

@@ -350,6 +350,35 @@ def test_cli_normalize_reward_reaches_ppo(tmp_path, cache, monkeypatch):
     assert trained and all(v == "VecNormalize" for v in trained)  # every trained policy saw the scaled reward
 
 
+def test_segment_score_is_the_printed_sum_and_mean_reruns_the_old_reading(tmp_path, cache, monkeypatch):
+    """Seed 000 eq. 4 / eq. 6 in every profile; ``--segment-score mean`` reaches the decoders' M-step
+    and gets its own folder; a bad value is refused, naming the option's field."""
+    from typer.testing import CliRunner
+
+    from pluralign.experiments.prec.config import PREC_PROFILES
+    from pluralign.prec import decoders as dec_mod
+
+    assert all(make_config(p, ENV).decoder.aggregate == "sum" for p in PREC_PROFILES)
+    seen = []
+    real = dec_mod.fit_decoders
+
+    def spy(*args, **kwargs):
+        seen.append(args[5].aggregate)  # the DecoderConfig of this M-step
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dec_mod, "fit_decoders", spy)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["prec", "run", "--profile", "smoke", "--cache-dir", str(cache), "--jobs", "1",
+                                   "--segment-score", "mean"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "results" / "prec" / "smoke" / f"{ENV}_noise2_score-mean"
+    assert json.loads((out / "config.json").read_text())["config"]["decoder"]["aggregate"] == "mean"
+    assert seen and set(seen) == {"mean"}
+    bad = CliRunner().invoke(app, ["prec", "run", "--profile", "smoke", "--cache-dir", str(cache),
+                                   "--segment-score", "median"])
+    assert bad.exit_code != 0 and "aggregate" in bad.output and "Traceback" not in bad.output
+
+
 def test_resume_after_interrupt_skips_finished_cells(tmp_path, cache, monkeypatch):
     cfg = replace(make_config("smoke", ENV), n_seeds=2, noise="1", n_jobs=1, cache_dir=str(cache))
     calls = []
@@ -576,3 +605,22 @@ def test_learning_curve_rows():
     assert [r["eval_return"] for r in again] == [r["eval_return"] for r in rows]  # same seed, same curve
     with pytest.raises(ValueError, match="eval_every"):
         learning_curve(ENV, ppo, seed=0, eval_every=0)
+
+
+def test_a_run_of_another_physics_is_refused_where_it_would_resimulate(tmp_path):
+    """config.json records the simulator: resuming it, or diagnosing it (which re-rolls episodes), under
+    another MuJoCo is refused naming ``physics``; ``prec status`` (files only) reads it under its own; the
+    options a run may carry (segment score, reward normalization) are rebuilt, not refused."""
+    from pluralign.experiments.prec.diagnose import run_config
+    from pluralign.runs import CellStore
+
+    cfg = replace(make_config("smoke", ENV), physics="mujoco 0.0 (planted), gymnasium 0.0")
+    cfg = replace(cfg, decoder=replace(cfg.decoder, aggregate="mean"), ppo=replace(cfg.ppo, normalize_reward=True))
+    out = prepare_run("prec run", tmp_path / "run", "smoke", 0, cfg.to_dict())
+    with pytest.raises(ValueError, match="physics"):
+        run_config(out)
+    got, seed = run_config(out, same_physics=False)
+    assert (got.physics, got.decoder.aggregate, got.ppo.normalize_reward, seed) == (cfg.physics, "mean", True, 0)
+    CellStore(out).save("K=1", {"K": 1}, {})
+    with pytest.raises(ValueError, match="config.physics"):
+        prepare_run("prec run", out, "smoke", 0, make_config("smoke", ENV).to_dict())

@@ -165,3 +165,28 @@ def test_validation():
         m.m_step(m.init_params(2, np.random.default_rng(0)), np.ones((3, 2)))
     with pytest.raises(ValueError, match="features"):
         ClusterDecoders(2, 3, 4).segment_scores(torch.zeros(2, 3, 5))
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_mean_reading_is_the_printed_sum_times_T_at_the_optimum(hard):
+    """The label model is the same under both segment scores, so on non-separable labels the converged
+    linear decoders agree in score and the mean reading's per-step reward is T times eq. 6's (dense path;
+    ``hard``: one decoder per user, the (record, cluster)-pair path)."""
+    rng = np.random.default_rng(4)
+    M, T, d, K = 240, 6, 3, 3
+    x = torch.tensor(rng.normal(size=(M, T, d)))
+    z = rng.integers(0, K, size=M)
+    w_true = rng.normal(size=(K, d))
+    p = 1.0 / (1.0 + np.exp(-(x.numpy().sum(1) * w_true[z]).sum(1) / 3.0))
+    y = torch.tensor((rng.random(M) < p).astype(float))  # noisy labels: a finite maximum-likelihood fit
+    rw = torch.ones(M, dtype=torch.float64)
+    cw = torch.tensor(np.eye(K)[z] if hard else np.full((M, K), 1.0 / K) + np.eye(K)[z])
+    rewards = {}
+    for agg in ("sum", "mean"):
+        dec = ClusterDecoders(K, d, 0, torch.Generator().manual_seed(1), torch.float64)
+        cfg = DecoderConfig(n_hidden=0, optimizer="lbfgs", n_steps=500, dtype="float64", aggregate=agg)
+        fit_decoders(dec, x, y, rw, cw, cfg, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            rewards[agg] = (dec.step_rewards(x).numpy(), dec.segment_scores(x, agg).numpy())
+    np.testing.assert_allclose(rewards["mean"][0], T * rewards["sum"][0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(rewards["mean"][1], rewards["sum"][1], rtol=1e-4, atol=1e-4)

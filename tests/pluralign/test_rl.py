@@ -193,3 +193,68 @@ def test_ppo_config_validation():
         PPOConfig(n_envs=1, n_steps=32, batch_size=64)
     with pytest.raises(ValueError, match="n_envs"):
         PPOConfig(n_envs=0)
+
+
+def test_mujoco_warnings_go_through_python_warnings_once(monkeypatch):
+    """MuJoCo's own warnings (MuJoCo 4 warns at every load of gymnasium's HalfCheetah model) become one
+    MujocoWarning per distinct message under Python's default filter; a user's own handler is kept."""
+    import warnings
+
+    import mujoco
+
+    from pluralign.rl.envs import MujocoWarning, route_mujoco_warnings
+
+    old = mujoco.get_mju_user_warning()
+    try:
+        mujoco.set_mju_user_warning(None)
+        route_mujoco_warnings()
+        handler = mujoco.get_mju_user_warning()
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("default")
+            for _ in range(5):
+                handler("a planted warning\n")
+        assert [(w.category, str(w.message)) for w in got] == [(MujocoWarning, "a planted warning")]
+        mine = []
+        mujoco.set_mju_user_warning(mine.append)
+        route_mujoco_warnings()  # leaves the user's handler alone
+        mujoco.get_mju_user_warning()("x")
+        assert mine == ["x"]
+    finally:
+        mujoco.set_mju_user_warning(old)
+
+
+# Return and length of 300 seeded uniform-random actions (numpy default_rng(0)) from reset(seed=0) under MuJoCo
+# 3.17.0 / gymnasium 1.4.0; MuJoCo 4.0.0 gives HalfCheetah -71.724396 and Ant 8.083269 over 46 steps
+# (pluralign.rl.envs.PHYSICS_NOTE).
+PHYSICS_FINGERPRINT = {"HalfCheetah-v5": (-101.891964, 301), "Hopper-v5": (18.441417, 27),
+                       "Walker2d-v5": (23.495122, 47), "Ant-v5": (10.99275, 38)}
+
+
+@pytest.mark.parametrize("env_id", sorted(PHYSICS_FINGERPRINT))
+def test_physics_is_the_one_the_numbers_were_measured_in(env_id):
+    """The installed simulator reproduces the trajectories every PREC number was measured on (a MuJoCo that
+    changes them, as 4.0.0 does for HalfCheetah and Ant, fails here rather than silently moving results)."""
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    rng, total, n = np.random.default_rng(0), 0.0, 1
+    for _ in range(300):
+        _, r, term, trunc, _ = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        total, n = total + r, n + 1
+        if term or trunc:
+            break
+    want, length = PHYSICS_FINGERPRINT[env_id]
+    assert n == length and total == pytest.approx(want, abs=1e-5), (env_id, n, total)
+
+
+def test_physics_keys_the_prec_cache_and_is_recorded():
+    from dataclasses import replace
+
+    from pluralign.experiments.prec.config import make_config
+    from pluralign.experiments.prec.offline import cache_key
+    from pluralign.rl.envs import physics_version
+
+    cfg = make_config("smoke")
+    assert cfg.physics == physics_version() and cfg.to_dict()["physics"].startswith("mujoco ")
+    assert cache_key(cfg.env, cfg, 0) != cache_key(cfg.env, replace(cfg, physics="mujoco 0.0 (planted), gymnasium 0.0"), 0)
