@@ -97,10 +97,12 @@ def main() -> None:  # pragma: no cover - a measurement script
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     from pluralign.experiments.prec.config import make_config
+    from pluralign.rl.envs import physics_version
 
     cfg = replace(make_config(args.profile, args.env).ppo, total_timesteps=int(args.steps), torch_threads=1)
     meta = {"env": args.env, "seed": args.seed, "ppo": cfg.to_dict(), "profile_ppo": args.profile,
-            "eval_episodes": args.eval_episodes, "note": "env's own reward; 1 torch thread; shared machine"}
+            "eval_episodes": args.eval_episodes, "physics": physics_version(),
+            "note": "env's own reward; 1 torch thread; shared machine"}
 
     def save(rows):
         write_json(args.out, {**meta, "rows": rows})

@@ -46,12 +46,16 @@ class TargetVelocity(gym.Wrapper):
 
 
 PHYSICS_NOTE = (
-    "The environments are gymnasium's v5 models simulated by MuJoCo, and a MuJoCo release can change them: "
-    "measured 2026-12-02 (gymnasium 1.4.0), 300 seeded uniform-random actions from reset(seed=0) give the same "
-    "trajectory under MuJoCo 3.17.0 and 4.0.0 for Hopper-v5 and Walker2d-v5, and other ones for HalfCheetah-v5 "
-    "(return -101.9 vs -71.7) and Ant-v5 (terminated at step 38 vs 46). The rl extra pins mujoco < 4, and every "
-    "PREC run and cache records and keys on physics_version().")
-"""Why the rl extra pins MuJoCo below 4 (pyproject.toml) and why :func:`physics_version` keys PREC's caches."""
+    "The environments are gymnasium's v5 models simulated by MuJoCo, and MuJoCo releases change them. Measured "
+    "2026-12-02 (gymnasium 1.4.0; 300 seeded uniform-random actions from reset(seed=0); return, steps): "
+    "HalfCheetah-v5 -89.33 under 3.3.7 and 3.8.0, -101.89 under 3.17.0, -71.72 under 4.0.0; Ant-v5 3.51 / 30 "
+    "steps (3.3.7), 10.99 / 38 (3.8.0, 3.17.0), 8.08 / 46 (4.0.0); Hopper-v5 18.455 (3.3.7), 18.441 (3.8.0 to "
+    "4.0.0); Walker2d-v5 the same under all four. The model parameters (masses, inertias, solver options) are "
+    "identical; the simulation differs. The rl extra pins mujoco == 3.17.0, a test checks these trajectories, "
+    "and every PREC run and cache records and keys on physics_version(). Runs before 2026-12-02 recorded no "
+    "version: the medium learning curve of 2026-12-01 reproduces under 4.0.0 only, and the quick HalfCheetah "
+    "references of pipeline.FINDINGS under neither 3.17.0 nor 4.0.0.")
+"""Why the rl extra pins MuJoCo exactly (pyproject.toml) and why :func:`physics_version` keys PREC's caches."""
 
 
 def physics_version() -> str:
