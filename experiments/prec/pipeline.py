@@ -129,9 +129,10 @@ pluralign.rl.envs.PHYSICS_NOTE).  The last bullet holds the reruns under the pri
   closing note).  Hopper oracle, whose physics and references are unchanged (untrained .418, true mean
   reward .613 against .418 / .610): K <= 10 .248-.297 (was .280-.332), still below the untrained policy
   (mechanism (a) is sign, not scale); K = 30 .366 +- .016 (was .409, the untrained policy), its policies now
-  move (x-velocity -0.28, env return 10.3; was the untrained policy): the printed sum makes the per-user
-  separable fits' per-step rewards T = 30 times smaller, the same effect as the --normalize-reward what-if
-  (.356, -0.38).  HalfCheetah noise 2: flat in K = 1..10 (.663-.678), lowest at K = 30 (.653 +- .010),
+  move (x-velocity -0.28, env return 10.3; was the untrained policy): under the printed sum the per-user
+  separable fits stop at smaller per-step rewards (``diagnose`` median |r| on the policies' own episodes,
+  K = 30: Hopper 36, HalfCheetah 1.9, Ant 982, against 4.9e3 / 7.7e3 under the mean; K <= 10: .06-.24,
+  about 1/30 of the mean's 2-9), the same effect as the --normalize-reward what-if (.356, -0.38).  HalfCheetah noise 2: flat in K = 1..10 (.663-.678), lowest at K = 30 (.653 +- .010),
   untrained .643, true mean reward .655 (the references moved from .676 / .682 under the unrecorded earlier
   MuJoCo; under 4.0.0 the same code gives .478 / .486 and K = 1..30 .476-.500).  Ant noise 2: K = 3 .808 +-
   .033, K = 2 .804, K = 1 .784, K = 30 .763, all within the error bars of the untrained policy (.768 +- .044);
