@@ -93,7 +93,7 @@ DEVIATIONS: dict[str, str] = {
     "ppo_budget_small_profiles": (
         "quick (16k steps, 8 envs x 256-step rollouts, mini-batch 512, 5 epochs) and smoke are far below "
         "Table 2's 1.5M steps: early-training policies. medium uses Table 2's PPO at a budget read from a "
-        "measured learning curve (MEDIUM_CURVE, budget_from_curve: 491,520 steps), with quick's number of "
+        "measured learning curve (MEDIUM_CURVE, budget_from_curve: 442,368 steps), with quick's number of "
         "offline agents (3 target velocities), each trained by Table 2's PPO for twice that budget, and "
         "quick's encoder sizes with 3,000 SPR updates (quick: 1,500); only the paper profile uses Table "
         "2's 1.5M (its offline agents: 1M steps, 8 envs x 256-step rollouts, not printed)."),
@@ -232,14 +232,16 @@ class PrecConfig:
 PREC_PROFILES = ("smoke", "quick", "medium", "paper")
 """The pipeline's profiles: the package's three (:class:`pluralign.runs.Profile`) and ``medium``."""
 
-MEDIUM_CURVE: tuple[tuple[int, float], ...] = ((0, -296.5), (49152, 87.0), (98304, 572.1), (147456, 658.7), (196608, 461.3), (245760, 834.8), (294912, 919.6), (344064, 1094.8), (393216, 1113.2), (442368, 1125.5), (491520, 1292.3), (540672, 1350.2), (589824, 1391.9), (638976, 1476.6), (688128, 1472.7), (737280, 1526.5), (786432, 1541.6), (835584, 1550.7), (884736, 1570.0), (933888, 1584.1), (983040, 1584.4), (1032192, 1566.9), (1081344, 1384.6), (1130496, 1645.5), (1179648, 1648.2))
+MEDIUM_CURVE: tuple[tuple[int, float], ...] = ((0, -229.7), (49152, 330.7), (98304, 602.0), (147456, 818.9), (196608, 984.8), (245760, 1177.8), (294912, 1198.2), (344064, 1283.8), (393216, 1230.1), (442368, 1330.7), (491520, 1417.5), (540672, 1453.3), (589824, 1441.0), (638976, 1468.3), (688128, 1451.1), (737280, 1544.5), (786432, 1472.3), (835584, 1571.7), (884736, 1602.1), (933888, 1665.9), (983040, 1654.8), (1032192, 1640.4), (1081344, 1660.6), (1130496, 1198.0), (1179648, 1658.3))
 """The measured learning curve the medium profile's PPO budget is read from: (PPO steps, mean return of 3
 deterministic evaluation episodes) of Table 2's PPO (:meth:`pluralign.rl.ppo.PPOConfig.paper`) on
-HalfCheetah-v5's own reward, seed 0, one torch thread; step 0 is the uniformly random policy. Measured by
-``python -m pluralign.experiments.prec.learning_curve --env HalfCheetah-v5 --profile paper --steps 1500000
---eval-every 49152 --eval-episodes 3 --out curve.json`` on the shared 2-CPU machine (stopped at 1,179,648
-steps, still rising slowly: about 780 steps per CPU-second). The medium budget it gives (0.8 of the way
-from random to the best measured return) is 491,520 steps, about 1/3 of Table 2's 1.5M."""
+HalfCheetah-v5's own reward, seed 0, one torch thread, MuJoCo 3.17.0 (the pin); step 0 is the uniformly
+random policy. Measured 2026-12-02 by ``python -m pluralign.experiments.prec.learning_curve --env
+HalfCheetah-v5 --profile paper --steps 1179648 --eval-every 49152 --eval-episodes 3 --out curve.json`` on
+the shared 2-CPU machine (1,349 CPU-s, about 870 PPO steps per CPU-second with the evaluations; flat from
+about 0.9M steps, with one evaluation dip at 1.13M). The medium budget it gives (0.8 of the way from random
+to the best measured return) is 442,368 steps, about 0.3 of Table 2's 1.5M. The curve of 2026-12-01 (MuJoCo
+4.0.0: random -296.5, best 1648.2; pluralign.rl.envs.PHYSICS_NOTE) gave 491,520."""
 
 MEDIUM_FRACTION = 0.8
 """The medium budget is the first measured step count whose return reaches this fraction of the way from the

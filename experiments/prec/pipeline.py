@@ -40,10 +40,11 @@ policy ``name`` of replicate r is seeded by ``(s, r, "reference", name)`` (evalu
 ``"evaluation"``).
 
 FINDINGS (2026-12-01, quick profile, 3 replicates, base seed 0, a shared 2-CPU machine; tables in the
-closing note of that day and in ``results/prec/quick/*/results.json``).  Every number in these bullets was
-measured with the decoders scoring a segment by the mean (1/T) sum_t r, not eq. 4 / eq. 6's printed sum
-(``prec run --segment-score mean`` reruns that reading; config DEVIATIONS "segment_score_before_20261202");
-the reruns under the printed sum are in the last bullet:
+closing note of that day and in ``results/prec/quick/*/results.json``).  Every number in these bullets but
+the last was measured with the decoders scoring a segment by the mean (1/T) sum_t r, not eq. 4 / eq. 6's
+printed sum (``prec run --segment-score mean`` reruns that reading; config DEVIATIONS
+"segment_score_before_20261202"), and under a MuJoCo version nobody recorded (the medium bullet's: 4.0.0;
+pluralign.rl.envs.PHYSICS_NOTE).  The last bullet holds the reruns under the printed sum and the pinned MuJoCo:
 
 * HalfCheetah (oracle, noise 1, noise 2; populations broad / bimodal / trimodal / polarized): utilitarian
   welfare is flat in K = 1..10 within the error bars (.683-.692; bimodal .718-.723) and lowest at K = 30
@@ -124,6 +125,19 @@ the reruns under the printed sum are in the last bullet:
   cannot favour an intermediate K.  The run goes on unchanged (the cluster policies' numbers are what
   they are); a space in which the features trade off is a change of the testbed, to be decided and
   named before it is run, not after.
+* Reruns of 2026-12-02 (printed segment sum, MuJoCo 3.17.0, quick, 3 replicates; tables in that day's
+  closing note).  Hopper oracle, whose physics and references are unchanged (untrained .418, true mean
+  reward .613 against .418 / .610): K <= 10 .248-.297 (was .280-.332), still below the untrained policy
+  (mechanism (a) is sign, not scale); K = 30 .366 +- .016 (was .409, the untrained policy), its policies now
+  move (x-velocity -0.28, env return 10.3; was the untrained policy): under the printed sum the per-user
+  separable fits stop at smaller per-step rewards (``diagnose`` median |r| on the policies' own episodes,
+  K = 30: Hopper 36, HalfCheetah 1.9, Ant 982, against 4.9e3 / 7.7e3 under the mean; K <= 10: .06-.24,
+  about 1/30 of the mean's 2-9), the same effect as the --normalize-reward what-if (.356, -0.38).  HalfCheetah noise 2: flat in K = 1..10 (.663-.678), lowest at K = 30 (.653 +- .010),
+  untrained .643, true mean reward .655 (the references moved from .676 / .682 under the unrecorded earlier
+  MuJoCo; under 4.0.0 the same code gives .478 / .486 and K = 1..30 .476-.500).  Ant noise 2: K = 3 .808 +-
+  .033, K = 2 .804, K = 1 .784, K = 30 .763, all within the error bars of the untrained policy (.768 +- .044);
+  PPO on the true mean reward .584 at 16k steps.  The picture of the bullets above holds under the printed
+  sum: no K is separated from the untrained policy at quick on HalfCheetah and Ant, and no intermediate K wins.
 """
 
 from __future__ import annotations
