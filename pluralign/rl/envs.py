@@ -17,8 +17,8 @@ from pluralign.seeding import derive_int
 
 SUPPORTED_ENVS = ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
 
-__all__ = ["PHYSICS_NOTE", "SUPPORTED_ENVS", "MujocoWarning", "physics_version", "TargetVelocity", "check_env_id", "collect_episodes", "make_env",
-           "route_mujoco_warnings"]
+__all__ = ["PHYSICS_NOTE", "SUPPORTED_ENVS", "MujocoWarning", "TargetVelocity", "check_env_id", "collect_episodes",
+           "make_env", "physics_version", "route_mujoco_warnings"]
 
 
 def check_env_id(env_id: str) -> str:
