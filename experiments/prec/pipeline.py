@@ -222,6 +222,13 @@ class Problem:
     tau: np.ndarray  # (N,) App. C.1's thresholds on S = sum_t <w_i, phi_t> (labelers.user_thresholds)
 
 
+RESUME_FREE = ("n_seeds", "Ks")
+"""Settings a resumed ``prec run`` may change (pluralign.runs.prepare_run ``resume_free``): a cell (K,
+replicate) and a reference (replicate, name) are seeded by their own indices, never by the replicate count or
+the K grid, and :func:`summarize` / :func:`reference_summary` read only the cells of the current grid; so a
+run grows by more seeds or another K, and a smaller grid reports its subset."""
+
+
 def replicate_users(config: PrecConfig, seed: int, replicate: int):
     """Replicate ``replicate``'s N users (:func:`pluralign.prec.labelers.make_population` seeded by
     ``derive(seed, replicate, "users")``: the same under every teacher and K)."""

@@ -66,8 +66,8 @@ def physics_version() -> str:
 
 
 class MujocoWarning(UserWarning):
-    """A warning MuJoCo printed (e.g. MuJoCo 4's "compiler attribute 'settotalmass' is deprecated", which
-    gymnasium's HalfCheetah-v5 model triggers at every load), routed through Python's warnings."""
+    """A warning MuJoCo printed (e.g. "compiler attribute 'settotalmass' is deprecated", which gymnasium's
+    HalfCheetah-v5 model triggers at every load under MuJoCo 3.17 and 4.0), routed through Python's warnings."""
 
 
 def _mujoco_warning(message: str) -> None:

@@ -196,7 +196,7 @@ def test_ppo_config_validation():
 
 
 def test_mujoco_warnings_go_through_python_warnings_once(monkeypatch):
-    """MuJoCo's own warnings (MuJoCo 4 warns at every load of gymnasium's HalfCheetah model) become one
+    """MuJoCo's own warnings (3.17 and 4.0 warn at every load of gymnasium's HalfCheetah model) become one
     MujocoWarning per distinct message under Python's default filter; a user's own handler is kept."""
     import warnings
 
