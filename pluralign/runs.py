@@ -94,13 +94,13 @@ RESUME_FREE = frozenset({"n_jobs", "jobs", "backend", "address", "cache_dir", "p
 """Settings that change how a run is executed, not its numbers: a resume may change them."""
 
 
-def _differences(old, new, prefix: str = "") -> list[str]:
+def _differences(old, new, prefix: str = "", free: frozenset = RESUME_FREE) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for k in sorted(set(old) | set(new)):
-            if k in RESUME_FREE:
+            if k in free:
                 continue
-            out += _differences(old.get(k), new.get(k), f"{prefix}{k}.")
+            out += _differences(old.get(k), new.get(k), f"{prefix}{k}.", free)
         return out
     return [] if old == new else [prefix.rstrip(".") or "config"]
 
@@ -125,13 +125,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: int, config: dict) -> Path:
+def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: int, config: dict,
+                resume_free: Iterable[str] = ()) -> Path:
     """Create the output folder of a run and write ``config.json`` (command, profile, seed, config and the
     :func:`package_versions` it runs under).
 
     A folder that already holds finished cells of a run with other settings (command, seed or any
     setting but the execution-only :data:`RESUME_FREE` ones) is refused with a ``ValueError`` naming
-    ``out`` and the settings that differ: resuming must never mix cells of two different runs. A resume
+    ``out`` and the settings that differ: resuming must never mix cells of two different runs.
+    ``resume_free`` adds settings of this command that may change too (a study whose cells do not depend on
+    them and whose summary reads only the cells they select, e.g. PREC's replicate count and K grid). A resume
     under other package versions is allowed, and kept on record: ``versions`` stays the first sitting's and
     ``resumed_under`` lists each later set of versions that differed, with a warning naming the packages."""
     out = Path(out) if out is not None else default_out(command, profile)
@@ -145,7 +148,7 @@ def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: in
             old = None
         diff = ["config.json (unreadable)"] if old is None else _differences(
             {k: old.get(k) for k in ("command", "seed", "config")},
-            {k: record[k] for k in ("command", "seed", "config")})
+            {k: record[k] for k in ("command", "seed", "config")}, free=RESUME_FREE | frozenset(resume_free))
         if diff:
             raise ValueError(f"out: {out} holds finished cells of a run with other settings (differs in: "
                              f"{', '.join(diff[:6])}); use another --out folder or delete this one")

@@ -136,7 +136,10 @@ pluralign.rl.envs.PHYSICS_NOTE).  The last bullet holds the reruns under the pri
   untrained .643, true mean reward .655 (the references moved from .676 / .682 under the unrecorded earlier
   MuJoCo; under 4.0.0 the same code gives .478 / .486 and K = 1..30 .476-.500).  Ant noise 2: K = 3 .808 +-
   .033, K = 2 .804, K = 1 .784, K = 30 .763, all within the error bars of the untrained policy (.768 +- .044);
-  PPO on the true mean reward .584 at 16k steps.  The picture of the bullets above holds under the printed
+  PPO on the true mean reward .584 at 16k steps.  HalfCheetah noise 2 without the encoder (Fig. 12): K = 1..10
+  .677-.682, K = 30 .645, not below the encoder's (as before).  The same HalfCheetah run with ``--segment-score
+  mean`` (same physics, cache and labels): K = 1..10 .655-.661, K = 30 .649 (sum .663-.678 / .653), median
+  |r| per step 1.0-2.1 (K <= 10) and 157 (K = 30).  The picture of the bullets above holds under the printed
   sum: no K is separated from the untrained policy at quick on HalfCheetah and Ant, and no intermediate K wins.
 """
 
@@ -220,6 +223,13 @@ class Problem:
     label_kinds: np.ndarray  # (S,) teacher type applied to each label
     scale: tuple[np.ndarray, np.ndarray]  # (lo, hi) (N,) each: the users' 10-point scales (labelers.user_score_range)
     tau: np.ndarray  # (N,) App. C.1's thresholds on S = sum_t <w_i, phi_t> (labelers.user_thresholds)
+
+
+RESUME_FREE = ("n_seeds", "Ks")
+"""Settings a resumed ``prec run`` may change (pluralign.runs.prepare_run ``resume_free``): a cell (K,
+replicate) and a reference (replicate, name) are seeded by their own indices, never by the replicate count or
+the K grid, and :func:`summarize` / :func:`reference_summary` read only the cells of the current grid; so a
+run grows by more seeds or another K, and a smaller grid reports its subset."""
 
 
 def replicate_users(config: PrecConfig, seed: int, replicate: int):

@@ -40,12 +40,12 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def start_run(command: str, out: Path | None, profile, seed: int, config) -> Path:
+def start_run(command: str, out: Path | None, profile, seed: int, config, resume_free=()) -> Path:
     """:func:`pluralign.runs.prepare_run` with its refusals (e.g. an ``--out`` folder holding cells of a
     run with other settings) turned into a clean error."""
     from pluralign.runs import prepare_run
 
     try:
-        return prepare_run(command, out, profile, seed, config)
+        return prepare_run(command, out, profile, seed, config, resume_free)
     except ValueError as exc:
         fail(str(exc))

@@ -86,7 +86,7 @@ def run(
               + ("" if settings.population == DEFAULT_POPULATION else f"_pop-{settings.population}"))
     if out is None:
         out = Path("results/prec") / settings.profile / f"{env}_{teacher}{suffix}"
-    out = start_run("prec run", out, profile, seed, settings.to_dict())
+    out = start_run("prec run", out, profile, seed, settings.to_dict(), resume_free=pipeline.RESUME_FREE)
     try:
         summary = pipeline.run(settings, seed, out)
     except ValueError as exc:

@@ -17,8 +17,8 @@ from pluralign.seeding import derive_int
 
 SUPPORTED_ENVS = ("HalfCheetah-v5", "Ant-v5", "Hopper-v5", "Walker2d-v5")
 
-__all__ = ["PHYSICS_NOTE", "SUPPORTED_ENVS", "MujocoWarning", "physics_version", "TargetVelocity", "check_env_id", "collect_episodes", "make_env",
-           "route_mujoco_warnings"]
+__all__ = ["PHYSICS_NOTE", "SUPPORTED_ENVS", "MujocoWarning", "TargetVelocity", "check_env_id", "collect_episodes",
+           "make_env", "physics_version", "route_mujoco_warnings"]
 
 
 def check_env_id(env_id: str) -> str:
@@ -47,14 +47,16 @@ class TargetVelocity(gym.Wrapper):
 
 PHYSICS_NOTE = (
     "The environments are gymnasium's v5 models simulated by MuJoCo, and MuJoCo releases change them. Measured "
-    "2026-12-02 (gymnasium 1.4.0; 300 seeded uniform-random actions from reset(seed=0); return, steps): "
-    "HalfCheetah-v5 -89.33 under 3.3.7 and 3.8.0, -101.89 under 3.17.0, -71.72 under 4.0.0; Ant-v5 3.51 / 30 "
-    "steps (3.3.7), 10.99 / 38 (3.8.0, 3.17.0), 8.08 / 46 (4.0.0); Hopper-v5 18.455 (3.3.7), 18.441 (3.8.0 to "
-    "4.0.0); Walker2d-v5 the same under all four. The model parameters (masses, inertias, solver options) are "
-    "identical; the simulation differs. The rl extra pins mujoco == 3.17.0, a test checks these trajectories, "
-    "and every PREC run and cache records and keys on physics_version(). Runs before 2026-12-02 recorded no "
-    "version: the medium learning curve of 2026-12-01 reproduces under 4.0.0 only, and the quick HalfCheetah "
-    "references of pipeline.FINDINGS under neither 3.17.0 nor 4.0.0.")
+    "2026-12-02 (gymnasium 1.4.0): the return of 300 seeded uniform-random actions from reset(seed=0), without "
+    "early termination, is for HalfCheetah-v5 -89.33 under MuJoCo 3.3.7 and 3.8.0, -101.89 under 3.17.0 and "
+    "-71.72 under 4.0.0; for Ant-v5 -66.52 / -88.72 / -92.70 / -117.60 (3.3.7 / 3.8.0 / 3.17.0 / 4.0.0); for "
+    "Hopper-v5 267.08 under 3.3.7 and 270.51 under the other three; Walker2d-v5 140.19 under all four. The model "
+    "parameters (masses, inertias, solver options) are identical; the simulation differs. The rl extra pins "
+    "mujoco == 3.17.0, a test checks these trajectories, and every PREC run and cache records and keys on "
+    "physics_version(). Runs before 2026-12-02 recorded no version: the medium learning curve of 2026-12-01 "
+    "reproduces under 4.0.0 only; the quick HalfCheetah references of pipeline.FINDINGS reproduce under neither "
+    "3.17.0 nor 4.0.0, and the Walker2d ones (whose physics is the same under every version tried) do not "
+    "reproduce either, so something besides the simulator moved those.")
 """Why the rl extra pins MuJoCo exactly (pyproject.toml) and why :func:`physics_version` keys PREC's caches."""
 
 
@@ -66,8 +68,8 @@ def physics_version() -> str:
 
 
 class MujocoWarning(UserWarning):
-    """A warning MuJoCo printed (e.g. MuJoCo 4's "compiler attribute 'settotalmass' is deprecated", which
-    gymnasium's HalfCheetah-v5 model triggers at every load), routed through Python's warnings."""
+    """A warning MuJoCo printed (e.g. "compiler attribute 'settotalmass' is deprecated", which gymnasium's
+    HalfCheetah-v5 model triggers at every load under MuJoCo 3.17 and 4.0), routed through Python's warnings."""
 
 
 def _mujoco_warning(message: str) -> None:

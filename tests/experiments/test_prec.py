@@ -624,3 +624,37 @@ def test_a_run_of_another_physics_is_refused_where_it_would_resimulate(tmp_path)
     CellStore(out).save("K=1", {"K": 1}, {})
     with pytest.raises(ValueError, match="config.physics"):
         prepare_run("prec run", out, "smoke", 0, make_config("smoke", ENV).to_dict())
+
+
+def test_a_run_grows_by_more_seeds_and_another_K(tmp_path, cache, monkeypatch):
+    """n_seeds and Ks may change on resume (pipeline.RESUME_FREE): the finished cells are kept byte for byte,
+    only the new (K, replicate) cells train, and the result equals a fresh run of the larger grid; another
+    setting is still refused."""
+    from typer.testing import CliRunner
+
+    small = replace(make_config("smoke", ENV), n_seeds=1, Ks=(1,), n_jobs=1, cache_dir=str(cache))
+    big = replace(small, n_seeds=2, Ks=(1, 2))
+    seeds = []
+    real = pipeline.policy_task
+    monkeypatch.setattr(pipeline, "policy_task", lambda *a, **k: (seeds.append(a[2]), real(*a, **k))[1])
+    out = prepare_run("prec run", tmp_path / "run", "smoke", 0, small.to_dict(), pipeline.RESUME_FREE)
+    pipeline.run(small, 0, out, progress=False)
+    first = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
+    n_small = len(seeds)
+    prepare_run("prec run", out, "smoke", 0, big.to_dict(), pipeline.RESUME_FREE)
+    grown = pipeline.run(big, 0, out, progress=False)
+    assert all((out / "cells" / n).read_bytes() == b for n, b in first.items())
+    assert grown["n_cells"] == 4 and len(seeds) - n_small == 1 + 2 + 2  # K=2 r=0, K=1 r=1, K=2 r=1
+    fresh_out = prepare_run("prec run", tmp_path / "fresh", "smoke", 0, big.to_dict())
+    fresh = pipeline.run(big, 0, fresh_out, progress=False)
+    numbers = lambda t: {K: {m: r[m] for m in ("utilitarian", "egalitarian", "nash", "env_return", "x_velocity")}  # noqa: E731
+                         for K, r in t.items()}  # (the seconds differ from run to run)
+    assert numbers(grown["table"]) == numbers(fresh["table"]) and set(grown["table"]) == {"1", "2"}
+    with pytest.raises(ValueError, match="config.leak"):
+        prepare_run("prec run", out, "smoke", 0, replace(big, leak=0.2).to_dict(), pipeline.RESUME_FREE)
+    with pytest.raises(ValueError, match="config.n_seeds"):  # other commands keep n_seeds fixed
+        prepare_run("prec run", out, "smoke", 0, replace(big, n_seeds=3).to_dict())
+    monkeypatch.chdir(tmp_path)  # and the CLI passes the free settings: a third seed into the same folder
+    res = CliRunner().invoke(app, ["prec", "run", "--profile", "smoke", "--cache-dir", str(cache), "--jobs", "1",
+                                   "--n-seeds", "3", "--out", str(fresh_out)])
+    assert res.exit_code == 0, res.output
