@@ -141,7 +141,7 @@ pluralign.rl.envs.PHYSICS_NOTE).  The last bullet holds the reruns under the pri
   Ant noise 2: K = 3 .808 +- .033, K = 2 .804, K = 1 .784, K = 30 .763, all within the error bars of the
   untrained policy (.768 +- .044); PPO on the true mean reward .584 at 16k steps.  Walker2d noise 2: K = 10
   .762 +- .011 highest, K = 30 .682 +- .021 lowest, K <= 10 between the untrained policy (.711 +- .049) and
-  PPO on the true mean reward (.765), whose policies still fall within 51-58 steps; its references differ
+  PPO on the true mean reward (.765), the K <= 10 policies still falling within 51-58 steps; its references differ
   from the earlier ones (.478 / .501) though its physics is the same under every MuJoCo tried (cause not
   found; PHYSICS_NOTE).  The picture of the bullets above holds under the printed sum: at quick no K is
   separated from the untrained policy on HalfCheetah and Ant, and no intermediate K wins.
