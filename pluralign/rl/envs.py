@@ -51,7 +51,7 @@ PHYSICS_NOTE = (
     "early termination, is for HalfCheetah-v5 -89.33 under MuJoCo 3.3.7 and 3.8.0, -101.89 under 3.17.0 and "
     "-71.72 under 4.0.0; for Ant-v5 -66.52 / -88.72 / -92.70 / -117.60 (3.3.7 / 3.8.0 / 3.17.0 / 4.0.0); for "
     "Hopper-v5 267.08 under 3.3.7 and 270.51 under the other three; Walker2d-v5 140.19 under all four. The model "
-    "parameters (masses, inertias, solver options) are identical; the simulation differs. The rl extra pins "
+    "parameters (masses, inertias, solver options) are the same under 3.17.0 and 4.0.0; the simulation differs. The rl extra pins "
     "mujoco == 3.17.0, a test checks these trajectories, and every PREC run and cache records and keys on "
     "physics_version(). Runs before 2026-12-02 recorded no version: the medium learning curve of 2026-12-01 "
     "reproduces under 4.0.0 only; the quick HalfCheetah references of pipeline.FINDINGS reproduce under neither "
