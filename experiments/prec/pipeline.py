@@ -129,18 +129,22 @@ pluralign.rl.envs.PHYSICS_NOTE).  The last bullet holds the reruns under the pri
   closing note).  Hopper oracle, whose physics and references are unchanged (untrained .418, true mean
   reward .613 against .418 / .610): K <= 10 .248-.297 (was .280-.332), still below the untrained policy
   (mechanism (a) is sign, not scale); K = 30 .366 +- .016 (was .409, the untrained policy), its policies now
-  move (x-velocity -0.28, env return 10.3; was the untrained policy): under the printed sum the per-user
-  separable fits stop at smaller per-step rewards (``diagnose`` median |r| on the policies' own episodes,
-  K = 30: Hopper 36, HalfCheetah 1.9, Ant 982, against 4.9e3 / 7.7e3 under the mean; K <= 10: .06-.24,
-  about 1/30 of the mean's 2-9), the same effect as the --normalize-reward what-if (.356, -0.38).  HalfCheetah noise 2: flat in K = 1..10 (.663-.678), lowest at K = 30 (.653 +- .010),
-  untrained .643, true mean reward .655 (the references moved from .676 / .682 under the unrecorded earlier
-  MuJoCo; under 4.0.0 the same code gives .478 / .486 and K = 1..30 .476-.500).  Ant noise 2: K = 3 .808 +-
-  .033, K = 2 .804, K = 1 .784, K = 30 .763, all within the error bars of the untrained policy (.768 +- .044);
-  PPO on the true mean reward .584 at 16k steps.  HalfCheetah noise 2 without the encoder (Fig. 12): K = 1..10
-  .677-.682, K = 30 .645, not below the encoder's (as before).  The same HalfCheetah run with ``--segment-score
-  mean`` (same physics, cache and labels): K = 1..10 .655-.661, K = 30 .649 (sum .663-.678 / .653), median
-  |r| per step 1.0-2.1 (K <= 10) and 157 (K = 30).  The picture of the bullets above holds under the printed
-  sum: no K is separated from the untrained policy at quick on HalfCheetah and Ant, and no intermediate K wins.
+  move (x-velocity -0.28, env return 10.3): under the printed sum the per-user separable fits stop at
+  smaller per-step rewards (``diagnose`` median |r| on the policies' own episodes, K = 30: Hopper 36,
+  HalfCheetah 1.9, Walker2d 17.8, Ant 982, against 4.9e3 / 7.7e3 under the mean; K <= 10: .06-.24, about
+  1/30 of the mean's 2-9), the same effect as the --normalize-reward what-if (.356, -0.38).
+  HalfCheetah noise 2: flat in K = 1..10 (.663-.678), lowest at K = 30 (.653 +- .010), untrained .643,
+  true mean reward .655 (earlier, under an unrecorded setup: .676 / .682; under MuJoCo 4.0.0 the same code
+  gives .478 / .486 and K = 1..30 .476-.500).  Without the encoder (Fig. 12): K = 1..10 .677-.682, K = 30
+  .645, not below the encoder's (as before).  With ``--segment-score mean`` (same physics, cache and
+  labels): K = 1..10 .655-.661, K = 30 .649, median |r| per step 1.0-2.1 (K <= 10) and 157 (K = 30).
+  Ant noise 2: K = 3 .808 +- .033, K = 2 .804, K = 1 .784, K = 30 .763, all within the error bars of the
+  untrained policy (.768 +- .044); PPO on the true mean reward .584 at 16k steps.  Walker2d noise 2: K = 10
+  .762 +- .011 highest, K = 30 .682 +- .021 lowest, K <= 10 between the untrained policy (.711 +- .049) and
+  PPO on the true mean reward (.765), the K <= 10 policies still falling within 51-58 steps; its references differ
+  from the earlier ones (.478 / .501) though its physics is the same under every MuJoCo tried (cause not
+  found; PHYSICS_NOTE).  The picture of the bullets above holds under the printed sum: at quick no K is
+  separated from the untrained policy on HalfCheetah and Ant, and no intermediate K wins.
 """
 
 from __future__ import annotations
