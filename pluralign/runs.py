@@ -154,8 +154,7 @@ def prepare_run(command: str, out: Path | None, profile: Profile | str, seed: in
                              f"{', '.join(diff[:6])}); use another --out folder or delete this one")
         if old.get("versions") is not None:
             record["resumed_under"] = list(old.get("resumed_under", []))
-            changed = sorted(k for k in set(old["versions"]) | set(record["versions"])
-                             if old["versions"].get(k) != record["versions"].get(k))
+            changed = _differences(old["versions"], record["versions"], free=frozenset())
             if changed:
                 import warnings
 
